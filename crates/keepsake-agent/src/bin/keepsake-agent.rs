@@ -1,0 +1,73 @@
+//! `keepsake-agent`: the root daemon. Glue only: parse flags, set up logging, run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use keepsake_agent::config::{resolve_gid, resolve_uid};
+use keepsake_agent::AgentConfig;
+
+/// The Keepsake agent: runs Immich and looks after the box. Serves its API on a Unix socket.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Where to listen.
+    #[arg(long, env = "KEEPSAKE_SOCKET", default_value = keepsake_api::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Where the agent keeps its database.
+    #[arg(long, env = "KEEPSAKE_STATE_DIR", default_value = "/var/lib/keepsake")]
+    state_dir: PathBuf,
+    /// Where the photo library lives.
+    #[arg(long, env = "KEEPSAKE_DATA_DIR", default_value = "/var/lib/immich")]
+    data_dir: PathBuf,
+    /// The web server's user (name or uid): the only non-root user allowed on the socket.
+    #[arg(long, env = "KEEPSAKE_WEB_USER", default_value = "keepsake-web")]
+    web_user: String,
+    /// Group (name or gid) that owns the socket; the web user must be a member.
+    #[arg(long, env = "KEEPSAKE_SOCKET_GROUP", default_value = "keepsake")]
+    socket_group: String,
+    /// Docker engine endpoint.
+    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    docker_host: String,
+    /// D-Bus address of the system bus.
+    #[arg(long, env = "KEEPSAKE_SYSTEMD_BUS", default_value = "unix:path=/run/dbus/system_bus_socket")]
+    systemd_bus: String,
+    /// Seconds one facility probe may take.
+    #[arg(long, default_value_t = 10)]
+    probe_timeout: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEEPSAKE_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let args = Args::parse();
+    let config = AgentConfig {
+        web_uid: resolve_uid(&args.web_user).context("--web-user")?,
+        socket_gid: Some(resolve_gid(&args.socket_group).context("--socket-group")?),
+        socket: args.socket,
+        state_dir: args.state_dir,
+        data_dir: args.data_dir,
+        docker_host: args.docker_host,
+        systemd_bus: args.systemd_bus,
+        probe_timeout: Duration::from_secs(args.probe_timeout.max(1)),
+    };
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
+    let mut int = signal(SignalKind::interrupt()).expect("cannot listen for SIGINT");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,80 @@
+//! The agent's configuration, from its command line, with user and group names resolved.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::host::HostConfig;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// The only non-root uid allowed on the socket.
+    pub web_uid: u32,
+    /// Group owning the socket, so the web user (a member) can connect.
+    pub socket_gid: Option<u32>,
+    pub docker_host: String,
+    pub systemd_bus: String,
+    pub probe_timeout: Duration,
+}
+
+impl AgentConfig {
+    pub fn host(&self) -> HostConfig {
+        HostConfig {
+            docker_host: self.docker_host.clone(),
+            systemd_bus: self.systemd_bus.clone(),
+            state_dir: self.state_dir.clone(),
+            data_dir: self.data_dir.clone(),
+            probe_timeout: self.probe_timeout,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown user `{0}`: give a user name that exists on this machine, or a numeric uid")]
+    NoSuchUser(String),
+    #[error("unknown group `{0}`: give a group name that exists on this machine, or a numeric gid")]
+    NoSuchGroup(String),
+    #[error("cannot look up `{0}`: {1}")]
+    Lookup(String, nix::Error),
+}
+
+/// A user name or a numeric uid.
+pub fn resolve_uid(spec: &str) -> Result<u32, ConfigError> {
+    if let Ok(n) = spec.parse() {
+        return Ok(n);
+    }
+    match nix::unistd::User::from_name(spec) {
+        Ok(Some(u)) => Ok(u.uid.as_raw()),
+        Ok(None) => Err(ConfigError::NoSuchUser(spec.to_owned())),
+        Err(e) => Err(ConfigError::Lookup(spec.to_owned(), e)),
+    }
+}
+
+/// A group name or a numeric gid.
+pub fn resolve_gid(spec: &str) -> Result<u32, ConfigError> {
+    if let Ok(n) = spec.parse() {
+        return Ok(n);
+    }
+    match nix::unistd::Group::from_name(spec) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => Err(ConfigError::NoSuchGroup(spec.to_owned())),
+        Err(e) => Err(ConfigError::Lookup(spec.to_owned(), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_numbers_and_names() {
+        assert_eq!(resolve_uid("1234").unwrap(), 1234);
+        assert_eq!(resolve_uid("root").unwrap(), 0);
+        assert_eq!(resolve_gid("root").unwrap(), 0);
+        assert!(matches!(resolve_uid("no-such-user-keepsake"), Err(ConfigError::NoSuchUser(_))));
+        assert!(matches!(resolve_gid("no-such-group-keepsake"), Err(ConfigError::NoSuchGroup(_))));
+    }
+}

@@ -1,0 +1,112 @@
+//! Free-space probe of the state directory and the photo library.
+
+use std::path::Path;
+
+use keepsake_api::{Facility, FacilityKind};
+
+use super::{degraded, missing, ok};
+
+const K: FacilityKind = FacilityKind::Storage;
+
+/// Below either of these, a path counts as low on space: photos keep arriving from phones, and a
+/// full disk stops uploads and database writes alike.
+const LOW_FRACTION: f64 = 0.10;
+const LOW_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    pub free: u64,
+    pub total: u64,
+}
+
+impl Space {
+    pub fn is_low(self) -> bool {
+        self.free < LOW_BYTES || (self.total > 0 && (self.free as f64) < LOW_FRACTION * self.total as f64)
+    }
+}
+
+pub fn space(path: &Path) -> std::io::Result<Space> {
+    let s = rustix::fs::statvfs(path)?;
+    Ok(Space { free: s.f_bavail * s.f_frsize, total: s.f_blocks * s.f_frsize })
+}
+
+pub fn probe(state_dir: &Path, data_dir: &Path) -> Facility {
+    let mut parts = Vec::new();
+    let mut low = Vec::new();
+    for (what, path) in [("state", state_dir), ("photos", data_dir)] {
+        match space(path) {
+            Ok(s) => {
+                parts.push(format!("{what} ({}): {} free of {}", path.display(), human(s.free), human(s.total)));
+                if s.is_low() {
+                    low.push(format!("{} ({})", what, path.display()));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return missing(
+                    K,
+                    format!("the {what} folder {} does not exist", path.display()),
+                    format!("Create {} or point Keepsake at the right folder.", path.display()),
+                );
+            }
+            Err(e) => {
+                return missing(K, format!("cannot read free space of {}: {e}", path.display()), "Check the disk.");
+            }
+        }
+    }
+    let detail = parts.join("; ");
+    if low.is_empty() {
+        ok(K, None, detail)
+    } else {
+        degraded(
+            K,
+            None,
+            detail,
+            format!(
+                "Little space left on {}. Free some space or add a disk before uploads stop.",
+                low.join(" and ")
+            ),
+        )
+    }
+}
+
+/// Bytes for a person: 1.5 GiB.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn low_space_thresholds() {
+        let gib = 1024 * 1024 * 1024;
+        assert!(Space { free: gib, total: 100 * gib }.is_low());
+        assert!(Space { free: 5 * gib, total: 100 * gib }.is_low());
+        assert!(!Space { free: 50 * gib, total: 100 * gib }.is_low());
+    }
+
+    #[test]
+    fn humanizes_bytes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+
+    #[test]
+    fn reads_real_free_space_and_reports_missing_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = space(dir.path()).unwrap();
+        assert!(s.total > 0 && s.free <= s.total);
+        let f = probe(dir.path(), &dir.path().join("nope"));
+        assert_eq!(f.state, keepsake_api::FacilityState::Missing);
+        assert!(f.detail.contains("nope"));
+    }
+}

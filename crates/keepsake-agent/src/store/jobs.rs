@@ -1,0 +1,258 @@
+//! Persistence of jobs and their log lines.
+
+use keepsake_api::{Job, JobState, LogLevel, LogLine, Progress};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Result, Store, StoreError, now, parse_ts, ts};
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub kind: Option<String>,
+    pub state: Option<JobState>,
+    pub limit: u32,
+}
+
+const JOB_COLUMNS: &str = "id, kind, target, state, progress_done, progress_total, progress_unit, \
+    progress_phase, requested_by, created_at, started_at, finished_at, cancel_requested, result, error";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Job>> {
+    let state: String = r.get(3)?;
+    let created: String = r.get(9)?;
+    let started: Option<String> = r.get(10)?;
+    let finished: Option<String> = r.get(11)?;
+    let result: Option<String> = r.get(13)?;
+    let build = || -> Result<Job> {
+        Ok(Job {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            target: r.get(2)?,
+            state: JobState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
+            progress: Progress {
+                done: r.get::<_, i64>(4)? as u64,
+                total: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
+                unit: r.get(6)?,
+                phase: r.get(7)?,
+            },
+            requested_by: r.get(8)?,
+            created_at: parse_ts(&created)?,
+            started_at: started.as_deref().map(parse_ts).transpose()?,
+            finished_at: finished.as_deref().map(parse_ts).transpose()?,
+            cancel_requested: r.get::<_, i64>(12)? != 0,
+            result: result
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("job result: {e}")))?,
+            error: r.get(14)?,
+        })
+    };
+    Ok(build())
+}
+
+impl Store {
+    /// Records a new queued job and returns it.
+    pub fn insert_job(&self, kind: &str, target: Option<&str>, requested_by: &str) -> Result<Job> {
+        let id = {
+            let conn = self.lock();
+            conn.execute(
+                "INSERT INTO jobs (kind, target, state, requested_by, created_at) VALUES (?1, ?2, 'queued', ?3, ?4)",
+                params![kind, target, requested_by, ts(now())],
+            )?;
+            conn.last_insert_rowid()
+        };
+        self.job(id)?.ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished after insert")))
+    }
+
+    pub fn job(&self, id: i64) -> Result<Option<Job>> {
+        let conn = self.lock();
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
+        conn.query_row(&sql, [id], job_from_row).optional()?.transpose()
+    }
+
+    pub fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR state = ?2) \
+             ORDER BY id DESC LIMIT ?3"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(
+            params![filter.kind, filter.state.map(JobState::as_str), filter.limit.max(1)],
+            job_from_row,
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    pub fn mark_job_running(&self, id: i64) -> Result<()> {
+        self.lock().execute(
+            "UPDATE jobs SET state = 'running', started_at = ?2 WHERE id = ?1 AND state = 'queued'",
+            params![id, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_job_progress(&self, id: i64, p: &Progress) -> Result<()> {
+        self.lock().execute(
+            "UPDATE jobs SET progress_done = ?2, progress_total = ?3, progress_unit = ?4, progress_phase = ?5 WHERE id = ?1",
+            params![id, p.done as i64, p.total.map(|t| t as i64), p.unit, p.phase],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_job_cancel_requested(&self, id: i64) -> Result<()> {
+        self.lock().execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Moves a job to a terminal state. A job already terminal is left as it is.
+    pub fn finish_job(
+        &self,
+        id: i64,
+        state: JobState,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        debug_assert!(state.is_terminal());
+        self.lock().execute(
+            "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, error = ?5 \
+             WHERE id = ?1 AND state IN ('queued', 'running')",
+            params![id, state.as_str(), ts(now()), result.map(|r| r.to_string()), error],
+        )?;
+        Ok(())
+    }
+
+    /// Marks every job left `queued` or `running` by a previous agent process as failed. Called
+    /// once at start, before any new job runs; returns the ids it marked.
+    pub fn fail_interrupted_jobs(&self) -> Result<Vec<i64>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY id")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?1, \
+             error = 'interrupted: the agent stopped before this job finished; start it again' \
+             WHERE state IN ('queued', 'running')",
+            [ts(now())],
+        )?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Appends a line to a job's log and returns it with its sequence number.
+    pub fn append_job_log(&self, job_id: i64, level: LogLevel, message: &str) -> Result<LogLine> {
+        let at = now();
+        let conn = self.lock();
+        let seq: i64 = conn.query_row(
+            "INSERT INTO job_log (job_id, seq, at, level, message) \
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_log WHERE job_id = ?1), ?2, ?3, ?4) \
+             RETURNING seq",
+            params![job_id, ts(at), level_str(level), message],
+            |r| r.get(0),
+        )?;
+        Ok(LogLine { job_id, seq, at, level, message: message.to_owned() })
+    }
+
+    pub fn job_log(&self, job_id: i64) -> Result<Vec<LogLine>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare("SELECT seq, at, level, message FROM job_log WHERE job_id = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([job_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, level, message) = row?;
+            let level = match level.as_str() {
+                "info" => LogLevel::Info,
+                "warn" => LogLevel::Warn,
+                "error" => LogLevel::Error,
+                other => return Err(StoreError::Corrupt(format!("log level {other:?}"))),
+            };
+            out.push(LogLine { job_id, seq, at: parse_ts(&at)?, level, message });
+        }
+        Ok(out)
+    }
+}
+
+fn level_str(l: LogLevel) -> &'static str {
+    match l {
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_lifecycle_round_trips() {
+        let s = Store::open_in_memory().unwrap();
+        let j = s.insert_job("host.self_check", None, "root@console").unwrap();
+        assert_eq!(j.state, JobState::Queued);
+        s.mark_job_running(j.id).unwrap();
+        let p = Progress { done: 2, total: Some(6), unit: "checks".into(), phase: "Checking ZFS".into() };
+        s.set_job_progress(j.id, &p).unwrap();
+        s.append_job_log(j.id, LogLevel::Info, "first").unwrap();
+        let second = s.append_job_log(j.id, LogLevel::Warn, "second").unwrap();
+        assert_eq!(second.seq, 2);
+        s.finish_job(j.id, JobState::Succeeded, Some(&serde_json::json!({"problems": 0})), None).unwrap();
+        let j = s.job(j.id).unwrap().unwrap();
+        assert_eq!(j.state, JobState::Succeeded);
+        assert_eq!(j.progress, p);
+        assert!(j.started_at.is_some() && j.finished_at.is_some());
+        assert_eq!(j.result.unwrap()["problems"], 0);
+        let log = s.job_log(j.id).unwrap();
+        assert_eq!(log.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["first", "second"]);
+    }
+
+    #[test]
+    fn a_finished_job_is_never_reopened() {
+        let s = Store::open_in_memory().unwrap();
+        let j = s.insert_job("k", None, "t").unwrap();
+        s.finish_job(j.id, JobState::Cancelled, None, Some("cancelled")).unwrap();
+        s.finish_job(j.id, JobState::Succeeded, None, None).unwrap();
+        assert_eq!(s.job(j.id).unwrap().unwrap().state, JobState::Cancelled);
+    }
+
+    #[test]
+    fn interrupted_jobs_are_failed_with_a_reason() {
+        let s = Store::open_in_memory().unwrap();
+        let running = s.insert_job("k", None, "t").unwrap();
+        s.mark_job_running(running.id).unwrap();
+        let queued = s.insert_job("k", None, "t").unwrap();
+        let done = s.insert_job("k", None, "t").unwrap();
+        s.finish_job(done.id, JobState::Succeeded, None, None).unwrap();
+        assert_eq!(s.fail_interrupted_jobs().unwrap(), vec![running.id, queued.id]);
+        let r = s.job(running.id).unwrap().unwrap();
+        assert_eq!(r.state, JobState::Failed);
+        assert!(r.error.unwrap().starts_with("interrupted"));
+        assert_eq!(s.job(done.id).unwrap().unwrap().state, JobState::Succeeded);
+    }
+
+    #[test]
+    fn listing_filters_by_kind_and_state_newest_first() {
+        let s = Store::open_in_memory().unwrap();
+        let a = s.insert_job("a", None, "t").unwrap();
+        let b = s.insert_job("b", None, "t").unwrap();
+        let a2 = s.insert_job("a", None, "t").unwrap();
+        s.finish_job(a2.id, JobState::Failed, None, Some("x")).unwrap();
+        let all = s.jobs(&JobFilter { limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(all.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a2.id, b.id, a.id]);
+        let only_a = s.jobs(&JobFilter { kind: Some("a".into()), limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(only_a.len(), 2);
+        let failed =
+            s.jobs(&JobFilter { state: Some(JobState::Failed), limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(failed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a2.id]);
+        let one = s.jobs(&JobFilter { limit: 1, ..Default::default() }).unwrap();
+        assert_eq!(one.len(), 1);
+    }
+}

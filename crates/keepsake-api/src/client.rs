@@ -1,0 +1,313 @@
+//! A typed async client for the agent's Unix socket.
+//!
+//! Used by the root CLI and the tests. It speaks HTTP/1.1 over the socket with hyper, and turns
+//! every non-2xx answer into [`ClientError::Api`] carrying the agent's own error message.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use hyperlocal::{UnixConnector, Uri};
+use serde::de::DeserializeOwned;
+
+use crate::types::{ApiError, Health, Job, JobList, JobLog, JobState, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the Keepsake agent at {socket}: {reason}")]
+    Connect { socket: PathBuf, reason: String },
+    #[error("{} ({status}){}", .error.message, .error.hint.as_deref().map(|h| format!(". {h}")).unwrap_or_default())]
+    Api { status: StatusCode, error: ApiError },
+    #[error("the agent answered {status} with a body this client does not understand: {detail}")]
+    Decode { status: StatusCode, detail: String },
+    #[error("connection to the agent failed: {0}")]
+    Http(String),
+}
+
+impl ClientError {
+    /// The agent's error code, when the agent answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { error, .. } => Some(&error.code),
+            _ => None,
+        }
+    }
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    pub limit: Option<u32>,
+    pub kind: Option<String>,
+    pub state: Option<JobState>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    socket: PathBuf,
+    http: HyperClient<UnixConnector, Full<Bytes>>,
+}
+
+impl Client {
+    pub fn new(socket: impl AsRef<Path>) -> Client {
+        Client {
+            socket: socket.as_ref().to_owned(),
+            http: HyperClient::builder(TokioExecutor::new()).build(UnixConnector),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Sends a request and returns the raw response (status, headers, streaming body).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<http::Response<Incoming>, ClientError> {
+        let uri: hyper::Uri = Uri::new(&self.socket, path).into();
+        let mut req = Request::builder().method(method).uri(uri);
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Full::new(Bytes::from(v.to_string()))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let req = req.body(body).map_err(|e| ClientError::Http(e.to_string()))?;
+        self.http.request(req).await.map_err(|e| {
+            let reason = connect_reason(&self.socket, &e);
+            ClientError::Connect { socket: self.socket.clone(), reason }
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ClientError> {
+        let resp = self.send(method, path, body).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.map_err(|e| ClientError::Http(e.to_string()))?.to_bytes();
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ApiError>(&bytes) {
+                Ok(error) => ClientError::Api { status, error },
+                Err(e) => ClientError::Decode { status, detail: e.to_string() },
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { status, detail: e.to_string() })
+    }
+
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.call(Method::GET, "/api/v1/health", None).await
+    }
+
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        self.call(Method::GET, "/api/v1/status", None).await
+    }
+
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::GET, "/api/v1/openapi.json", None).await
+    }
+
+    pub async fn jobs(&self, q: &JobQuery) -> Result<JobList, ClientError> {
+        let mut params = Vec::new();
+        if let Some(l) = q.limit {
+            params.push(format!("limit={l}"));
+        }
+        if let Some(k) = &q.kind {
+            params.push(format!("kind={}", url_escape(k)));
+        }
+        if let Some(s) = q.state {
+            params.push(format!("state={}", s.as_str()));
+        }
+        let path =
+            if params.is_empty() { "/api/v1/jobs".to_owned() } else { format!("/api/v1/jobs?{}", params.join("&")) };
+        self.call(Method::GET, &path, None).await
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Job, ClientError> {
+        self.call(Method::GET, &format!("/api/v1/jobs/{id}"), None).await
+    }
+
+    pub async fn job_log(&self, id: i64) -> Result<JobLog, ClientError> {
+        self.call(Method::GET, &format!("/api/v1/jobs/{id}/log"), None).await
+    }
+
+    pub async fn cancel_job(&self, id: i64) -> Result<Job, ClientError> {
+        self.call(Method::POST, &format!("/api/v1/jobs/{id}/cancel"), Some(&serde_json::json!({}))).await
+    }
+
+    pub async fn start_self_check(&self) -> Result<Job, ClientError> {
+        self.call(Method::POST, "/api/v1/host/self-check", Some(&serde_json::json!({}))).await
+    }
+
+    /// Opens a server-sent event stream (`/api/v1/jobs/{id}/events` or `/api/v1/events`).
+    pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
+        let resp = self.send(Method::GET, path, None).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.into_body().collect().await.map_err(|e| ClientError::Http(e.to_string()))?.to_bytes();
+            return Err(match serde_json::from_slice::<ApiError>(&bytes) {
+                Ok(error) => ClientError::Api { status, error },
+                Err(e) => ClientError::Decode { status, detail: e.to_string() },
+            });
+        }
+        Ok(EventStream { body: resp.into_body(), parser: SseParser::default() })
+    }
+}
+
+fn connect_reason(socket: &Path, e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error;
+    let mut source: Option<&dyn Error> = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::NotFound => {
+                    format!("{} does not exist; is keepsake-agent running?", socket.display())
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied; run as root or as the web server's user".to_owned()
+                }
+                std::io::ErrorKind::ConnectionRefused => "connection refused; is keepsake-agent running?".to_owned(),
+                _ => io.to_string(),
+            };
+        }
+        source = s.source();
+    }
+    e.to_string()
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+impl SseEvent {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.data)
+    }
+}
+
+/// A live event stream; `next()` returns `None` when the agent ends it.
+pub struct EventStream {
+    body: Incoming,
+    parser: SseParser,
+}
+
+impl EventStream {
+    pub async fn next(&mut self) -> Result<Option<SseEvent>, ClientError> {
+        loop {
+            if let Some(ev) = self.parser.pop() {
+                return Ok(Some(ev));
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(ClientError::Http(e.to_string())),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.parser.push(&data);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Incremental parser of the `text/event-stream` format.
+#[derive(Default)]
+pub struct SseParser {
+    buf: BytesMut,
+    current: SseEvent,
+    has_data: bool,
+    ready: VecDeque<SseEvent>,
+}
+
+impl SseParser {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+            let line = self.buf.split_to(pos + 1);
+            let line = String::from_utf8_lossy(&line[..pos]);
+            let line = line.strip_suffix('\r').unwrap_or(&line);
+            self.line(line);
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if line.is_empty() {
+            if self.has_data {
+                let ev = std::mem::take(&mut self.current);
+                self.ready.push_back(SseEvent { event: if ev.event.is_empty() { "message".into() } else { ev.event }, ..ev });
+            }
+            self.current = SseEvent::default();
+            self.has_data = false;
+            return;
+        }
+        if line.starts_with(':') {
+            return; // comment (keep-alive)
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.current.event = value.to_owned(),
+            "data" => {
+                if self.has_data {
+                    self.current.data.push('\n');
+                }
+                self.current.data.push_str(value);
+                self.has_data = true;
+            }
+            "id" => self.current.id = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+
+    pub fn pop(&mut self) -> Option<SseEvent> {
+        self.ready.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_events_split_across_chunks_and_skips_comments() {
+        let mut p = SseParser::default();
+        p.push(b": keep-alive\n\nevent: job\nid: 3\ndata: {\"a\":");
+        assert!(p.pop().is_none());
+        p.push(b"1}\n\ndata: x\ndata: y\r\n\r\n");
+        assert_eq!(p.pop(), Some(SseEvent { event: "job".into(), data: "{\"a\":1}".into(), id: Some("3".into()) }));
+        assert_eq!(p.pop(), Some(SseEvent { event: "message".into(), data: "x\ny".into(), id: None }));
+        assert!(p.pop().is_none());
+    }
+
+    #[test]
+    fn escapes_query_values() {
+        assert_eq!(url_escape("host.self_check"), "host.self_check");
+        assert_eq!(url_escape("a b&c"), "a%20b%26c");
+    }
+}

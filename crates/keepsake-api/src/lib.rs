@@ -1,0 +1,18 @@
+//! Wire types of the Keepsake agent API and a typed async client for its Unix socket.
+//!
+//! This crate is the one place that knows the JSON shapes crossing the agent socket. It is shared
+//! by the agent (server side), the web server (which only forwards bytes but names the paths), the
+//! root CLI and the tests. It knows nothing of SQL, Docker, D-Bus or how the agent does its work,
+//! and it never starts a runtime: the caller brings its own.
+
+pub mod client;
+pub mod types;
+
+pub use client::{Client, ClientError, EventStream, SseEvent};
+pub use types::*;
+
+/// Every agent route lives under this prefix; the web server proxies exactly this prefix.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Where the agent listens unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/keepsake/agent.sock";

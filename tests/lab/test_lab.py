@@ -1,0 +1,460 @@
+"""Proof that every lab component does real work.
+
+Each test reads the lab's exports from the environment or, failing that, from
+tests/.lab/env (written by `tests/lab/lab.sh start ...`). A component that is not
+started makes its test FAIL (never skip) with the command that starts it.
+
+Run:  tests/lab/lab.sh start docker registry systemd udev zfs exfat postgres caddy smtp
+      python3 -m pytest -q tests/lab
+"""
+
+import json
+import os
+import queue
+import re
+import shlex
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+LAB_SRC = Path(__file__).resolve().parent
+REPO = LAB_SRC.parent.parent
+LAB_DIR = REPO / "tests" / ".lab"
+ENV_FILE = LAB_DIR / "env"
+LAB_SH = LAB_SRC / "lab.sh"
+BUSYBOX_IMAGE = "keepsake-lab/busybox:1"
+
+
+def _load_env():
+    env = {}
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            line = line.strip()
+            if not line.startswith("export "):
+                continue
+            key, _, value = line[len("export "):].partition("=")
+            words = shlex.split(value) if value else [""]
+            env[key] = words[0] if words else ""
+    for key, value in os.environ.items():
+        if key.startswith("KEEPSAKE_LAB_"):
+            env[key] = value
+    return env
+
+
+LAB_ENV = _load_env()
+
+
+def need(component, var):
+    """The value of VAR, or fail naming the component and how to start it."""
+    value = LAB_ENV.get(var)
+    if not value:
+        pytest.fail(
+            "lab component '%s' is not started (%s unset; no entry in %s): "
+            "run `tests/lab/lab.sh start %s`" % (component, var, ENV_FILE, component),
+            pytrace=False,
+        )
+    return value
+
+
+def run(cmd, timeout=60, check=True, env=None, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(
+            "command failed (%d): %s\nstdout: %s\nstderr: %s"
+            % (p.returncode, " ".join(map(str, cmd)), p.stdout[-2000:], p.stderr[-2000:])
+        )
+    return p
+
+
+def uniq(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def docker_cmd():
+    return ["docker", "-H", need("docker", "KEEPSAKE_LAB_DOCKER_HOST")]
+
+
+def no_proxy_opener():
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# ------------------------------------------------------------------ docker
+
+
+def test_docker_runs_busybox_without_network():
+    d = docker_cmd()
+    name = uniq("keepsake-lab-test")
+    try:
+        p = run(d + ["run", "--name", name, "--network", "none", BUSYBOX_IMAGE,
+                     "sh", "-c", "echo keepsake-$((6*7)); ls /sys/class/net"])
+        lines = p.stdout.split()
+        assert lines[0] == "keepsake-42", p.stdout
+        assert "lo" in lines[1:] and not any(i.startswith("eth") for i in lines[1:]), p.stdout
+        state = json.loads(run(d + ["inspect", name]).stdout)[0]["State"]
+        assert state["ExitCode"] == 0
+    finally:
+        run(d + ["rm", "-f", name], check=False)
+
+
+# ------------------------------------------------------------------ registry
+
+
+def _manifest_digest(registry, repo, tag):
+    req = urllib.request.Request(
+        "http://%s/v2/%s/manifests/%s" % (registry, repo, tag),
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with no_proxy_opener().open(req, timeout=10) as r:
+        return r.headers["Docker-Content-Digest"]
+
+
+def test_registry_push_and_pull_by_tag_and_digest():
+    d = docker_cmd()
+    registry = need("registry", "KEEPSAKE_LAB_REGISTRY")
+    repo = "keepsake-lab/busybox"
+    tag = uniq("t")
+    ref = "%s/%s:%s" % (registry, repo, tag)
+    digest_ref = None
+    try:
+        run(d + ["tag", BUSYBOX_IMAGE, ref])
+        run(d + ["push", ref], timeout=120)
+        digest = _manifest_digest(registry, repo, tag)
+        assert digest.startswith("sha256:")
+        # drop the local copy so the pull really comes from the registry
+        run(d + ["rmi", ref])
+        assert run(d + ["image", "inspect", ref], check=False).returncode != 0
+        run(d + ["pull", ref], timeout=120)
+        p = run(d + ["run", "--rm", "--network", "none", ref, "echo", "pulled-by-tag"])
+        assert p.stdout.strip() == "pulled-by-tag"
+        digest_ref = "%s/%s@%s" % (registry, repo, digest)
+        run(d + ["pull", digest_ref], timeout=120)
+        repo_digests = json.loads(run(d + ["image", "inspect", ref]).stdout)[0]["RepoDigests"]
+        assert digest_ref in repo_digests, repo_digests
+    finally:
+        run(d + ["rmi", ref], check=False)
+        if digest_ref:
+            run(d + ["rmi", digest_ref], check=False)
+            req = urllib.request.Request(
+                "http://%s/v2/%s/manifests/%s" % (registry, repo, digest_ref.split("@")[1]),
+                method="DELETE",
+            )
+            try:
+                no_proxy_opener().open(req, timeout=10).close()
+            except urllib.error.HTTPError:
+                pass
+
+
+# ------------------------------------------------------------------ systemd
+
+
+def _bus_prop(bus, path, iface, prop):
+    p = run(["busctl", "--address=" + bus, "--timeout=10", "get-property",
+             "org.freedesktop.systemd1", path, iface, prop])
+    return p.stdout.strip()
+
+
+def _unit_path(bus, unit):
+    p = run(["busctl", "--address=" + bus, "--timeout=10", "call", "org.freedesktop.systemd1",
+             "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "GetUnit", "s", unit])
+    m = re.match(r'o "(.+)"', p.stdout.strip())
+    assert m, p.stdout
+    return m.group(1)
+
+
+def test_systemd_transient_oneshot_result_over_bus():
+    bus = need("systemd", "KEEPSAKE_LAB_SYSTEMD_BUS")
+    ctr = LAB_ENV.get("KEEPSAKE_LAB_SYSTEMD_CONTAINER", "keepsake-lab-systemd")
+    d = docker_cmd()
+    ok_unit = uniq("keepsake-lab-ok") + ".service"
+    bad_unit = uniq("keepsake-lab-bad") + ".service"
+    try:
+        # oneshot: systemd-run returns when the process has exited
+        run(d + ["exec", ctr, "systemd-run", "--unit", ok_unit, "-p", "Type=oneshot",
+                 "-p", "RemainAfterExit=yes", "/bin/sh", "-c", "echo hello-from-unit"])
+        p = run(d + ["exec", ctr, "systemd-run", "--unit", bad_unit, "-p", "Type=oneshot",
+                     "/bin/sh", "-c", "exit 3"], check=False)
+        assert p.returncode != 0, "a failing oneshot unit must make systemd-run fail"
+
+        ok_path = _unit_path(bus, ok_unit)
+        assert _bus_prop(bus, ok_path, "org.freedesktop.systemd1.Unit", "ActiveState") == 's "active"'
+        assert _bus_prop(bus, ok_path, "org.freedesktop.systemd1.Service", "Result") == 's "success"'
+        assert _bus_prop(bus, ok_path, "org.freedesktop.systemd1.Service", "ExecMainStatus") == "i 0"
+
+        bad_path = _unit_path(bus, bad_unit)
+        assert _bus_prop(bus, bad_path, "org.freedesktop.systemd1.Unit", "ActiveState") == 's "failed"'
+        assert _bus_prop(bus, bad_path, "org.freedesktop.systemd1.Service", "Result") == 's "exit-code"'
+        assert _bus_prop(bus, bad_path, "org.freedesktop.systemd1.Service", "ExecMainStatus") == "i 3"
+
+        # the unit's output is in the journal inside the container
+        deadline = time.time() + 10
+        while True:
+            j = run(d + ["exec", ctr, "journalctl", "--no-pager", "-o", "cat", "-u", ok_unit], check=False)
+            if "hello-from-unit" in j.stdout or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert "hello-from-unit" in j.stdout, j.stdout + j.stderr
+    finally:
+        run(d + ["exec", ctr, "systemctl", "stop", ok_unit], check=False)
+        run(d + ["exec", ctr, "systemctl", "reset-failed", bad_unit], check=False)
+
+
+# ------------------------------------------------------------------ exfat / udev
+
+
+class Loop:
+    """exFAT image attached to a loop device via `lab.sh exfat-attach`."""
+
+    def __init__(self):
+        self.devs = []
+
+    def attach(self, name, size_mb, label):
+        p = run(["bash", str(LAB_SH), "exfat-attach", name, str(size_mb), label])
+        dev, fs_uuid = p.stdout.split()
+        assert dev.startswith("/dev/loop"), p.stdout
+        self.devs.append(dev)
+        return dev, fs_uuid
+
+    def detach_all(self):
+        for dev in self.devs:
+            run(["bash", str(LAB_SH), "exfat-detach", dev], check=False)
+        self.devs.clear()
+
+
+@pytest.fixture
+def loops():
+    lp = Loop()
+    yield lp
+    lp.detach_all()
+
+
+def _udev_monitor():
+    proc = subprocess.Popen(
+        ["udevadm", "monitor", "--udev", "--property", "--subsystem-match=block"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    lines = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, lines
+
+
+def _events(lines, deadline):
+    """Yield udev events (dicts of properties) until the deadline."""
+    cur = {}
+    while time.time() < deadline:
+        try:
+            line = lines.get(timeout=max(0.05, deadline - time.time()))
+        except queue.Empty:
+            return
+        if line is None:
+            return
+        if not line.strip():
+            if cur:
+                yield cur
+            cur = {}
+        elif line.startswith("UDEV ") and "(" in line:
+            cur = {"_header": line}
+        elif "=" in line:
+            k, _, v = line.partition("=")
+            cur[k] = v
+
+
+def test_udev_event_for_exfat_loop_device(loops):
+    need("udev", "KEEPSAKE_LAB_UDEV")
+    need("exfat", "KEEPSAKE_LAB_EXFAT")
+    proc, lines = _udev_monitor()
+    try:
+        # wait for the monitor's banner so that no event is missed
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            line = lines.get(timeout=10)
+            if line is None or line.startswith("UDEV - the event"):
+                break
+        time.sleep(0.3)
+        label = "KSLAB%04d" % (uuid.uuid4().int % 10000)
+        dev, fs_uuid = loops.attach(uniq("udev"), 16, label)
+        found = None
+        for ev in _events(lines, time.time() + 20):
+            if ev.get("DEVNAME") == dev and ev.get("ID_FS_TYPE") == "exfat":
+                found = ev
+                break
+        assert found, "no udev event with ID_FS_TYPE=exfat for %s within 20s" % dev
+        assert found["ID_FS_UUID"] == fs_uuid, found
+        assert found.get("ID_FS_LABEL") == label, found
+        assert found.get("SUBSYSTEM") == "block", found
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_exfat_mount_write_read_unmount(loops):
+    need("exfat", "KEEPSAKE_LAB_EXFAT")
+    dev, _fs_uuid = loops.attach(uniq("rw"), 32, "KSLABRW")
+    mnt = LAB_DIR / "exfat" / uniq("mnt")
+    mnt.mkdir(parents=True)
+    payload = "keepsake exfat %s\n" % uuid.uuid4()
+    try:
+        for round_ in range(2):
+            run(["mount.exfat-fuse", dev, str(mnt)], timeout=30)
+            try:
+                fstype = run(["findmnt", "-n", "-o", "FSTYPE", str(mnt)]).stdout.strip()
+                assert fstype in ("fuseblk", "fuse.exfat", "exfat"), fstype
+                f = mnt / "DCIM" / "photo.txt"
+                if round_ == 0:
+                    f.parent.mkdir()
+                    f.write_text(payload)
+                # second round: the data survived unmount + remount; names are case-insensitive
+                assert f.read_text() == payload
+                assert (mnt / "dcim" / "PHOTO.TXT").read_text() == payload
+            finally:
+                run(["umount", str(mnt)], timeout=30)
+        assert run(["findmnt", str(mnt)], check=False).returncode != 0
+    finally:
+        run(["umount", "-l", str(mnt)], check=False)
+        try:
+            mnt.rmdir()
+        except OSError:
+            pass
+
+
+# ------------------------------------------------------------------ zfs
+
+
+def test_zfs_dataset_snapshot_rollback():
+    pool = need("zfs", "KEEPSAKE_LAB_ZPOOL")
+    ds = "%s/%s" % (pool, uniq("test"))
+    snap = ds + "@before"
+    try:
+        run(["zfs", "create", ds])
+        mountpoint = run(["zfs", "get", "-H", "-o", "value", "mountpoint", ds]).stdout.strip()
+        f = Path(mountpoint) / "photo.txt"
+        f.write_text("original\n")
+        run(["sync"])
+        run(["zfs", "snapshot", snap])
+        snaps = run(["zfs", "list", "-H", "-t", "snapshot", "-o", "name"]).stdout.split()
+        assert snap in snaps, snaps
+        f.write_text("changed\n")
+        (Path(mountpoint) / "new.txt").write_text("x")
+        run(["zfs", "rollback", snap])
+        assert f.read_text() == "original\n"
+        assert not (Path(mountpoint) / "new.txt").exists()
+        used = run(["zfs", "get", "-H", "-p", "-o", "value", "used", ds]).stdout.strip()
+        assert used.isdigit(), used
+    finally:
+        # zfs-fuse may report "dataset is busy" for a moment after a rollback
+        deadline = time.time() + 20
+        while True:
+            p = run(["zfs", "destroy", "-r", ds], check=False)
+            if p.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+    assert p.returncode == 0, p.stderr
+    assert ds not in run(["zfs", "list", "-H", "-o", "name"]).stdout.split()
+
+
+# ------------------------------------------------------------------ postgres
+
+
+def test_postgres_select_1():
+    url = need("postgres", "KEEPSAKE_LAB_PG_URL")
+    assert re.match(r"postgres(ql)?://[^/]*@?(127\.0\.0\.1|\[::1\]|localhost)[:/]", url), url
+    p = run(["psql", url, "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c", "SELECT 1"], timeout=30)
+    assert p.stdout.strip() == "1"
+    p = run(["psql", url, "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c",
+             "CREATE TEMP TABLE t(x int); INSERT INTO t VALUES (20),(22); SELECT sum(x) FROM t"],
+            timeout=30)
+    assert p.stdout.strip().splitlines()[-1] == "42"
+
+
+# ------------------------------------------------------------------ caddy
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_caddy_validate_and_serve(tmp_path):
+    caddy = need("caddy", "KEEPSAKE_LAB_CADDY")
+    port = _free_port()
+    body = "keepsake-lab-%s" % uuid.uuid4().hex[:8]
+    cfg = tmp_path / "Caddyfile"
+    cfg.write_text(
+        "{\n\tadmin off\n\tauto_https off\n}\n\n"
+        "http://127.0.0.1:%d {\n\tbind 127.0.0.1\n\trespond \"%s\" 200\n}\n" % (port, body)
+    )
+    env = dict(os.environ, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    run([caddy, "validate", "--adapter", "caddyfile", "--config", str(cfg)], env=env)
+    bad = tmp_path / "Bad"
+    bad.write_text("http://127.0.0.1:%d {\n\tno_such_directive\n}\n" % port)
+    assert run([caddy, "validate", "--adapter", "caddyfile", "--config", str(bad)],
+               env=env, check=False).returncode != 0
+    log = open(tmp_path / "caddy.log", "w")
+    proc = subprocess.Popen([caddy, "run", "--adapter", "caddyfile", "--config", str(cfg)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.time() + 20
+        got = None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with no_proxy_opener().open("http://127.0.0.1:%d/" % port, timeout=2) as r:
+                    got = (r.status, r.read().decode())
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.3)
+        assert got == (200, body), (got, (tmp_path / "caddy.log").read_text()[-2000:])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+# ------------------------------------------------------------------ smtp
+
+
+def test_smtp_sink_stores_eml():
+    addr = need("smtp", "KEEPSAKE_LAB_SMTP")
+    outdir = Path(need("smtp", "KEEPSAKE_LAB_SMTP_DIR"))
+    host, port = addr.rsplit(":", 1)
+    subject = uniq("keepsake-lab-mail")
+    msg = ("From: keepsake@example.test\r\nTo: owner@example.test\r\nSubject: %s\r\n\r\n"
+           "Backup finished.\r\n" % subject)
+    with smtplib.SMTP(host, int(port), timeout=10) as s:
+        s.sendmail("keepsake@example.test", ["owner@example.test"], msg)
+    deadline = time.time() + 10
+    hit = None
+    while time.time() < deadline and hit is None:
+        for f in outdir.glob("*.eml"):
+            try:
+                if subject in f.read_text(errors="replace"):
+                    hit = f
+                    break
+            except FileNotFoundError:
+                pass
+        time.sleep(0.2)
+    assert hit, "no .eml with subject %s in %s" % (subject, outdir)
+    text = hit.read_text()
+    assert "Backup finished." in text and "owner@example.test" in text
+    hit.unlink()
