@@ -1,0 +1,343 @@
+//! Starting and stopping the real binaries, and reaching the lab's components.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keepsake_api::{Client, Job, JobState};
+
+/// The value of a lab component's environment variable, or a failure naming the component.
+pub fn lab(var: &str, component: &str) -> String {
+    if let Ok(v) = std::env::var(var) {
+        return v;
+    }
+    // Fall back to the file lab.sh writes, so a developer can run `cargo test` after `lab.sh start`.
+    let env_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/.lab/env");
+    if let Ok(text) = std::fs::read_to_string(&env_file) {
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix(&format!("export {var}=")) {
+                return rest.trim_matches('\'').trim_matches('"').to_owned();
+            }
+        }
+    }
+    panic!("lab component `{component}` is not started ({var} is not set): run `tests/lab/lab.sh start {component}`");
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let agent = PathBuf::from(env!("CARGO_BIN_EXE_keepsake-agent"));
+    let p = agent.parent().expect("binary has a folder").join(name);
+    assert!(p.exists(), "{} is not built: run `cargo build --workspace --bins` first", p.display());
+    p
+}
+
+/// A temporary folder others can traverse (the socket test runs clients as other uids).
+pub fn open_tempdir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new().prefix("keepsake-sys-").tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+#[derive(Clone, Debug)]
+pub struct AgentOpts {
+    pub web_uid: u32,
+    pub socket_gid: u32,
+    pub docker_host: String,
+    pub systemd_bus: String,
+    pub probe_timeout_secs: u64,
+}
+
+impl Default for AgentOpts {
+    fn default() -> Self {
+        AgentOpts {
+            web_uid: 4243,
+            socket_gid: 4242,
+            docker_host: "unix:///nonexistent/docker.sock".into(),
+            systemd_bus: "unix:path=/nonexistent/bus".into(),
+            probe_timeout_secs: 10,
+        }
+    }
+}
+
+impl AgentOpts {
+    /// Options that point at the lab's real Docker engine and systemd.
+    pub fn with_lab() -> AgentOpts {
+        AgentOpts {
+            docker_host: lab("KEEPSAKE_LAB_DOCKER_HOST", "docker"),
+            systemd_bus: lab("KEEPSAKE_LAB_SYSTEMD_BUS", "systemd"),
+            ..AgentOpts::default()
+        }
+    }
+}
+
+/// A running agent process; killed when dropped.
+pub struct Agent {
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub opts: AgentOpts,
+    child: Option<Child>,
+}
+
+impl Agent {
+    /// Starts an agent with its state in `dir` and waits until it answers.
+    pub async fn start(dir: &Path, opts: AgentOpts) -> Agent {
+        let socket = dir.join("agent.sock");
+        let state_dir = dir.join("state");
+        let data_dir = dir.join("data");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let mut a = Agent { dir: dir.to_owned(), socket, state_dir, data_dir, opts, child: None };
+        a.spawn().await;
+        a
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("agent.log")).unwrap();
+        let child = Command::new(bin("keepsake-agent"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--web-user", &self.opts.web_uid.to_string()])
+            .args(["--socket-group", &self.opts.socket_gid.to_string()])
+            .args(["--docker-host", &self.opts.docker_host])
+            .args(["--systemd-bus", &self.opts.systemd_bus])
+            .args(["--probe-timeout", &self.opts.probe_timeout_secs.to_string()])
+            .env("KEEPSAKE_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start keepsake-agent");
+        self.child = Some(child);
+        let client = self.client();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if client.health().await.is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("keepsake-agent exited with {status} before answering; log:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "keepsake-agent did not answer within 30 s; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.socket)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL: the agent gets no chance to clean up, as in a crash or power cut.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
+        c.wait().unwrap()
+    }
+
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the agent first");
+        self.spawn().await;
+    }
+
+    /// Runs the `keepsake` CLI against this agent, optionally as another uid/gid (via setpriv).
+    pub fn cli(&self, as_ids: Option<(u32, u32, &[u32])>, args: &[&str]) -> std::process::Output {
+        let keepsake = bin("keepsake");
+        let mut cmd = match as_ids {
+            None => Command::new(&keepsake),
+            Some((uid, gid, groups)) => {
+                let mut c = Command::new("setpriv");
+                let groups = groups.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+                c.arg(format!("--reuid={uid}")).arg(format!("--regid={gid}"));
+                if groups.is_empty() {
+                    c.arg("--clear-groups");
+                } else {
+                    c.arg(format!("--groups={groups}"));
+                }
+                c.arg(&keepsake);
+                c
+            }
+        };
+        cmd.arg("--socket").arg(&self.socket).args(args).stdin(Stdio::null()).output().expect("run keepsake")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Unix socket that accepts connections and never answers: a hung Docker engine.
+pub struct StalledSocket {
+    pub path: PathBuf,
+    _listener: std::os::unix::net::UnixListener,
+    _keep: std::sync::Arc<std::sync::Mutex<Vec<std::os::unix::net::UnixStream>>>,
+}
+
+impl StalledSocket {
+    pub fn new(dir: &Path) -> StalledSocket {
+        let path = dir.join("stalled-docker.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let keep = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l2 = listener.try_clone().unwrap();
+        let k2 = keep.clone();
+        std::thread::spawn(move || {
+            for s in l2.incoming().flatten() {
+                k2.lock().unwrap().push(s);
+            }
+        });
+        StalledSocket { path, _listener: listener, _keep: keep }
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+}
+
+/// Polls a job until `pred` holds, or fails after `secs`.
+pub async fn wait_job(client: &Client, id: i64, secs: u64, what: &str, pred: impl Fn(&Job) -> bool) -> Job {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let j = client.job(id).await.expect("read job");
+        if pred(&j) {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "job {id} did not become {what} within {secs} s: {j:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn wait_state(client: &Client, id: i64, secs: u64, state: JobState) -> Job {
+    wait_job(client, id, secs, state.as_str(), |j| j.state == state).await
+}
+
+/// A running web server; killed when dropped.
+pub struct Web {
+    pub addr: std::net::SocketAddr,
+    child: Child,
+    pub log_path: PathBuf,
+}
+
+impl Web {
+    /// Starts keepsake-web for `agent`, optionally as another uid/gid via setpriv.
+    pub async fn start(dir: &Path, socket: &Path, as_ids: Option<(u32, u32, u32)>) -> Web {
+        let port = free_port();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log_path = dir.join(format!("web-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let web = bin("keepsake-web");
+        let mut cmd = match as_ids {
+            None => Command::new(&web),
+            Some((uid, gid, group)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg(format!("--groups={group}"))
+                    .arg("--inh-caps=-all")
+                    .arg("--bounding-set=-all")
+                    .arg("--no-new-privs")
+                    .arg(&web);
+                c
+            }
+        };
+        let child = cmd
+            .args(["--listen", &addr.to_string()])
+            .arg("--agent-socket")
+            .arg(socket)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start keepsake-web");
+        let mut w = Web { addr, child, log_path };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return w;
+            }
+            if let Some(s) = w.child.try_wait().unwrap() {
+                panic!("keepsake-web exited with {s}; log:\n{}", std::fs::read_to_string(&w.log_path).unwrap_or_default());
+            }
+            assert!(Instant::now() < deadline, "keepsake-web did not listen within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A plain HTTP/1.1 client over TCP, for talking to keepsake-web as a browser would.
+pub mod http {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    pub type Resp = (u16, Vec<(String, String)>, Bytes);
+
+    pub async fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let mut req = ::http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = client.request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()).await.expect("request");
+        let status = resp.status().as_u16();
+        let hs = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, hs, body)
+    }
+
+    pub async fn get(url: &str) -> Resp {
+        request("GET", url, &[], "").await
+    }
+
+    pub fn header<'a>(r: &'a Resp, name: &str) -> Option<&'a str> {
+        r.1.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}

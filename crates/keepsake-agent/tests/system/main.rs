@@ -1,0 +1,12 @@
+//! System tests: the real `keepsake-agent`, `keepsake-web` and `keepsake` binaries, run as separate
+//! processes against the real components of the test lab (tests/lab/lab.sh). A test that needs a
+//! lab component that is not running fails and names the component; none is skipped.
+
+mod harness;
+
+mod audit;
+mod jobs;
+mod openapi;
+mod peers;
+mod self_check;
+mod web;

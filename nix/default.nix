@@ -1,0 +1,14 @@
+# Keepsake's packages, as a function of a nixpkgs package set.
+#
+# Used by flake.nix (packages.<system>.*) and as the default of the
+# `keepsake.*.package` options, so a host that imports modules/ without the
+# flake still gets the same derivations.
+{ pkgs }:
+let
+  frontend = pkgs.callPackage ./frontend.nix { };
+in
+{
+  inherit frontend;
+  keepsake-agent = pkgs.callPackage ./keepsake-agent.nix { };
+  keepsake-web = pkgs.callPackage ./keepsake-web.nix { inherit frontend; };
+}
