@@ -66,7 +66,8 @@ pub enum JobsCommand {
 }
 
 fn parse_state(s: &str) -> Result<JobState, String> {
-    JobState::parse(s).ok_or_else(|| format!("`{s}` is not a job state: use queued, running, succeeded, failed or cancelled"))
+    JobState::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a job state: use queued, running, succeeded, failed or cancelled"))
 }
 
 /// Runs the command; the result is the process exit code.
@@ -111,7 +112,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     println!("no jobs");
                 }
                 for j in &list.jobs {
-                    println!("{:>6}  {:<10} {:<20} {}  {}", j.id, j.state.as_str(), j.kind, j.created_at.format("%Y-%m-%d %H:%M:%S"), j.error.as_deref().unwrap_or(""));
+                    println!(
+                        "{:>6}  {:<10} {:<20} {}  {}",
+                        j.id,
+                        j.state.as_str(),
+                        j.kind,
+                        j.created_at.format("%Y-%m-%d %H:%M:%S"),
+                        j.error.as_deref().unwrap_or("")
+                    );
                 }
             })?;
         }
@@ -138,7 +146,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 return Ok(1);
             }
             let job = client.cancel_job(id).await?;
-            print_json_or(cli.json, &job, || println!("job {id}: {}", if job.state == JobState::Cancelled { "cancelled" } else { "cancel requested" }))?;
+            print_json_or(cli.json, &job, || {
+                println!(
+                    "job {id}: {}",
+                    if job.state == JobState::Cancelled { "cancelled" } else { "cancel requested" }
+                )
+            })?;
         }
     }
     Ok(0)
@@ -188,7 +201,8 @@ fn report_outcome(job: &Job, json: bool) -> i32 {
     } else {
         match job.state {
             JobState::Succeeded => {
-                if let Some(report) = job.result.clone().and_then(|r| serde_json::from_value::<SelfCheckReport>(r).ok()) {
+                if let Some(report) = job.result.clone().and_then(|r| serde_json::from_value::<SelfCheckReport>(r).ok())
+                {
                     if report.problems == 0 {
                         println!("All {} checks passed.", report.checks.len());
                     } else {

@@ -258,7 +258,8 @@ impl SseParser {
         if line.is_empty() {
             if self.has_data {
                 let ev = std::mem::take(&mut self.current);
-                self.ready.push_back(SseEvent { event: if ev.event.is_empty() { "message".into() } else { ev.event }, ..ev });
+                self.ready
+                    .push_back(SseEvent { event: if ev.event.is_empty() { "message".into() } else { ev.event }, ..ev });
             }
             self.current = SseEvent::default();
             self.has_data = false;

@@ -47,7 +47,12 @@ impl Assets {
 
     pub fn serve(&self, method: &Method, path: &str) -> Response {
         if method != Method::GET && method != Method::HEAD {
-            return guard::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "only GET is allowed here", None);
+            return guard::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "only GET is allowed here",
+                None,
+            );
         }
         let rel = path.trim_start_matches('/');
         let (name, body) = match (!rel.is_empty()).then(|| self.load(rel)).flatten() {

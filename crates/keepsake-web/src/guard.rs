@@ -11,36 +11,39 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>, hint: O
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
-/// Refuses a mutating request that a browser sent from another site.
+/// Why a mutating request must be refused as cross-origin, or `None` if it may pass.
 ///
 /// Browsers attach `Origin` to every cross-origin POST and `Sec-Fetch-Site` to every request, and
 /// a page cannot forge either; non-browser clients (curl, scripts on the box) send neither and are
 /// judged by the agent alone. Safe methods are never refused here.
-pub fn check_origin(method: &Method, headers: &HeaderMap) -> Result<(), Response> {
+pub fn cross_origin_refusal(method: &Method, headers: &HeaderMap) -> Option<String> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return Ok(());
+        return None;
     }
-    let refuse = |why: String| {
-        Err(error(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            format!("refused a cross-origin {method} request: {why}"),
-            Some("Use the Keepsake dashboard itself; other sites may not change anything here."),
-        ))
-    };
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site != "same-origin" && site != "none" {
-            return refuse(format!("Sec-Fetch-Site is `{site}`"));
-        }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site != "same-origin"
+        && site != "none"
+    {
+        return Some(format!("Sec-Fetch-Site is `{site}`"));
     }
     if let Some(origin) = headers.get(http::header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         if origin_host(origin) != Some(host) || host.is_empty() {
-            return refuse(format!("Origin `{origin}` is not this site (`{host}`)"));
+            return Some(format!("Origin `{origin}` is not this site (`{host}`)"));
         }
     }
-    Ok(())
+    None
+}
+
+/// The response to a refused cross-origin request.
+pub fn cross_origin_response(method: &Method, why: &str) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "cross_origin",
+        format!("refused a cross-origin {method} request: {why}"),
+        Some("Use the Keepsake dashboard itself; other sites may not change anything here."),
+    )
 }
 
 /// `https://immich.local:8443` → `immich.local:8443`.
@@ -77,27 +80,28 @@ mod tests {
     #[test]
     fn same_origin_and_non_browser_requests_pass() {
         let h = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]);
-        assert!(check_origin(&Method::POST, &h).is_ok());
-        assert!(check_origin(&Method::POST, &headers(&[("host", "x")])).is_ok());
-        assert!(check_origin(&Method::POST, &headers(&[("sec-fetch-site", "same-origin")])).is_ok());
+        assert_eq!(cross_origin_refusal(&Method::POST, &h), None);
+        assert_eq!(cross_origin_refusal(&Method::POST, &headers(&[("host", "x")])), None);
+        assert_eq!(cross_origin_refusal(&Method::POST, &headers(&[("sec-fetch-site", "same-origin")])), None);
     }
 
     #[test]
     fn cross_origin_mutations_are_refused_but_reads_are_not() {
         let h = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")]);
-        let resp = check_origin(&Method::POST, &h).unwrap_err();
-        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-        assert!(check_origin(&Method::DELETE, &h).is_err());
-        assert!(check_origin(&Method::GET, &h).is_ok());
+        let why = cross_origin_refusal(&Method::POST, &h).unwrap();
+        assert!(why.contains("evil.example"), "{why}");
+        assert_eq!(cross_origin_response(&Method::POST, &why).status(), StatusCode::FORBIDDEN);
+        assert!(cross_origin_refusal(&Method::DELETE, &h).is_some());
+        assert!(cross_origin_refusal(&Method::GET, &h).is_none());
         let h = headers(&[("host", "a"), ("sec-fetch-site", "cross-site")]);
-        assert!(check_origin(&Method::PUT, &h).is_err());
+        assert!(cross_origin_refusal(&Method::PUT, &h).is_some());
         let h = headers(&[("host", "a:1"), ("sec-fetch-site", "same-site")]);
-        assert!(check_origin(&Method::POST, &h).is_err());
+        assert!(cross_origin_refusal(&Method::POST, &h).is_some());
         // A different port is a different origin.
         let h = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:9090")]);
-        assert!(check_origin(&Method::POST, &h).is_err());
+        assert!(cross_origin_refusal(&Method::POST, &h).is_some());
         // A null origin (sandboxed iframe, file://) is never this site.
         let h = headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]);
-        assert!(check_origin(&Method::POST, &h).is_err());
+        assert!(cross_origin_refusal(&Method::POST, &h).is_some());
     }
 }

@@ -49,15 +49,18 @@ pub fn routes(
             let proxy = Arc::clone(&proxy);
             async move { proxy.forward(method, path.as_str(), &query, headers, body).await }
         });
-    let site = warp::path::full().and(warp::method()).map(move |path: warp::path::FullPath, method| {
-        assets.serve(&method, path.as_str())
-    });
+    let site = warp::path::full()
+        .and(warp::method())
+        .map(move |path: warp::path::FullPath, method| assets.serve(&method, path.as_str()));
     // `site` answers every path, so nothing is ever rejected: no recover step is needed.
     api.or(site).unify().map(guard::with_security_headers)
 }
 
 /// Serves until `shutdown` resolves.
-pub async fn run(config: WebConfig, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), WebError> {
+pub async fn run(
+    config: WebConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
     if rustix_uid_is_root() {
         tracing::warn!("keepsake-web is running as root; it needs no privileges, run it as an unprivileged user");
     }

@@ -52,8 +52,8 @@ impl Proxy {
         headers: HeaderMap,
         body: impl Stream<Item = Result<impl Buf, warp::Error>>,
     ) -> Response {
-        if let Err(refused) = guard::check_origin(&method, &headers) {
-            return refused;
+        if let Some(why) = guard::cross_origin_refusal(&method, &headers) {
+            return guard::cross_origin_response(&method, &why);
         }
         let declared = headers
             .get(http::header::CONTENT_LENGTH)
@@ -76,7 +76,14 @@ impl Proxy {
         }
         let req = match req.body(Full::new(body)) {
             Ok(r) => r,
-            Err(e) => return guard::error(StatusCode::BAD_REQUEST, "bad_request", format!("cannot forward request: {e}"), None),
+            Err(e) => {
+                return guard::error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("cannot forward request: {e}"),
+                    None,
+                );
+            }
         };
         let resp = match self.client.request(req).await {
             Ok(r) => r,

@@ -64,7 +64,8 @@ pub struct Req {
 impl Req {
     pub fn id_param(&self, name: &str) -> Result<i64, ApiError> {
         let raw = self.params.get(name).map(String::as_str).unwrap_or("");
-        raw.parse().map_err(|_| ApiError::bad_request(format!("`{raw}` is not a valid {name}: expected a whole number")))
+        raw.parse()
+            .map_err(|_| ApiError::bad_request(format!("`{raw}` is not a valid {name}: expected a whole number")))
     }
 
     /// Parses the JSON body; an empty body counts as `{}`.

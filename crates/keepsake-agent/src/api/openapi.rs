@@ -36,10 +36,7 @@ fn build() -> Value {
         }
         if let Some(body) = r.body {
             let s = body(&mut generator);
-            op.insert(
-                "requestBody".into(),
-                json!({"required": false, "content": {"application/json": {"schema": s}}}),
-            );
+            op.insert("requestBody".into(), json!({"required": false, "content": {"application/json": {"schema": s}}}));
         }
         let mut responses = Map::new();
         match r.answer {
@@ -67,8 +64,7 @@ fn build() -> Value {
         let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
         entry[r.method.as_str().to_ascii_lowercase()] = Value::Object(op);
     }
-    let schemas: Map<String, Value> =
-        generator.take_definitions(true).into_iter().collect();
+    let schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     json!({
         "openapi": "3.0.3",
         "info": {

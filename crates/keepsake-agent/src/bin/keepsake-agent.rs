@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use keepsake_agent::config::{resolve_gid, resolve_uid};
 use keepsake_agent::AgentConfig;
+use keepsake_agent::config::{resolve_gid, resolve_uid};
 
 /// The Keepsake agent: runs Immich and looks after the box. Serves its API on a Unix socket.
 #[derive(Parser, Debug)]
@@ -40,9 +40,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEEPSAKE_LOG").unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KEEPSAKE_LOG").unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .init();
     let args = Args::parse();

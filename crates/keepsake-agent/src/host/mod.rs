@@ -52,19 +52,21 @@ pub async fn probe(cfg: &HostConfig, kind: FacilityKind) -> Facility {
     };
     match tokio::time::timeout(t, fut).await {
         Ok(f) => f,
-        Err(_) => missing(
-            kind,
-            format!("did not answer within {} seconds", t.as_secs_f32()),
-            remedy_when_stalled(kind),
-        ),
+        Err(_) => {
+            missing(kind, format!("did not answer within {} seconds", t.as_secs_f32()), remedy_when_stalled(kind))
+        }
     }
 }
 
 fn remedy_when_stalled(kind: FacilityKind) -> &'static str {
     match kind {
-        FacilityKind::Docker => "The Docker engine is not responding. Restart it (systemctl restart docker) and check its log (journalctl -u docker).",
+        FacilityKind::Docker => {
+            "The Docker engine is not responding. Restart it (systemctl restart docker) and check its log (journalctl -u docker)."
+        }
         FacilityKind::Systemd => "The system bus is not responding. Restart the machine if this persists.",
-        FacilityKind::Zfs => "ZFS is not responding. Check `zpool status` and the kernel log; a failing disk can cause this.",
+        FacilityKind::Zfs => {
+            "ZFS is not responding. Check `zpool status` and the kernel log; a failing disk can cause this."
+        }
         FacilityKind::Udev => "udev is not responding; new drives will not be noticed. Restart systemd-udevd.",
         FacilityKind::Nix => "Nix is not responding. Check that the nix-daemon service is running.",
         FacilityKind::Storage => "The disk is not responding. Check the disk and the kernel log.",
@@ -77,7 +79,14 @@ pub async fn probe_all(cfg: &HostConfig) -> Vec<Facility> {
 }
 
 pub(crate) fn ok(kind: FacilityKind, version: Option<String>, detail: impl Into<String>) -> Facility {
-    Facility { kind, label: kind.label().to_owned(), state: FacilityState::Ok, version, detail: detail.into(), remedy: None }
+    Facility {
+        kind,
+        label: kind.label().to_owned(),
+        state: FacilityState::Ok,
+        version,
+        detail: detail.into(),
+        remedy: None,
+    }
 }
 
 pub(crate) fn degraded(

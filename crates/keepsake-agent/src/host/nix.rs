@@ -28,7 +28,9 @@ pub async fn probe(timeout: Duration) -> Facility {
         None => degraded(
             K,
             Some(version.clone()),
-            format!("Nix {version} is installed, but this machine is not NixOS, so host settings and OS updates cannot be managed"),
+            format!(
+                "Nix {version} is installed, but this machine is not NixOS, so host settings and OS updates cannot be managed"
+            ),
             "Install Keepsake on NixOS to manage the host; everything else works here.",
         ),
     }

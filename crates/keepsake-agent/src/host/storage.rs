@@ -61,10 +61,7 @@ pub fn probe(state_dir: &Path, data_dir: &Path) -> Facility {
             K,
             None,
             detail,
-            format!(
-                "Little space left on {}. Free some space or add a disk before uploads stop.",
-                low.join(" and ")
-            ),
+            format!("Little space left on {}. Free some space or add a disk before uploads stop.", low.join(" and ")),
         )
     }
 }

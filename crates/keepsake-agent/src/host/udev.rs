@@ -22,11 +22,17 @@ pub async fn probe(timeout: Duration) -> Facility {
     let devices = match devices {
         Ok(n) => n,
         Err(e) => {
-            return missing(K, format!("cannot read the udev device database: {e}"), "Check that /run/udev is mounted.");
+            return missing(
+                K,
+                format!("cannot read the udev device database: {e}"),
+                "Check that /run/udev is mounted.",
+            );
         }
     };
     match run("udevadm", &["control", "--ping"], timeout).await {
-        Ran::Ok(_) => ok(K, Some(version.clone()), format!("udevd {version} is running and sees {devices} block devices")),
+        Ran::Ok(_) => {
+            ok(K, Some(version.clone()), format!("udevd {version} is running and sees {devices} block devices"))
+        }
         _ => degraded(
             K,
             Some(version),

@@ -37,7 +37,13 @@ pub async fn probe(timeout: Duration) -> Facility {
                 "Check that the ZFS kernel module (or zfs-fuse) is loaded and running.",
             );
         }
-        Ran::TimedOut => return missing(K, "`zpool list` did not finish in time", "Check `zpool status`; a failing disk can stall ZFS."),
+        Ran::TimedOut => {
+            return missing(
+                K,
+                "`zpool list` did not finish in time",
+                "Check `zpool status`; a failing disk can stall ZFS.",
+            );
+        }
         Ran::NotFound => return missing(K, "`zpool` is not installed", "Install the ZFS tools."),
         Ran::Error(e) => return missing(K, format!("cannot run `zpool`: {e}"), "Check the ZFS installation."),
     };
@@ -59,7 +65,9 @@ pub async fn probe(timeout: Duration) -> Facility {
             K,
             version,
             format!("pools: {names}"),
-            format!("Pool {bad} is not healthy: see `zpool status {bad}`. Replace a failing disk before anything else; make a backup now if you can."),
+            format!(
+                "Pool {bad} is not healthy: see `zpool status {bad}`. Replace a failing disk before anything else; make a backup now if you can."
+            ),
         )
     }
 }

@@ -156,7 +156,12 @@ impl JobManager {
         let mut slots = self.lock();
         if slots.queued.remove(&id).is_some() {
             drop(slots);
-            self.store.finish_job(id, JobState::Cancelled, None, Some(&format!("cancelled by {by} before it started")))?;
+            self.store.finish_job(
+                id,
+                JobState::Cancelled,
+                None,
+                Some(&format!("cancelled by {by} before it started")),
+            )?;
             tracing::info!(job = id, by, "queued job cancelled");
         } else if let Some((_, token)) = slots.running.get(&id) {
             let token = token.clone();
@@ -167,7 +172,7 @@ impl JobManager {
             tracing::info!(job = id, by, "running job asked to cancel");
         }
         self.emit_job(id);
-        Ok(self.store.job(id)?.ok_or(JobsError::NotFound(id))?)
+        self.store.job(id)?.ok_or(JobsError::NotFound(id))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -189,8 +194,7 @@ impl JobManager {
     fn schedule(self: &Arc<Self>) {
         let starts = {
             let mut slots = self.lock();
-            let queued: Vec<(i64, Option<String>)> =
-                slots.queued.iter().map(|(id, p)| (*id, p.key.clone())).collect();
+            let queued: Vec<(i64, Option<String>)> = slots.queued.iter().map(|(id, p)| (*id, p.key.clone())).collect();
             let running: Vec<Option<String>> = slots.running.values().map(|(k, _)| k.clone()).collect();
             let mut starts = Vec::new();
             for id in schedule::runnable(&queued, &running) {

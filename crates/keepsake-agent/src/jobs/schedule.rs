@@ -78,9 +78,6 @@ mod tests {
 
     #[test]
     fn a_target_cannot_collide_with_another_kind_of_the_same_name() {
-        assert_ne!(
-            k(Concurrency::OnePerTarget, "backup", Some("x")),
-            k(Concurrency::OnePerKind, "backup", None)
-        );
+        assert_ne!(k(Concurrency::OnePerTarget, "backup", Some("x")), k(Concurrency::OnePerKind, "backup", None));
     }
 }

@@ -77,10 +77,8 @@ impl Store {
              ORDER BY id DESC LIMIT ?3"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(
-            params![filter.kind, filter.state.map(JobState::as_str), filter.limit.max(1)],
-            job_from_row,
-        )?;
+        let rows = stmt
+            .query_map(params![filter.kind, filter.state.map(JobState::as_str), filter.limit.max(1)], job_from_row)?;
         let mut out = Vec::new();
         for row in rows {
             out.push(row??);
@@ -161,8 +159,7 @@ impl Store {
 
     pub fn job_log(&self, job_id: i64) -> Result<Vec<LogLine>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT seq, at, level, message FROM job_log WHERE job_id = ?1 ORDER BY seq")?;
+        let mut stmt = conn.prepare("SELECT seq, at, level, message FROM job_log WHERE job_id = ?1 ORDER BY seq")?;
         let rows = stmt.query_map([job_id], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
         })?;
@@ -249,8 +246,7 @@ mod tests {
         assert_eq!(all.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a2.id, b.id, a.id]);
         let only_a = s.jobs(&JobFilter { kind: Some("a".into()), limit: 10, ..Default::default() }).unwrap();
         assert_eq!(only_a.len(), 2);
-        let failed =
-            s.jobs(&JobFilter { state: Some(JobState::Failed), limit: 10, ..Default::default() }).unwrap();
+        let failed = s.jobs(&JobFilter { state: Some(JobState::Failed), limit: 10, ..Default::default() }).unwrap();
         assert_eq!(failed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a2.id]);
         let one = s.jobs(&JobFilter { limit: 1, ..Default::default() }).unwrap();
         assert_eq!(one.len(), 1);

@@ -20,11 +20,15 @@ pub use jobs::JobFilter;
 /// Errors from the state database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the state database {path}: {source}. Check that the state directory exists and is writable by root")]
+    #[error(
+        "cannot open the state database {path}: {source}. Check that the state directory exists and is writable by root"
+    )]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("cannot migrate the state database to schema version {version}: {source}")]
     Migrate { version: usize, source: rusqlite::Error },
-    #[error("the state database has schema version {found}, newer than this agent knows ({known}); run the newer agent or restore a state backup")]
+    #[error(
+        "the state database has schema version {found}, newer than this agent knows ({known}); run the newer agent or restore a state backup"
+    )]
     TooNew { found: usize, known: usize },
     #[error("state database query failed: {0}")]
     Sql(#[from] rusqlite::Error),

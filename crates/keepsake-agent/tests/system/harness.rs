@@ -279,7 +279,10 @@ impl Web {
                 return w;
             }
             if let Some(s) = w.child.try_wait().unwrap() {
-                panic!("keepsake-web exited with {s}; log:\n{}", std::fs::read_to_string(&w.log_path).unwrap_or_default());
+                panic!(
+                    "keepsake-web exited with {s}; log:\n{}",
+                    std::fs::read_to_string(&w.log_path).unwrap_or_default()
+                );
             }
             assert!(Instant::now() < deadline, "keepsake-web did not listen within 20 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -324,11 +327,8 @@ pub mod http {
         }
         let resp = client.request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap()).await.expect("request");
         let status = resp.status().as_u16();
-        let hs = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect();
+        let hs =
+            resp.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         (status, hs, body)
     }

@@ -46,13 +46,21 @@ async fn proxies_the_api_and_refuses_cross_origin_and_oversized_mutations() {
     let big = "x".repeat(2 * 1024 * 1024);
     let oversized = request("POST", &web.url("/api/v1/host/self-check"), &[], &big).await;
     assert_eq!(oversized.0, 413);
-    assert!(agent.client().jobs(&Default::default()).await.unwrap().jobs.is_empty(), "refused requests changed nothing");
+    assert!(
+        agent.client().jobs(&Default::default()).await.unwrap().jobs.is_empty(),
+        "refused requests changed nothing"
+    );
 
     let origin = format!("http://{host}");
     let ok = request(
         "POST",
         &web.url("/api/v1/host/self-check"),
-        &[("host", &host), ("origin", &origin), ("sec-fetch-site", "same-origin"), ("content-type", "application/json")],
+        &[
+            ("host", &host),
+            ("origin", &origin),
+            ("sec-fetch-site", "same-origin"),
+            ("content-type", "application/json"),
+        ],
         "{}",
     )
     .await;
