@@ -39,6 +39,50 @@ pub enum Command {
     /// Long operations: list, show, follow, cancel.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Accounts: create, and recover access from the console.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input when it is not a terminal;
+    /// otherwise a strong one is made up and printed once.
+    Create {
+        name: String,
+        /// owner, admin, operator or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Set a new password (read from standard input, or made up and printed); ends their sessions.
+    ResetPassword { name: String },
+    #[command(name = "reset-2fa")]
+    /// Remove someone's authenticator app, recovery codes and passkeys, so they can sign in with
+    /// their password alone and set them up again.
+    Reset2fa {
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// All accounts.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; fails and names the first row that was edited or deleted.
+    Verify,
+    /// Recent entries.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +183,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let job = follow(&client, id, cli.json).await?;
             return Ok(report_outcome(&job, cli.json));
         }
+        Command::User(cmd) => return user_command(&client, cmd, cli.json).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let v: keepsake_api::AuditVerification =
+                client.call_json(http::Method::POST, "/api/v1/audit/verify", Some(&serde_json::json!({}))).await?;
+            print_json_or(cli.json, &v, || {
+                if v.ok {
+                    println!("audit log intact: {} entries verified", v.checked);
+                } else {
+                    println!(
+                        "AUDIT LOG TAMPERED: row {}: {}",
+                        v.bad_row.unwrap_or(0),
+                        v.problem.as_deref().unwrap_or("chain broken")
+                    );
+                }
+            })?;
+            return Ok(if v.ok { 0 } else { 1 });
+        }
+        Command::Audit(AuditCommand::List { limit }) => {
+            let l: keepsake_api::AuditList =
+                client.call_json(http::Method::GET, &format!("/api/v1/audit?limit={limit}"), None).await?;
+            print_json_or(cli.json, &l, || {
+                for e in l.entries.iter().rev() {
+                    println!(
+                        "{:>6} {} {:<16} {:<28} {:<18} {} {}",
+                        e.id,
+                        e.at.format("%Y-%m-%d %H:%M:%S"),
+                        e.actor,
+                        e.action,
+                        e.outcome,
+                        e.target.as_deref().unwrap_or("-"),
+                        e.source
+                    );
+                }
+            })?;
+        }
         Command::Jobs(JobsCommand::Cancel { id, yes }) => {
             let job = client.job(id).await?;
             if !yes && !confirm(&format!("Cancel job {} ({}, {})?", job.id, job.kind, job.state.as_str()))? {
@@ -155,6 +234,98 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+async fn user_command(client: &Client, cmd: UserCommand, json: bool) -> anyhow::Result<i32> {
+    use keepsake_api::{UserInfo, UserList};
+    let find = |users: UserList, name: &str| {
+        users
+            .users
+            .into_iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| anyhow::anyhow!("there is no account named `{name}`"))
+    };
+    match cmd {
+        UserCommand::List => {
+            let l: UserList = client.call_json(http::Method::GET, "/api/v1/users", None).await?;
+            print_json_or(json, &l, || {
+                for u in &l.users {
+                    println!(
+                        "{:>4} {:<20} {:<9} {}{}",
+                        u.id,
+                        u.name,
+                        u.role,
+                        u.display_name,
+                        if u.disabled { " (disabled)" } else { "" }
+                    );
+                }
+            })?;
+        }
+        UserCommand::Create { name, role, display_name } => {
+            let (password, made_up) = read_or_make_password()?;
+            let body =
+                serde_json::json!({"name": name, "display_name": display_name, "password": password, "role": role});
+            let u: UserInfo = client.call_json(http::Method::POST, "/api/v1/users", Some(&body)).await?;
+            print_json_or(json, &u, || {
+                println!("created {} ({})", u.name, u.role);
+                if made_up {
+                    println!("password: {password}\n(shown once: give it to {} and ask them to change it)", u.name);
+                }
+            })?;
+        }
+        UserCommand::ResetPassword { name } => {
+            let u = find(client.call_json(http::Method::GET, "/api/v1/users", None).await?, &name)?;
+            let (password, made_up) = read_or_make_password()?;
+            let _: serde_json::Value = client
+                .call_json(
+                    http::Method::POST,
+                    &format!("/api/v1/users/{}/password", u.id),
+                    Some(&serde_json::json!({"password": password})),
+                )
+                .await?;
+            println!("password of {} reset; their sessions ended", u.name);
+            if made_up {
+                println!("new password: {password}\n(shown once)");
+            }
+        }
+        UserCommand::Reset2fa { name, yes } => {
+            let u = find(client.call_json(http::Method::GET, "/api/v1/users", None).await?, &name)?;
+            if !yes && !confirm(&format!("Remove every second factor (app, recovery codes, passkeys) of {}?", u.name))?
+            {
+                eprintln!("nothing changed");
+                return Ok(1);
+            }
+            let _: serde_json::Value = client
+                .call_json(
+                    http::Method::POST,
+                    &format!("/api/v1/users/{}/reset-second-factor", u.id),
+                    Some(&serde_json::json!({})),
+                )
+                .await?;
+            println!(
+                "second factors of {} removed; they can sign in with their password and set them up again",
+                u.name
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// A password from standard input (when piped), or a strong made-up one.
+fn read_or_make_password() -> anyhow::Result<(String, bool)> {
+    if !std::io::stdin().is_terminal() {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s)?;
+        let s = s.trim_end_matches(['\n', '\r']).to_owned();
+        if !s.is_empty() {
+            return Ok((s, false));
+        }
+    }
+    const WORDS: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut raw = [0u8; 20];
+    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let s: String = raw.iter().map(|b| WORDS[*b as usize % WORDS.len()] as char).collect();
+    Ok((format!("{}-{}-{}-{}", &s[0..5], &s[5..10], &s[10..15], &s[15..20]), true))
 }
 
 /// Follows a job's events to its end, drawing a progress bar on a terminal.

@@ -17,6 +17,8 @@ pub struct AgentConfig {
     pub docker_host: String,
     pub systemd_bus: String,
     pub probe_timeout: Duration,
+    /// Addresses the dashboard is reached at (for passkeys); the first names the relying party.
+    pub public_origins: Vec<url::Url>,
 }
 
 impl AgentConfig {

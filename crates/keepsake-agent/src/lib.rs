@@ -12,6 +12,7 @@
 //! - [`cli`]: the root console command `keepsake`, a client of the API.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod host;
@@ -25,6 +26,7 @@ use chrono::{DateTime, Utc};
 
 pub use config::AgentConfig;
 
+use crate::auth::{Auth, AuthConfig};
 use crate::host::{Facilities, HostConfig};
 use crate::jobs::JobManager;
 use crate::store::Store;
@@ -36,6 +38,7 @@ pub struct Agent {
     pub config: AgentConfig,
     pub host: HostConfig,
     pub store: Arc<Store>,
+    pub auth: Auth,
     pub jobs: Arc<JobManager>,
     pub facilities: Facilities,
     pub started_at: DateTime<Utc>,
@@ -51,6 +54,8 @@ pub enum AgentError {
     Jobs(#[from] jobs::JobsError),
     #[error(transparent)]
     Server(#[from] server::ServerError),
+    #[error("identity: {0}")]
+    Auth(#[from] auth::AuthError),
 }
 
 /// Opens the state, probes the host, and serves the API until `shutdown` resolves.
@@ -58,6 +63,12 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     std::fs::create_dir_all(&config.state_dir).map_err(|e| AgentError::StateDir(config.state_dir.clone(), e))?;
     let store = Arc::new(Store::open(&config.state_dir)?);
     let jobs = JobManager::start(Arc::clone(&store))?;
+    let auth_cfg = AuthConfig { public_origins: config.public_origins.clone(), ..AuthConfig::default() };
+    let auth = Auth::new(Arc::clone(&store), &config.state_dir, auth_cfg)?;
+    let pruned = auth.prune_audit()?;
+    if pruned > 0 {
+        tracing::info!(pruned, "removed audit entries older than the retention setting");
+    }
     let host = config.host();
     // At start, probe quickly: a stalled facility must not keep the API from coming up. The
     // self-check job probes again with the full timeout.
@@ -66,7 +77,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let listener = server::bind(&config.socket, config.socket_gid)?;
     tracing::info!(socket = %config.socket.display(), web_uid = config.web_uid, "keepsake-agent {VERSION} listening");
     let socket = config.socket.clone();
-    let agent = Arc::new(Agent { config, host, store: Arc::clone(&store), jobs, facilities, started_at: Utc::now() });
+    let agent =
+        Arc::new(Agent { config, host, store: Arc::clone(&store), auth, jobs, facilities, started_at: Utc::now() });
     server::serve(listener, agent, shutdown).await;
     let _ = std::fs::remove_file(&socket);
     // Jobs still running die with this process; say so now rather than at the next start.

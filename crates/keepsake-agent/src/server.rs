@@ -75,18 +75,23 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl std
         warp::method()
             .and(warp::path::full())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+            .and(warp::header::headers_cloned())
             .and(warp::ext::get::<Peer>())
             .and(warp::body::stream())
-            .then(move |method, path: warp::path::FullPath, query: String, peer: Peer, body| {
-                let agent = Arc::clone(&agent);
-                let router = Arc::clone(&router);
-                async move {
-                    match read_body(body, crate::api::MAX_BODY).await {
-                        Ok(bytes) => router.dispatch(agent, method, path.as_str(), &query, &peer, bytes).await,
-                        Err(e) => e.into_response(),
+            .then(
+                move |method, path: warp::path::FullPath, query: String, headers: http::HeaderMap, peer: Peer, body| {
+                    let agent = Arc::clone(&agent);
+                    let router = Arc::clone(&router);
+                    async move {
+                        match read_body(body, crate::api::MAX_BODY).await {
+                            Ok(bytes) => {
+                                router.dispatch(agent, method, path.as_str(), &query, &headers, &peer, bytes).await
+                            }
+                            Err(e) => e.into_response(),
+                        }
                     }
-                }
-            })
+                },
+            )
     };
     let service = warp::service(filter);
     tokio::pin!(shutdown);

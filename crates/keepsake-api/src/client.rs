@@ -88,7 +88,8 @@ impl Client {
         })
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// Sends a request and decodes the JSON answer; a non-2xx answer becomes [`ClientError::Api`].
+    pub async fn call_json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -107,15 +108,15 @@ impl Client {
     }
 
     pub async fn health(&self) -> Result<Health, ClientError> {
-        self.call(Method::GET, "/api/v1/health", None).await
+        self.call_json(Method::GET, "/api/v1/health", None).await
     }
 
     pub async fn status(&self) -> Result<Status, ClientError> {
-        self.call(Method::GET, "/api/v1/status", None).await
+        self.call_json(Method::GET, "/api/v1/status", None).await
     }
 
     pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
-        self.call(Method::GET, "/api/v1/openapi.json", None).await
+        self.call_json(Method::GET, "/api/v1/openapi.json", None).await
     }
 
     pub async fn jobs(&self, q: &JobQuery) -> Result<JobList, ClientError> {
@@ -131,23 +132,23 @@ impl Client {
         }
         let path =
             if params.is_empty() { "/api/v1/jobs".to_owned() } else { format!("/api/v1/jobs?{}", params.join("&")) };
-        self.call(Method::GET, &path, None).await
+        self.call_json(Method::GET, &path, None).await
     }
 
     pub async fn job(&self, id: i64) -> Result<Job, ClientError> {
-        self.call(Method::GET, &format!("/api/v1/jobs/{id}"), None).await
+        self.call_json(Method::GET, &format!("/api/v1/jobs/{id}"), None).await
     }
 
     pub async fn job_log(&self, id: i64) -> Result<JobLog, ClientError> {
-        self.call(Method::GET, &format!("/api/v1/jobs/{id}/log"), None).await
+        self.call_json(Method::GET, &format!("/api/v1/jobs/{id}/log"), None).await
     }
 
     pub async fn cancel_job(&self, id: i64) -> Result<Job, ClientError> {
-        self.call(Method::POST, &format!("/api/v1/jobs/{id}/cancel"), Some(&serde_json::json!({}))).await
+        self.call_json(Method::POST, &format!("/api/v1/jobs/{id}/cancel"), Some(&serde_json::json!({}))).await
     }
 
     pub async fn start_self_check(&self) -> Result<Job, ClientError> {
-        self.call(Method::POST, "/api/v1/host/self-check", Some(&serde_json::json!({}))).await
+        self.call_json(Method::POST, "/api/v1/host/self-check", Some(&serde_json::json!({}))).await
     }
 
     /// Opens a server-sent event stream (`/api/v1/jobs/{id}/events` or `/api/v1/events`).

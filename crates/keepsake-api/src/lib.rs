@@ -6,9 +6,11 @@
 //! and it never starts a runtime: the caller brings its own.
 
 pub mod client;
+pub mod identity;
 pub mod types;
 
 pub use client::{Client, ClientError, EventStream, SseEvent};
+pub use identity::*;
 pub use types::*;
 
 /// Every agent route lives under this prefix; the web server proxies exactly this prefix.

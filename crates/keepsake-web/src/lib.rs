@@ -25,6 +25,8 @@ pub struct WebConfig {
     pub assets_dir: Option<PathBuf>,
     /// Largest request body forwarded to the agent.
     pub max_body: usize,
+    /// Reverse proxies (Caddy) whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +39,19 @@ pub enum WebError {
 pub fn routes(
     config: &WebConfig,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + use<> {
-    let proxy = Arc::new(proxy::Proxy::new(config.agent_socket.clone(), config.max_body));
+    let proxy =
+        Arc::new(proxy::Proxy::new(config.agent_socket.clone(), config.max_body, config.trusted_proxies.clone()));
     let assets = Arc::new(assets::Assets::new(config.assets_dir.clone()));
     let api = warp::path("api")
         .and(warp::method())
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(move |method, path: warp::path::FullPath, query: String, headers, body| {
+        .then(move |method, path: warp::path::FullPath, query: String, headers, remote, body| {
             let proxy = Arc::clone(&proxy);
-            async move { proxy.forward(method, path.as_str(), &query, headers, body).await }
+            async move { proxy.forward(method, path.as_str(), &query, headers, remote, body).await }
         });
     let site = warp::path::full()
         .and(warp::method())

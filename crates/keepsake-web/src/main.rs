@@ -22,6 +22,9 @@ struct Args {
     /// Largest request body, in bytes, forwarded to the agent.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body: usize,
+    /// A reverse proxy (e.g. Caddy on 127.0.0.1) whose X-Forwarded-For is believed; repeatable.
+    #[arg(long = "trusted-proxy", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         agent_socket: a.agent_socket,
         assets_dir: a.assets,
         max_body: a.max_body,
+        trusted_proxies: a.trusted_proxies,
     };
     // Two worker threads are plenty for a dashboard and keep idle memory low.
     let rt = tokio::runtime::Builder::new_multi_thread()

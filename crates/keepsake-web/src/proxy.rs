@@ -4,6 +4,7 @@
 //! end-to-end headers; responses are streamed back frame by frame, so server-sent events reach the
 //! browser the moment the agent writes them.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
@@ -36,12 +37,33 @@ const HOP_BY_HOP: &[&str] = &[
 pub struct Proxy {
     socket: PathBuf,
     max_body: usize,
+    trusted_proxies: Vec<IpAddr>,
     client: Client<UnixConnector, Full<Bytes>>,
 }
 
+/// Where the browser is, as far as this server can tell: its own peer, or what a trusted reverse
+/// proxy says. A client cannot claim an address by sending `X-Forwarded-For` itself.
+pub fn client_address(remote: Option<SocketAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> (Option<String>, bool) {
+    let Some(peer) = remote.map(|r| r.ip()) else { return (None, false) };
+    if !trusted.contains(&peer) {
+        return (Some(peer.to_string()), false);
+    }
+    // The last address in X-Forwarded-For is the one the trusted proxy saw.
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|s| !s.is_empty())
+        .and_then(|s| s.parse::<IpAddr>().ok());
+    let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+    (Some(forwarded.unwrap_or(peer).to_string()), https)
+}
+
 impl Proxy {
-    pub fn new(socket: PathBuf, max_body: usize) -> Proxy {
-        Proxy { socket, max_body, client: Client::builder(TokioExecutor::new()).build(UnixConnector) }
+    pub fn new(socket: PathBuf, max_body: usize, trusted_proxies: Vec<IpAddr>) -> Proxy {
+        Proxy { socket, max_body, trusted_proxies, client: Client::builder(TokioExecutor::new()).build(UnixConnector) }
     }
 
     pub async fn forward(
@@ -50,6 +72,7 @@ impl Proxy {
         path: &str,
         query: &str,
         headers: HeaderMap,
+        remote: Option<SocketAddr>,
         body: impl Stream<Item = Result<impl Buf, warp::Error>>,
     ) -> Response {
         if let Some(why) = guard::cross_origin_refusal(&method, &headers) {
@@ -70,10 +93,16 @@ impl Proxy {
         let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, &path_and_query).into();
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers.iter() {
-            if !HOP_BY_HOP.contains(&k.as_str()) {
+            // Never forward a client's own x-keepsake-* headers: only this server sets them.
+            if !HOP_BY_HOP.contains(&k.as_str()) && !k.as_str().starts_with("x-keepsake-") {
                 req = req.header(k, v);
             }
         }
+        let (addr, https) = client_address(remote, &headers, &self.trusted_proxies);
+        if let Some(a) = addr {
+            req = req.header("x-keepsake-client-addr", a);
+        }
+        req = req.header("x-keepsake-client-https", if https { "1" } else { "0" }).header("x-keepsake-via", "web");
         let req = match req.body(Full::new(body)) {
             Ok(r) => r,
             Err(e) => {
@@ -138,4 +167,28 @@ async fn read_limited(
         }
     }
     Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(xff: &str, proto: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert("x-forwarded-for", xff.parse().unwrap());
+        m.insert("x-forwarded-proto", proto.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let trusted = ["127.0.0.1".parse().unwrap()];
+        let (a, https) = client_address(Some(peer), &h("203.0.113.9", "https"), &[]);
+        assert_eq!((a.as_deref(), https), (Some("127.0.0.1"), false));
+        let (a, https) = client_address(Some(peer), &h("198.51.100.1, 203.0.113.9", "https"), &trusted);
+        assert_eq!((a.as_deref(), https), (Some("203.0.113.9"), true));
+        let (a, _) = client_address(Some(peer), &h("not-an-ip", "http"), &trusted);
+        assert_eq!(a.as_deref(), Some("127.0.0.1"));
+    }
 }

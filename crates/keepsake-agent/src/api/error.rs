@@ -57,6 +57,9 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Conflict(m) = e {
+            return ApiError::new(StatusCode::CONFLICT, "conflict", m);
+        }
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the agent's database failed: {e}"))
             .with_hint("See the agent's log (journalctl -u keepsake-agent).")
     }
@@ -68,6 +71,29 @@ impl From<JobsError> for ApiError {
             JobsError::NotFound(_) => ApiError::not_found(e.to_string()),
             JobsError::AlreadyFinished { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             JobsError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> ApiError {
+        use crate::auth::AuthError as A;
+        let msg = e.to_string();
+        match e {
+            A::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+                .with_hint("Your session may have ended; sign in again."),
+            A::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            A::BadRequest(_) => ApiError::bad_request(msg),
+            A::NotFound(_) => ApiError::not_found(msg),
+            A::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            A::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", msg)
+                .with_hint("Check the name and password. After several failures, sign-in slows down."),
+            A::TooManyAttempts { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", msg)
+                .with_hint("This protects your account from guessing. Wait, then try again."),
+            A::Internal(_) | A::Secrets(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("identity check failed: {msg}"))
+            }
+            A::Store(s) => s.into(),
         }
     }
 }

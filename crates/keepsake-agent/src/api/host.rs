@@ -42,7 +42,7 @@ pub async fn start_self_check(agent: Arc<Agent>, req: Req) -> Result<Response, A
     let job = agent.jobs.submit(
         JobKind::HostSelfCheck,
         None,
-        &req.caller.actor,
+        &req.caller.actor(),
         Box::new(move |ctx| Box::pin(self_check::run(ctx, cfg, cache))),
     )?;
     Ok(json(StatusCode::ACCEPTED, &job))

@@ -39,7 +39,7 @@ pub async fn log(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
 pub async fn cancel(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
     let id = req.id_param("id")?;
     let NoParams {} = req.json()?;
-    let job = agent.jobs.cancel(id, &req.caller.actor)?;
+    let job = agent.jobs.cancel(id, &req.caller.actor())?;
     Ok(json(StatusCode::OK, &job))
 }
 

@@ -16,7 +16,7 @@ fn build() -> Value {
     let mut generator = SchemaSettings::openapi3().into_generator();
     let error = generator.subschema_for::<keepsake_api::ApiError>();
     let mut paths = Map::new();
-    for r in ROUTES {
+    for r in ROUTES.iter() {
         let mut op = Map::new();
         op.insert("operationId".into(), json!(r.operation_id));
         op.insert("summary".into(), json!(r.summary));
@@ -25,7 +25,14 @@ fn build() -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}))
+            .map(|name| {
+                let schema = if name == "id" {
+                    json!({"type": "integer", "format": "int64"})
+                } else {
+                    json!({"type": "string"})
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": schema})
+            })
             .collect();
         params.extend(r.query.iter().map(|q| {
             json!({"name": q.name, "in": "query", "required": false, "description": q.description,

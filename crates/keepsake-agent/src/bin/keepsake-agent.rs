@@ -36,6 +36,15 @@ struct Args {
     /// Seconds one facility probe may take.
     #[arg(long, default_value_t = 10)]
     probe_timeout: u64,
+    /// Address the dashboard is reached at, for passkeys (repeatable; the first names the relying
+    /// party). Any port of these hosts is accepted.
+    #[arg(
+        long = "public-origin",
+        env = "KEEPSAKE_PUBLIC_ORIGIN",
+        value_delimiter = ',',
+        default_value = "https://keepsake.local"
+    )]
+    public_origins: Vec<url::Url>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         docker_host: args.docker_host,
         systemd_bus: args.systemd_bus,
         probe_timeout: Duration::from_secs(args.probe_timeout.max(1)),
+        public_origins: args.public_origins,
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;

@@ -1,14 +1,18 @@
 //! The audit log: who did what, to what, with what outcome, from where.
 //!
-//! Every mutating API request lands here (the API layer writes it, so no route can forget).
-//! The identity issue extends this table with a hash chain; rows are only ever appended.
+//! Append-only, with a hash chain: each row's `hash` covers its own fields and the previous row's
+//! hash, so editing or deleting any row breaks the chain at that row. Two markers in `settings`
+//! close the ends: `audit.anchor` (where the chain starts after retention pruned old rows) and
+//! `audit.head` (the last row written), so cutting rows off either end is detected too. A trigger
+//! refuses UPDATEs, so a mistake cannot edit history; someone who drops it is caught by `verify`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
 
-use super::{Result, Store, now, parse_ts, ts};
+use super::{Result, Store, StoreError, now, parse_ts, ts};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -17,39 +21,368 @@ pub struct AuditEntry {
     pub target: Option<String>,
     pub outcome: String,
     pub source: String,
+    pub detail: String,
+}
+
+/// A row to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewAudit<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub outcome: &'a str,
+    pub source: &'a str,
+    pub detail: &'a str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+/// The result of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditVerdict {
+    pub ok: bool,
+    pub checked: u64,
+    /// The first row that does not fit the chain, and why.
+    pub bad_row: Option<i64>,
+    pub problem: Option<String>,
+}
+
+fn row_hash(prev: &str, e: &AuditEntry, at: &str) -> String {
+    // The id is left out: the chain itself orders rows, and leaving it out lets a row be written
+    // with its hash in one INSERT.
+    let fields = serde_json::json!([prev, at, e.actor, e.action, e.target, e.outcome, e.source, e.detail]);
+    hex(&Sha256::digest(fields.to_string().as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const NO_UPDATE_TRIGGER: &str = "CREATE TRIGGER IF NOT EXISTS audit_log_append_only BEFORE UPDATE ON audit_log \
+     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+/// Run once by migration 2: chains the rows written before the chain existed.
+pub(super) fn seal_existing(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    type Raw = (i64, String, String, String, Option<String>, String, String, String);
+    let rows: Vec<Raw> = {
+        let mut stmt =
+            tx.prepare("SELECT id, at, actor, action, target, outcome, source, detail FROM audit_log ORDER BY id")?;
+        stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    let mut prev = String::new();
+    for (id, at, actor, action, target, outcome, source, detail) in rows {
+        let e = AuditEntry { id, at: Utc::now(), actor, action, target, outcome, source, detail };
+        let h = row_hash(&prev, &e, &at);
+        tx.execute("UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE id = ?1", params![id, prev, h])?;
+        prev = h;
+    }
+    if let Some(last) = tx.query_row("SELECT MAX(id) FROM audit_log", [], |r| r.get::<_, Option<i64>>(0))? {
+        set_marker(tx, "audit.head", last, &prev)?;
+    }
+    tx.execute_batch(NO_UPDATE_TRIGGER)?;
+    Ok(())
+}
+
+fn set_marker(tx: &Transaction<'_>, key: &str, id: i64, hash: &str) -> rusqlite::Result<()> {
+    let v = serde_json::json!({"id": id, "hash": hash}).to_string();
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+        params![key, v],
+    )?;
+    Ok(())
+}
+
+fn marker(tx: &Transaction<'_>, key: &str) -> Result<Option<(i64, String)>> {
+    let v: Option<String> =
+        tx.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+    v.map(|v| {
+        let j: serde_json::Value = serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+        Ok((j["id"].as_i64().unwrap_or(0), j["hash"].as_str().unwrap_or("").to_owned()))
+    })
+    .transpose()
 }
 
 impl Store {
-    pub fn append_audit(
-        &self,
-        actor: &str,
-        action: &str,
-        target: Option<&str>,
-        outcome: &str,
-        source: &str,
-    ) -> Result<i64> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO audit_log (at, actor, action, target, outcome, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![ts(now()), actor, action, target, outcome, source],
+    /// Appends a row, chained to the previous one. Returns its id.
+    pub fn append_audit(&self, a: &NewAudit<'_>) -> Result<i64> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let prev: String = tx
+            .query_row("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .optional()?
+            .or_else(|| marker(&tx, "audit.anchor").ok().flatten().map(|(_, h)| h))
+            .unwrap_or_default();
+        let at = ts(now());
+        let e = AuditEntry {
+            id: 0,
+            at: Utc::now(),
+            actor: a.actor.to_owned(),
+            action: a.action.to_owned(),
+            target: a.target.map(str::to_owned),
+            outcome: a.outcome.to_owned(),
+            source: a.source.to_owned(),
+            detail: a.detail.to_owned(),
+        };
+        let h = row_hash(&prev, &e, &at);
+        tx.execute(
+            "INSERT INTO audit_log (at, actor, action, target, outcome, source, detail, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![at, a.actor, a.action, a.target, a.outcome, a.source, a.detail, prev, h],
         )?;
-        Ok(conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        set_marker(&tx, "audit.head", id, &h)?;
+        tx.commit()?;
+        Ok(id)
     }
 
-    /// The newest `limit` entries, newest first.
-    pub fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+    /// Entries matching `f`, newest first.
+    pub fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, at, actor, action, target, outcome, source FROM audit_log ORDER BY id DESC LIMIT ?1",
+            "SELECT id, at, actor, action, target, outcome, source, detail FROM audit_log \
+             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action LIKE ?2 || '%') \
+               AND (?3 IS NULL OR outcome LIKE ?3 || '%') AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5) \
+             ORDER BY id DESC LIMIT ?6",
         )?;
-        let rows = stmt.query_map([limit], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, at, actor, action, target, outcome, source) = row?;
-            out.push(AuditEntry { id, at: parse_ts(&at)?, actor, action, target, outcome, source });
+        let rows = stmt
+            .query_map(params![f.actor, f.action, f.outcome, f.since.map(ts), f.until.map(ts), f.limit.max(1)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, at, actor, action, target, outcome, source, detail)| {
+                Ok(AuditEntry { id, at: parse_ts(&at)?, actor, action, target, outcome, source, detail })
+            })
+            .collect()
+    }
+
+    /// Walks the whole chain and names the first row that does not fit.
+    pub fn verify_audit(&self) -> Result<AuditVerdict> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let anchor = marker(&tx, "audit.anchor")?;
+        let head = marker(&tx, "audit.head")?;
+        let rows: Vec<(i64, String, AuditEntry, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, at, actor, action, target, outcome, source, detail, prev_hash, hash FROM audit_log ORDER BY id",
+            )?;
+            stmt.query_map([], |r| {
+                let at: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    at,
+                    AuditEntry {
+                        id: r.get(0)?,
+                        at: Utc::now(),
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        target: r.get(4)?,
+                        outcome: r.get(5)?,
+                        source: r.get(6)?,
+                        detail: r.get(7)?,
+                    },
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        let bad = |id: i64, checked: u64, why: String| AuditVerdict {
+            ok: false,
+            checked,
+            bad_row: Some(id),
+            problem: Some(why),
+        };
+        let mut prev = anchor.as_ref().map(|(_, h)| h.clone()).unwrap_or_default();
+        // Without an anchor the chain starts at row 1 (ids count up from 1 and are never reused).
+        let mut expected_id = Some(anchor.as_ref().map(|(id, _)| *id).unwrap_or(1));
+        let mut checked = 0;
+        for (id, at, e, prev_hash, hash) in &rows {
+            if let Some(want) = expected_id
+                && *id != want
+            {
+                return Ok(bad(want, checked, format!("row {want} is missing (the next row is {id})")));
+            }
+            if *prev_hash != prev {
+                return Ok(bad(
+                    *id,
+                    checked,
+                    format!("row {id} does not follow the row before it (a row was deleted or changed)"),
+                ));
+            }
+            if *hash != row_hash(prev_hash, e, at) {
+                return Ok(bad(*id, checked, format!("row {id} was edited: its contents do not match its hash")));
+            }
+            prev = hash.clone();
+            expected_id = Some(id + 1);
+            checked += 1;
         }
-        Ok(out)
+        match (head, rows.last()) {
+            (Some((hid, hhash)), Some((lid, _, _, _, lhash))) if hid != *lid || hhash != *lhash => {
+                return Ok(bad(hid, checked, format!("row {hid}, the last one written, is missing or changed")));
+            }
+            (Some((hid, _)), None) => {
+                return Ok(bad(hid, checked, format!("the log is empty but row {hid} was written")));
+            }
+            _ => {}
+        }
+        Ok(AuditVerdict { ok: true, checked, bad_row: None, problem: None })
+    }
+
+    /// Deletes rows older than `cutoff` and moves the chain's anchor to the first row kept.
+    pub fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<usize> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let first_kept: Option<(i64, String)> = tx
+            .query_row("SELECT id, prev_hash FROM audit_log WHERE at >= ?1 ORDER BY id LIMIT 1", [ts(cutoff)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let n = match &first_kept {
+            Some((id, prev)) => {
+                let n = tx.execute("DELETE FROM audit_log WHERE id < ?1", [id])?;
+                if n > 0 {
+                    set_marker(&tx, "audit.anchor", *id, prev)?;
+                }
+                n
+            }
+            // Everything is older than the cutoff: keep the newest row so the chain has a head.
+            None => {
+                let last: Option<(i64, String)> = tx
+                    .query_row("SELECT id, prev_hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                match last {
+                    Some((id, prev)) => {
+                        let n = tx.execute("DELETE FROM audit_log WHERE id < ?1", [id])?;
+                        if n > 0 {
+                            set_marker(&tx, "audit.anchor", id, &prev)?;
+                        }
+                        n
+                    }
+                    None => 0,
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(s: &Store, action: &str) -> i64 {
+        s.append_audit(&NewAudit { actor: "alice", action, outcome: "ok", source: "test", ..Default::default() })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_clean_chain_verifies() {
+        let s = Store::open_in_memory().unwrap();
+        for a in ["a", "b", "c"] {
+            add(&s, a);
+        }
+        let v = s.verify_audit().unwrap();
+        assert!(v.ok, "{v:?}");
+        assert_eq!(v.checked, 3);
+    }
+
+    #[test]
+    fn updates_are_refused_by_the_trigger() {
+        let s = Store::open_in_memory().unwrap();
+        add(&s, "a");
+        let err = s.lock().execute("UPDATE audit_log SET actor = 'mallory'", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn an_edited_row_is_named() {
+        let s = Store::open_in_memory().unwrap();
+        let ids: Vec<i64> = ["a", "b", "c"].iter().map(|a| add(&s, a)).collect();
+        let conn = s.lock();
+        conn.execute_batch("DROP TRIGGER audit_log_append_only").unwrap();
+        conn.execute("UPDATE audit_log SET outcome = 'denied' WHERE id = ?1", [ids[1]]).unwrap();
+        drop(conn);
+        let v = s.verify_audit().unwrap();
+        assert_eq!(v.bad_row, Some(ids[1]), "{v:?}");
+        assert!(v.problem.unwrap().contains("edited"));
+    }
+
+    #[test]
+    fn deleted_rows_in_the_middle_or_at_either_end_are_detected() {
+        for victim in 0..3 {
+            let s = Store::open_in_memory().unwrap();
+            let ids: Vec<i64> = ["a", "b", "c"].iter().map(|a| add(&s, a)).collect();
+            s.lock().execute("DELETE FROM audit_log WHERE id = ?1", [ids[victim]]).unwrap();
+            let v = s.verify_audit().unwrap();
+            assert!(!v.ok, "deleting row {} went unnoticed", ids[victim]);
+            assert_eq!(v.bad_row, Some(ids[victim]), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn pruning_keeps_the_chain_verifiable() {
+        let s = Store::open_in_memory().unwrap();
+        for a in ["a", "b", "c"] {
+            add(&s, a);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let cutoff = Utc::now();
+        add(&s, "d");
+        assert_eq!(s.prune_audit(cutoff).unwrap(), 3);
+        let v = s.verify_audit().unwrap();
+        assert!(v.ok, "{v:?}");
+        add(&s, "e");
+        assert!(s.verify_audit().unwrap().ok);
+        // Deleting the new first row is still caught, through the anchor.
+        let first = s.audit_entries(&AuditFilter { limit: 10, ..Default::default() }).unwrap().last().unwrap().id;
+        s.lock().execute("DELETE FROM audit_log WHERE id = ?1", [first]).unwrap();
+        assert!(!s.verify_audit().unwrap().ok);
+    }
+
+    #[test]
+    fn filters_by_actor_action_and_outcome() {
+        let s = Store::open_in_memory().unwrap();
+        add(&s, "login.success");
+        s.append_audit(&NewAudit {
+            actor: "bob",
+            action: "login.failure",
+            outcome: "denied",
+            source: "x",
+            ..Default::default()
+        })
+        .unwrap();
+        let f = |actor: Option<&str>, action: Option<&str>| AuditFilter {
+            actor: actor.map(Into::into),
+            action: action.map(Into::into),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(s.audit_entries(&f(Some("bob"), None)).unwrap().len(), 1);
+        assert_eq!(s.audit_entries(&f(None, Some("login."))).unwrap().len(), 2);
+        assert_eq!(s.audit_entries(&f(Some("alice"), Some("login.failure"))).unwrap().len(), 0);
     }
 }

@@ -47,6 +47,96 @@ pub(super) const MIGRATIONS: &[&str] = &[
         source   TEXT NOT NULL
     );
     "#,
+    // 2: identity: accounts, sessions, second factors, groups, settings, encrypted secrets, login
+    // failures; and the audit log's hash chain (rows from migration 1 are chained by `audit_seal`).
+    r#"
+    CREATE TABLE users (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        name           TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name   TEXT NOT NULL,
+        password_hash  TEXT NOT NULL,
+        role           TEXT NOT NULL CHECK (role IN ('owner','admin','operator','viewer')),
+        disabled       INTEGER NOT NULL DEFAULT 0,
+        totp_secret    BLOB,
+        totp_enabled   INTEGER NOT NULL DEFAULT 0,
+        created_at     TEXT NOT NULL,
+        password_changed_at TEXT NOT NULL
+    );
+
+    CREATE TABLE recovery_codes (
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        code_hash  TEXT NOT NULL,
+        used_at    TEXT,
+        PRIMARY KEY (user_id, code_hash)
+    );
+
+    CREATE TABLE passkeys (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        credential_id TEXT NOT NULL UNIQUE,
+        passkey      TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT
+    );
+
+    CREATE TABLE sessions (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_hash    TEXT NOT NULL UNIQUE,
+        user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        second_factor_done INTEGER NOT NULL,
+        created_at    TEXT NOT NULL,
+        last_seen_at  TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        source        TEXT NOT NULL,
+        user_agent    TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+
+    CREATE TABLE groups (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        permissions TEXT NOT NULL
+    );
+
+    CREATE TABLE user_groups (
+        user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, group_id)
+    );
+
+    CREATE TABLE ceremonies (
+        id         TEXT PRIMARY KEY,
+        user_id    INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE secrets (
+        name       TEXT PRIMARY KEY,
+        ciphertext BLOB NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE login_failures (
+        key        TEXT PRIMARY KEY,
+        failures   INTEGER NOT NULL,
+        last_at    TEXT NOT NULL,
+        locked_until TEXT
+    );
+
+    ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+    CREATE INDEX audit_by_actor ON audit_log(actor, id);
+    CREATE INDEX audit_by_action ON audit_log(action, id);
+    "#,
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {
@@ -61,6 +151,9 @@ pub(super) fn apply(conn: &mut Connection) -> Result<()> {
         // database at the previous version, never between two.
         let tx = conn.transaction().map_err(|source| StoreError::Migrate { version, source })?;
         tx.execute_batch(sql).map_err(|source| StoreError::Migrate { version, source })?;
+        if version == 2 {
+            super::audit::seal_existing(&tx).map_err(|source| StoreError::Migrate { version, source })?;
+        }
         tx.pragma_update(None, "user_version", version as i64)
             .map_err(|source| StoreError::Migrate { version, source })?;
         tx.commit().map_err(|source| StoreError::Migrate { version, source })?;

@@ -6,15 +6,18 @@
 //! does little enough writing that a connection pool would only add moving parts.
 
 mod audit;
+mod identity;
 mod jobs;
 mod migrations;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter, AuditVerdict, NewAudit};
+pub use identity::{GroupRow, PasskeyRow, SessionRow, UserRow};
 pub use jobs::JobFilter;
 
 /// Errors from the state database.
@@ -34,6 +37,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("corrupt value in the state database: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

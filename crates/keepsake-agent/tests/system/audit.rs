@@ -16,7 +16,7 @@ async fn mutating_requests_are_audited_with_actor_outcome_and_source_and_reads_a
     client.jobs(&Default::default()).await.unwrap();
 
     let store = Store::open(&agent.state_dir).unwrap();
-    let entries = store.audit_entries(10).unwrap();
+    let entries = store.audit_entries(&keepsake_agent::store::AuditFilter { limit: 10, ..Default::default() }).unwrap();
     assert_eq!(entries.len(), 2, "{entries:?}");
     let (cancel, start) = (&entries[0], &entries[1]);
     assert_eq!(start.action, "host.self_check");

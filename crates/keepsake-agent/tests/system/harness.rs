@@ -340,4 +340,61 @@ pub mod http {
     pub fn header<'a>(r: &'a Resp, name: &str) -> Option<&'a str> {
         r.1.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
+
+    /// The `keepsake_session=…` pair from a response's Set-Cookie, for the next requests.
+    pub fn session_cookie(r: &Resp) -> Option<String> {
+        r.1.iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .find_map(|(_, v)| v.split(';').next().filter(|p| p.starts_with("keepsake_session=") && p.len() > 17))
+            .map(str::to_owned)
+    }
+
+    pub fn json(r: &Resp) -> serde_json::Value {
+        serde_json::from_slice(&r.2).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&r.2)))
+    }
+}
+
+/// A browser-like client of keepsake-web: same-origin headers and a session cookie.
+pub struct Browser {
+    pub base: String,
+    pub host: String,
+    pub cookie: Option<String>,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl Browser {
+    pub fn new(web: &Web) -> Browser {
+        Browser { base: format!("http://{}", web.addr), host: web.addr.to_string(), cookie: None }
+    }
+
+    pub async fn call(&mut self, method: &str, path: &str, body: Option<serde_json::Value>) -> http::Resp {
+        let origin = self.base.clone();
+        let cookie = self.cookie.clone().unwrap_or_default();
+        let mut headers: Vec<(&str, &str)> =
+            vec![("host", &self.host), ("origin", &origin), ("content-type", "application/json")];
+        if !cookie.is_empty() {
+            headers.push(("cookie", &cookie));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let r = http::request(method, &format!("{}{path}", self.base), &headers, &body).await;
+        if let Some(c) = http::session_cookie(&r) {
+            self.cookie = Some(c);
+        }
+        r
+    }
+
+    /// First-run setup of the owner `name`; leaves this browser signed in.
+    pub async fn setup_owner(&mut self, name: &str) -> serde_json::Value {
+        let r = self
+            .call("POST", "/api/v1/auth/setup", Some(serde_json::json!({"name": name, "password": PASSWORD})))
+            .await;
+        assert_eq!(r.0, 201, "setup failed: {}", String::from_utf8_lossy(&r.2));
+        assert!(self.cookie.is_some(), "setup set no session cookie");
+        http::json(&r)
+    }
+
+    pub async fn login(&mut self, name: &str, password: &str) -> http::Resp {
+        self.call("POST", "/api/v1/auth/login", Some(serde_json::json!({"name": name, "password": password}))).await
+    }
 }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod audit;
+mod identity;
 mod jobs;
 mod openapi;
 mod peers;

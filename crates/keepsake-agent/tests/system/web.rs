@@ -8,8 +8,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use keepsake_api::{JobState, Status};
 
-use crate::harness::http::{get, header, request};
-use crate::harness::{Agent, AgentOpts, StalledSocket, Web, open_tempdir, wait_job};
+use crate::harness::http::{get, header, json, request};
+use crate::harness::{Agent, AgentOpts, Browser, StalledSocket, Web, open_tempdir, wait_job};
 
 #[tokio::test]
 async fn proxies_the_api_and_refuses_cross_origin_and_oversized_mutations() {
@@ -17,7 +17,10 @@ async fn proxies_the_api_and_refuses_cross_origin_and_oversized_mutations() {
     let agent = Agent::start(dir.path(), AgentOpts::default()).await;
     let web = Web::start(dir.path(), &agent.socket, None).await;
 
-    let r = get(&web.url("/api/v1/status")).await;
+    assert_eq!(get(&web.url("/api/v1/status")).await.0, 401, "status needs a session");
+    let mut browser = Browser::new(&web);
+    browser.setup_owner("anna").await;
+    let r = browser.call("GET", "/api/v1/status", None).await;
     assert_eq!(r.0, 200);
     let via_web: Status = serde_json::from_slice(&r.2).unwrap();
     let direct = agent.client().status().await.unwrap();
@@ -26,10 +29,16 @@ async fn proxies_the_api_and_refuses_cross_origin_and_oversized_mutations() {
     assert_eq!(header(&r, "x-content-type-options"), Some("nosniff"));
 
     let host = web.addr.to_string();
+    let cookie = browser.cookie.clone().unwrap();
     let evil = request(
         "POST",
         &web.url("/api/v1/host/self-check"),
-        &[("host", &host), ("origin", "http://evil.example"), ("content-type", "application/json")],
+        &[
+            ("host", &host),
+            ("origin", "http://evil.example"),
+            ("content-type", "application/json"),
+            ("cookie", &cookie),
+        ],
         "{}",
     )
     .await;
@@ -38,35 +47,24 @@ async fn proxies_the_api_and_refuses_cross_origin_and_oversized_mutations() {
     let fetch_site = request(
         "POST",
         &web.url("/api/v1/host/self-check"),
-        &[("sec-fetch-site", "cross-site"), ("content-type", "application/json")],
+        &[("sec-fetch-site", "cross-site"), ("content-type", "application/json"), ("cookie", &cookie)],
         "{}",
     )
     .await;
     assert_eq!(fetch_site.0, 403);
     let big = "x".repeat(2 * 1024 * 1024);
-    let oversized = request("POST", &web.url("/api/v1/host/self-check"), &[], &big).await;
+    let oversized = request("POST", &web.url("/api/v1/host/self-check"), &[("cookie", &cookie)], &big).await;
     assert_eq!(oversized.0, 413);
     assert!(
         agent.client().jobs(&Default::default()).await.unwrap().jobs.is_empty(),
         "refused requests changed nothing"
     );
 
-    let origin = format!("http://{host}");
-    let ok = request(
-        "POST",
-        &web.url("/api/v1/host/self-check"),
-        &[
-            ("host", &host),
-            ("origin", &origin),
-            ("sec-fetch-site", "same-origin"),
-            ("content-type", "application/json"),
-        ],
-        "{}",
-    )
-    .await;
+    let ok = browser.call("POST", "/api/v1/host/self-check", Some(serde_json::json!({}))).await;
     assert_eq!(ok.0, 202, "{}", String::from_utf8_lossy(&ok.2));
+    assert_eq!(json(&ok)["requested_by"], "anna");
     // The agent's own errors pass through unchanged.
-    let missing = get(&web.url("/api/v1/jobs/424242")).await;
+    let missing = browser.call("GET", "/api/v1/jobs/424242", None).await;
     assert_eq!(missing.0, 404);
     assert!(String::from_utf8_lossy(&missing.2).contains("no job with id 424242"));
 }
@@ -84,8 +82,14 @@ async fn server_sent_events_pass_through_as_they_happen() {
 
     // The job stays running (Docker never answers), so its stream never ends: anything we read
     // arrived because the proxy flushed it, not because the body completed.
+    let mut browser = Browser::new(&web);
+    browser.setup_owner("anna").await;
     let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let resp = http.get(web.url(&format!("/api/v1/jobs/{}/events", job.id)).parse().unwrap()).await.unwrap();
+    let req = ::http::Request::get(web.url(&format!("/api/v1/jobs/{}/events", job.id)))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = http.request(req).await.unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let mut body = resp.into_body();
     let mut seen = String::new();
@@ -122,7 +126,10 @@ async fn runs_as_an_unprivileged_user_with_no_capabilities() {
     assert_eq!(field("CapBnd:"), vec!["0000000000000000"]);
     assert_eq!(field("NoNewPrivs:"), vec!["1"]);
 
-    let r = get(&web.url("/api/v1/status")).await;
+    // Sign-in works end to end through the unprivileged server.
+    let mut browser = Browser::new(&web);
+    browser.setup_owner("anna").await;
+    let r = browser.call("GET", "/api/v1/status", None).await;
     assert_eq!(r.0, 200, "{}", String::from_utf8_lossy(&r.2));
 }
 

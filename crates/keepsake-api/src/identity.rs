@@ -1,0 +1,293 @@
+//! Wire types of accounts, sign-in, second factors, groups, the audit log, security settings and
+//! secrets.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/auth/state`: what the sign-in page needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuthState {
+    /// No account exists yet: show the first-run setup page.
+    pub setup_required: bool,
+    /// A password was accepted and a second factor is owed.
+    pub second_factor_pending: bool,
+    /// The second factors the pending user may use: `totp`, `recovery_code`, `passkey`.
+    pub second_factors: Vec<String>,
+    pub user: Option<Me>,
+    pub passkeys_available: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub name: String,
+    pub password: String,
+}
+
+/// The answer to a sign-in step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoginResponse {
+    /// Signed in; otherwise a second factor is owed (see `second_factors`).
+    pub complete: bool,
+    pub second_factors: Vec<String>,
+    pub user: Option<Me>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameRequest {
+    pub name: String,
+}
+
+/// A WebAuthn challenge to pass to `navigator.credentials.create/get`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyChallenge {
+    /// Send back with the answer.
+    pub ceremony: String,
+    /// `publicKey` options as JSON (binary fields base64url-encoded).
+    pub options: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAnswer {
+    pub ceremony: String,
+    /// The credential as JSON (binary fields base64url-encoded).
+    pub credential: serde_json::Value,
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Me {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub role: String,
+    pub groups: Vec<String>,
+    /// Every permission the user holds (role and groups).
+    pub permissions: Vec<String>,
+    pub totp_enabled: bool,
+    pub passkeys: u32,
+    pub recovery_codes_left: u32,
+    /// Second factors are required for admins and this admin has none: only the account page works.
+    pub must_enroll_second_factor: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfirm {
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSet {
+    pub password: String,
+}
+
+/// An authenticator app being set up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TotpEnrollment {
+    /// Base32, for typing into the app.
+    pub secret: String,
+    pub otpauth_url: String,
+    /// A QR code of `otpauth_url`, as a `data:image/png;base64,` URL.
+    pub qr_png: String,
+}
+
+/// One-time recovery codes, shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeyInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The client address it was opened from.
+    pub source: String,
+    pub user_agent: String,
+    /// The session of this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserInfo {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub groups: Vec<i64>,
+    pub totp_enabled: bool,
+    pub passkeys: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserList {
+    pub users: Vec<UserInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub password: String,
+    /// owner, admin, operator or viewer.
+    pub role: String,
+    #[serde(default)]
+    pub groups: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    pub groups: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupInfo {
+    pub id: i64,
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupList {
+    pub groups: Vec<GroupInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupUpsert {
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PermissionInfo {
+    pub name: String,
+    pub area: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleInfo {
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+/// `GET /api/v1/permissions`: what can be granted, and what each built-in role holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PermissionCatalog {
+    pub permissions: Vec<PermissionInfo>,
+    pub roles: Vec<RoleInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// `ok`, `denied:<why>`, `error:<code>`, or an event's own word.
+    pub outcome: String,
+    /// Client address, or `unix:uid=…` for the console.
+    pub source: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditList {
+    pub entries: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditVerification {
+    pub ok: bool,
+    pub checked: u64,
+    pub bad_row: Option<i64>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub require_second_factor_for_admins: bool,
+    /// Audit entries older than this are removed (at least 30).
+    pub audit_retention_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SecretInfo {
+    pub name: String,
+    pub description: String,
+    /// Whether a value is stored. The value itself is never returned.
+    pub set: bool,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SecretList {
+    pub secrets: Vec<SecretInfo>,
+}
+
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretValue {
+    pub value: String,
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
