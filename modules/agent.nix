@@ -215,6 +215,9 @@ in
               "unix:///run/docker.sock"
               "--systemd-bus"
               "unix:path=/run/dbus/system_bus_socket"
+              # Passkeys are bound to the address people open the dashboard at.
+              "--public-origin"
+              "https://${config.keepsake.caddy.dashboardHostName}"
             ]
             ++ cfg.extraArgs
           );
@@ -337,6 +340,10 @@ in
               (keepsakeLib.formatListen webCfg.address webCfg.port)
               "--agent-socket"
               cfg.socketPath
+              # Caddy on loopback is the only proxy whose X-Forwarded-For is believed, so the
+              # audit log and sign-in backoff see the browser's address, not Caddy's.
+              "--trusted-proxy"
+              "127.0.0.1,::1"
             ]
             ++ webCfg.extraArgs
           );
