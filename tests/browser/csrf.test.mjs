@@ -1,0 +1,47 @@
+// e) a cross-origin POST is refused: the web server only accepts same-origin mutations.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { getJson, startStack } from './harness.mjs';
+
+let stack;
+
+before(async () => {
+  stack = await startStack();
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+const post = (url, origin) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Origin: origin },
+    body: '{}',
+    signal: AbortSignal.timeout(10_000),
+  });
+
+test('e) a cross-origin POST to /api/v1/host/self-check is refused with 403', async () => {
+  const url = `${stack.baseUrl}/api/v1/host/self-check`;
+  const before = (await getJson(stack.baseUrl, '/api/v1/jobs')).jobs.length;
+
+  const res = await post(url, 'http://evil.example');
+  const text = await res.text();
+  assert.equal(res.status, 403, `refused: ${res.status} ${text}`);
+  const body = JSON.parse(text);
+  assert.equal(typeof body.code, 'string', `error body has a code: ${text}`);
+  assert.equal(typeof body.message, 'string', `error body has a message: ${text}`);
+  assert.ok('hint' in body, `error body has a hint field: ${text}`);
+
+  const afterRefusal = (await getJson(stack.baseUrl, '/api/v1/jobs')).jobs.length;
+  assert.equal(afterRefusal, before, 'the refused request started no job');
+
+  // Control: the same request from the page's own origin is accepted.
+  const ok = await post(url, stack.baseUrl);
+  const okText = await ok.text();
+  assert.equal(ok.status, 202, `same-origin POST accepted: ${ok.status} ${okText}`);
+  const job = JSON.parse(okText);
+  assert.equal(job.kind, 'host.self_check');
+  assert.equal(job.state, 'queued');
+});

@@ -1,0 +1,103 @@
+// f) `./install.sh --local --port P` starts Keepsake on this machine and prints its address; the
+// page there shows live agent status; `./install.sh --local --stop` stops it again.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { freePort, getJson, launchBrowser, newPage, repoRoot, screenshot, sleep } from './harness.mjs';
+
+// install.sh may build the agent and the frontend first: allow for a slow first build.
+const START_TIMEOUT_MS = Number(process.env.KEEPSAKE_INSTALL_TIMEOUT_MS ?? 20 * 60_000);
+
+test('f) install.sh --local serves a working dashboard and --stop stops it', { timeout: START_TIMEOUT_MS + 120_000 }, async () => {
+  const script = path.join(repoRoot, 'install.sh');
+  assert.ok(existsSync(script), `${script} exists`);
+
+  const localDir = mkdtempSync(path.join(os.tmpdir(), 'keepsake-local-'));
+  const env = { ...process.env, KEEPSAKE_LOCAL_DIR: localDir };
+  const port = await freePort();
+
+  const child = spawn(script, ['--local', '--port', String(port)], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = [];
+  let url = null;
+  let urlSeen;
+  const urlFound = new Promise((resolve) => (urlSeen = resolve));
+  const onData = (chunk) => {
+    for (const line of String(chunk).split('\n')) {
+      out.push(line);
+      const m = line.match(/http:\/\/127\.0\.0\.1:(\d+)\/\S*/);
+      if (m && !url) {
+        url = m[0];
+        urlSeen(url);
+      }
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', (c) => out.push(...String(c).split('\n')));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+
+  let browser;
+  try {
+    let timer;
+    const first = await Promise.race([
+      urlFound.then(() => 'url'),
+      exited.then((e) => `exit ${e.code ?? e.signal}`),
+      new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer); // a pending timer would keep this test file's process alive
+    // The script may print the address as its last line and exit: give stdout a moment.
+    if (first !== 'url') await sleep(200);
+    assert.ok(url, `install.sh printed http://127.0.0.1:${port}/ (${first}). Output:\n${out.join('\n')}`);
+    assert.equal(new URL(url).port, String(port), `the printed address uses the asked-for port: ${url}`);
+    const base = new URL(url).origin;
+
+    const health = await getJson(base, '/api/v1/health');
+    assert.equal(health.status, 'ok');
+    const status = await getJson(base, '/api/v1/status');
+
+    browser = await launchBrowser();
+    const { page, context, problems } = await newPage(browser);
+    await page.goto(url);
+    const version = page.getByTestId('agent-version');
+    await version.waitFor({ timeout: 15_000 });
+    assert.equal((await version.textContent())?.trim(), status.version);
+    const rows = page.locator('.status-card ul.facilities li.facility');
+    assert.equal(await rows.count(), 6, 'six facilities are shown');
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await rows.nth(i).locator('.badge').count(), 1, 'each facility has a state badge');
+    }
+    await screenshot(page, 'install-local');
+    assert.deepEqual(problems, [], 'no console errors or failed requests');
+    await context.close();
+  } finally {
+    await browser?.close();
+    const stop = spawnSync(script, ['--local', '--stop'], { cwd: repoRoot, env, encoding: 'utf8', timeout: 60_000 });
+    const stillRunning = child.exitCode === null && child.signalCode === null;
+    if (stillRunning) {
+      // A foreground install.sh should end once stopped; make sure it does.
+      let t;
+      const ended = await Promise.race([
+        exited.then(() => true),
+        new Promise((resolve) => (t = setTimeout(() => resolve(false), 10_000))),
+      ]);
+      clearTimeout(t);
+      if (!ended) child.kill('SIGTERM');
+    }
+    rmSync(localDir, { recursive: true, force: true });
+    assert.equal(stop.status, 0, `install.sh --local --stop succeeded:\n${stop.stdout}\n${stop.stderr}`);
+  }
+
+  // Once stopped, nothing answers on the port any more.
+  const gone = await fetch(`http://127.0.0.1:${port}/api/v1/health`, { signal: AbortSignal.timeout(3000) }).then(
+    () => false,
+    () => true,
+  );
+  assert.ok(gone, `nothing answers on port ${port} after --stop`);
+});
