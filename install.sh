@@ -130,6 +130,7 @@ local_start() {
 		--web-user "$WEB_UID" \
 		--socket-group "$WEB_GID" \
 		--docker-host "$docker_host" \
+		--public-origin http://localhost \
 		>>"$STATE/logs/agent.log" 2>&1 &
 	echo $! >"$RUN/agent.pid"
 	i=0
@@ -155,6 +156,7 @@ local_start() {
 		i=$((i + 1))
 	done
 	say "state and logs are in $STATE; stop with: ./install.sh --local --stop"
+	say "open http://localhost:$PORT/ to use passkeys (browsers do not allow them on a bare IP address)"
 	echo "Keepsake is running: http://127.0.0.1:$PORT/"
 }
 
