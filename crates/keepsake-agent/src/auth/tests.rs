@@ -174,3 +174,23 @@ fn secrets_are_sealed_at_rest_and_names_are_checked() {
     assert!(names.iter().any(|(n, at)| n == "smtp_password" && at.is_some()));
     assert!(names.iter().any(|(n, at)| n == "tunnel_token" && at.is_none()));
 }
+
+#[test]
+fn idle_and_absolute_expiry_end_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let cfg = AuthConfig { session_idle: Duration::from_secs(1), ..AuthConfig::default() };
+    let auth = Auth::new(Arc::clone(&store), dir.path(), cfg).unwrap();
+    let (_, s) = auth.setup_owner("anna", "Anna", PW, &client()).unwrap();
+    complete(&auth, &s.token);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert!(matches!(auth.session_state(Some(&s.token)).unwrap(), SessionState::None), "idle session survived");
+    assert!(store.session_by_token_hash(&hash_token(&s.token)).unwrap().is_none(), "expired session not deleted");
+
+    let cfg = AuthConfig { session_max: Duration::from_secs(1), ..AuthConfig::default() };
+    let auth = Auth::new(Arc::clone(&store), dir.path(), cfg).unwrap();
+    let s = auth.login_password("anna", PW, &client()).unwrap().session;
+    complete(&auth, &s.token);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(matches!(auth.session_state(Some(&s.token)).unwrap(), SessionState::None), "session outlived its maximum");
+}
