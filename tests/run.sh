@@ -12,7 +12,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=never
 LOGS="$ROOT/tests/artifacts/logs"
@@ -53,9 +53,9 @@ count() {
 	browser) # node --test: "# pass 6" / "# fail 0"
 		p=$(grep -E '^# pass' "$log" | grep -Eo '[0-9]+' || echo 0)
 		f=$(grep -E '^# fail' "$log" | grep -Eo '[0-9]+' || echo 0) ;;
-	nix) # check.sh: "nix checks: 33 passed, 0 failed"
-		p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
-		f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0) ;;
+	nix) # check.sh: one "  ok    …" or "FAIL …" line per check
+		p=$(grep -cE '^\s+ok\s' "$log" || true)
+		f=$(grep -cE '^\s*FAIL' "$log" || true) ;;
 	*) # a check with no test count of its own counts as one test
 		if [ "$outcome" = ok ]; then p=1; else f=1; fi ;;
 	esac
