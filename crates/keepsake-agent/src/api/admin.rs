@@ -223,21 +223,7 @@ pub async fn audit(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
         until: parse_time(&req, "until")?,
         limit: req.query_u32("limit", 200, 100_000)?,
     };
-    let entries: Vec<AuditEntry> = agent
-        .store
-        .audit_entries(&f)?
-        .into_iter()
-        .map(|e| AuditEntry {
-            id: e.id,
-            at: e.at,
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            outcome: e.outcome,
-            source: e.source,
-            detail: e.detail,
-        })
-        .collect();
+    let entries: Vec<AuditEntry> = agent.store.audit_entries(&f)?;
     match req.query.get("format").map(String::as_str) {
         None | Some("json") => Ok(json(StatusCode::OK, &AuditList { entries })),
         Some("csv") => {

@@ -3,107 +3,68 @@
 
 use std::collections::BTreeSet;
 
-/// A thing a caller may be allowed to do. Grouped by area; the wire name is `area.action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Permission {
-    /// Anyone who can reach the API (login, first-run setup, liveness, the API description).
-    Public,
-    /// Any signed-in user (their own account, password, second factors and sessions).
-    Authenticated,
-    HostView,
-    HostCheck,
-    HostSettings,
-    JobsView,
-    JobsCancel,
-    StackView,
-    StackManage,
-    UpdatesView,
-    UpdatesManage,
-    RestorePointsView,
-    RestorePointsManage,
-    RestoreRun,
-    BackupsView,
-    BackupsManage,
-    UsersView,
-    UsersManage,
-    AuditView,
-    NotificationsView,
-    NotificationsManage,
-    ImmichAdmin,
+/// Declares the grantable permissions once: each variant with its wire name and its area.
+macro_rules! permissions {
+    ($($variant:ident => $name:literal, $area:literal;)*) => {
+        /// A thing a caller may be allowed to do. Grouped by area; the wire name is `area.action`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Permission {
+            /// Anyone who can reach the API (login, first-run setup, liveness, the API description).
+            Public,
+            /// Any signed-in user (their own account, password, second factors and sessions).
+            Authenticated,
+            $($variant,)*
+        }
+
+        /// Every permission a role or group can hold, in display order.
+        pub const GRANTABLE: &[Permission] = &[$(Permission::$variant,)*];
+
+        impl Permission {
+            pub fn name(self) -> &'static str {
+                match self {
+                    Permission::Public => "public",
+                    Permission::Authenticated => "authenticated",
+                    $(Permission::$variant => $name,)*
+                }
+            }
+
+            /// The area a permission belongs to, as shown on the groups page.
+            pub fn area(self) -> &'static str {
+                match self {
+                    Permission::Public | Permission::Authenticated => "account",
+                    $(Permission::$variant => $area,)*
+                }
+            }
+        }
+    };
+}
+
+permissions! {
+    HostView => "host.view", "host settings";
+    HostCheck => "host.check", "host settings";
+    HostSettings => "host.settings", "host settings";
+    JobsView => "jobs.view", "jobs";
+    JobsCancel => "jobs.cancel", "jobs";
+    StackView => "stack.view", "stack";
+    StackManage => "stack.manage", "stack";
+    UpdatesView => "updates.view", "updates";
+    UpdatesManage => "updates.manage", "updates";
+    RestorePointsView => "restore_points.view", "restore points";
+    RestorePointsManage => "restore_points.manage", "restore points";
+    RestoreRun => "restore.run", "restore";
+    BackupsView => "backups.view", "backups and drives";
+    BackupsManage => "backups.manage", "backups and drives";
+    UsersView => "users.view", "users";
+    UsersManage => "users.manage", "users";
+    AuditView => "audit.view", "audit";
+    NotificationsView => "notifications.view", "notifications";
+    NotificationsManage => "notifications.manage", "notifications";
+    ImmichAdmin => "immich.admin", "Immich admin";
 }
 
 use Permission::*;
 
-/// Every permission a role or group can hold, in display order.
-pub const GRANTABLE: &[Permission] = &[
-    HostView,
-    HostCheck,
-    HostSettings,
-    JobsView,
-    JobsCancel,
-    StackView,
-    StackManage,
-    UpdatesView,
-    UpdatesManage,
-    RestorePointsView,
-    RestorePointsManage,
-    RestoreRun,
-    BackupsView,
-    BackupsManage,
-    UsersView,
-    UsersManage,
-    AuditView,
-    NotificationsView,
-    NotificationsManage,
-    ImmichAdmin,
-];
-
 impl Permission {
-    pub fn name(self) -> &'static str {
-        match self {
-            Public => "public",
-            Authenticated => "authenticated",
-            HostView => "host.view",
-            HostCheck => "host.check",
-            HostSettings => "host.settings",
-            JobsView => "jobs.view",
-            JobsCancel => "jobs.cancel",
-            StackView => "stack.view",
-            StackManage => "stack.manage",
-            UpdatesView => "updates.view",
-            UpdatesManage => "updates.manage",
-            RestorePointsView => "restore_points.view",
-            RestorePointsManage => "restore_points.manage",
-            RestoreRun => "restore.run",
-            BackupsView => "backups.view",
-            BackupsManage => "backups.manage",
-            UsersView => "users.view",
-            UsersManage => "users.manage",
-            AuditView => "audit.view",
-            NotificationsView => "notifications.view",
-            NotificationsManage => "notifications.manage",
-            ImmichAdmin => "immich.admin",
-        }
-    }
-
-    /// The area a permission belongs to, as shown on the groups page.
-    pub fn area(self) -> &'static str {
-        match self {
-            Public | Authenticated => "account",
-            HostView | HostCheck | HostSettings => "host settings",
-            JobsView | JobsCancel => "jobs",
-            StackView | StackManage => "stack",
-            UpdatesView | UpdatesManage => "updates",
-            RestorePointsView | RestorePointsManage => "restore points",
-            RestoreRun => "restore",
-            BackupsView | BackupsManage => "backups and drives",
-            UsersView | UsersManage => "users",
-            AuditView => "audit",
-            NotificationsView | NotificationsManage => "notifications",
-            ImmichAdmin => "Immich admin",
-        }
-    }
-
     pub fn parse(name: &str) -> Option<Permission> {
         GRANTABLE.iter().copied().find(|p| p.name() == name)
     }

@@ -12,17 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Result, Store, StoreError, now, parse_ts, ts};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: String,
-    pub source: String,
-    pub detail: String,
-}
+/// Rows come back as the wire type: the store and the API agree on what an audit entry is.
+pub use keepsake_api::AuditEntry;
 
 /// A row to append.
 #[derive(Debug, Clone, Default)]

@@ -78,10 +78,6 @@ fn finish_user((mut u, created): (UserRow, String)) -> Result<UserRow> {
     Ok(u)
 }
 
-fn session_from_row(r: &Row<'_>) -> rusqlite::Result<[String; 3]> {
-    Ok([r.get(4)?, r.get(5)?, r.get(6)?])
-}
-
 impl Store {
     pub fn user_count(&self) -> Result<i64> {
         Ok(self.lock().query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
@@ -229,59 +225,34 @@ impl Store {
     }
 
     pub fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        let conn = self.lock();
-        let r = conn
-            .query_row(
-                "SELECT id, user_id, second_factor_done, source, created_at, last_seen_at, expires_at, user_agent \
-                 FROM sessions WHERE token_hash = ?1",
-                [token_hash],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)? != 0,
-                        r.get::<_, String>(3)?,
-                        session_from_row(r)?,
-                        r.get::<_, String>(7)?,
-                    ))
-                },
-            )
-            .optional()?;
-        r.map(|(id, user_id, done, source, [c, l, e], ua)| {
-            Ok(SessionRow {
-                id,
-                user_id,
-                second_factor_done: done,
-                created_at: parse_ts(&c)?,
-                last_seen_at: parse_ts(&l)?,
-                expires_at: parse_ts(&e)?,
-                source,
-                user_agent: ua,
-            })
-        })
-        .transpose()
+        Ok(self.sessions_where("token_hash = ?1", token_hash)?.pop())
     }
 
+    /// A user's complete sessions (those still owing a second factor are not listed).
     pub fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionRow>> {
+        self.sessions_where("user_id = ?1 AND second_factor_done = 1", &user_id.to_string())
+    }
+
+    fn sessions_where(&self, cond: &str, arg: &str) -> Result<Vec<SessionRow>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare(&format!(
             "SELECT id, user_id, second_factor_done, source, created_at, last_seen_at, expires_at, user_agent \
-             FROM sessions WHERE user_id = ?1 AND second_factor_done = 1 ORDER BY id",
-        )?;
+             FROM sessions WHERE {cond} ORDER BY id"
+        ))?;
         let rows = stmt
-            .query_map([user_id], |r| {
+            .query_map([arg], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)? != 0,
                     r.get::<_, String>(3)?,
-                    session_from_row(r)?,
+                    [r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?],
                     r.get::<_, String>(7)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(|(id, user_id, done, source, [c, l, e], ua)| {
+            .map(|(id, user_id, done, source, [c, l, e], user_agent)| {
                 Ok(SessionRow {
                     id,
                     user_id,
@@ -290,7 +261,7 @@ impl Store {
                     last_seen_at: parse_ts(&l)?,
                     expires_at: parse_ts(&e)?,
                     source,
-                    user_agent: ua,
+                    user_agent,
                 })
             })
             .collect()
