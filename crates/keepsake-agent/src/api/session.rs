@@ -161,3 +161,34 @@ pub async fn logout(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
     agent.auth.logout(u.session_id)?;
     Ok(clear_cookie(json(StatusCode::OK, &serde_json::json!({"signed_out": true}))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{ClientInfo, Identity};
+
+    fn caller(https: bool) -> Caller {
+        Caller {
+            identity: Identity::Anonymous,
+            pending: None,
+            client: ClientInfo::default(),
+            https,
+            source: String::new(),
+        }
+    }
+
+    fn cookie(https: bool) -> String {
+        let s = NewSession { token: "tok".into(), max_age: std::time::Duration::from_secs(60) };
+        let r = with_cookie(json(StatusCode::OK, &serde_json::json!({})), &s, &caller(https));
+        r.headers()[http::header::SET_COOKIE].to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_session_cookie_is_strict_http_only_and_secure_behind_https() {
+        let plain = cookie(false);
+        assert_eq!(plain, "keepsake_session=tok; Path=/; HttpOnly; SameSite=Strict; Max-Age=60");
+        assert!(cookie(true).ends_with("; Secure"));
+        let cleared = clear_cookie(json(StatusCode::OK, &serde_json::json!({})));
+        assert!(cleared.headers()[http::header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    }
+}
