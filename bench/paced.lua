@@ -5,6 +5,12 @@ local rate = tonumber(os.getenv("RATE") or "500")
 local conns = tonumber(os.getenv("CONNECTIONS") or "10")
 local pause = conns * 1000 / rate
 
+-- The status route needs a signed-in session; status.sh passes its cookie.
+local cookie = os.getenv("COOKIE")
+if cookie and cookie ~= "" then
+  wrk.headers["Cookie"] = cookie
+end
+
 function delay()
   return pause
 end

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark: GET /api/v1/status through keepsake-web -> agent socket, side by side with the anchor,
-# Caddy reverse-proxying the same agent socket, at a fixed offered rate with wrk. Also reports the
+# Benchmark: GET /api/v1/status through keepsake-web -> agent socket (signed in, so each request
+# pays for the session check), side by side with the anchor, Caddy reverse-proxying the same agent
+# socket (as root, which needs no session), at a fixed offered rate with wrk. Also reports the
 # idle resident memory of the agent, the web server and Caddy. Prints a Markdown table.
 #
 #   bench/status.sh                      500 req/s for 10 s, 10 connections
@@ -66,8 +67,16 @@ pids+=("$caddy")
 
 WEB_URL="http://127.0.0.1:$WEB_PORT/api/v1/status"
 CADDY_URL="http://127.0.0.1:$CADDY_PORT/api/v1/status"
-wait_http "$WEB_URL"
+wait_http "http://127.0.0.1:$WEB_PORT/api/v1/health"
 wait_http "$CADDY_URL"
+# Sign in as a browser would: create the owner through the web server and keep its cookie, so
+# every benchmarked request pays for the session check.
+COOKIE=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' \
+	-d '{"name":"bench","password":"a long enough password"}' \
+	"http://127.0.0.1:$WEB_PORT/api/v1/auth/setup" | sed -n 's/^[Ss]et-[Cc]ookie: \(keepsake_session=[^;]*\).*/\1/p')
+[ -n "$COOKIE" ] || { echo "bench: could not sign in through keepsake-web" >&2; exit 1; }
+export COOKIE
+curl -fsS -H "Cookie: $COOKIE" "$WEB_URL" >/dev/null || { echo "bench: status through the web server failed" >&2; exit 1; }
 sleep 2
 idle_agent=$(rss_kib "$agent")
 idle_web=$(rss_kib "$web")
