@@ -1,44 +1,48 @@
-// e) a cross-origin POST is refused: the web server only accepts same-origin mutations.
+// e) a cross-origin POST is refused: the web server only accepts same-origin mutations. The request
+// carries a valid session cookie, so the 403 really is the cross-origin refusal (code cross_origin)
+// and not a missing sign-in; the same request from the dashboard's own origin is accepted (202).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { getJson, startStack } from './harness.mjs';
+import { createOwner, getJson, startStack } from './harness.mjs';
 
 let stack;
+let owner;
 
 before(async () => {
   stack = await startStack();
+  owner = await createOwner(stack.baseUrl);
 });
 
 after(async () => {
   await stack?.stop();
 });
 
-const post = (url, origin) =>
+const post = (url, origin, cookie) =>
   fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Origin: origin },
+    headers: { 'Content-Type': 'application/json', Origin: origin, Cookie: cookie },
     body: '{}',
     signal: AbortSignal.timeout(10_000),
   });
 
 test('e) a cross-origin POST to /api/v1/host/self-check is refused with 403', async () => {
   const url = `${stack.baseUrl}/api/v1/host/self-check`;
-  const before = (await getJson(stack.baseUrl, '/api/v1/jobs')).jobs.length;
+  const before = (await getJson(stack.baseUrl, '/api/v1/jobs', owner)).jobs.length;
 
-  const res = await post(url, 'http://evil.example');
+  const res = await post(url, 'http://evil.example', owner.cookie);
   const text = await res.text();
   assert.equal(res.status, 403, `refused: ${res.status} ${text}`);
   const body = JSON.parse(text);
-  assert.equal(typeof body.code, 'string', `error body has a code: ${text}`);
+  assert.equal(body.code, 'cross_origin', `refused as cross-origin, not for another reason: ${text}`);
   assert.equal(typeof body.message, 'string', `error body has a message: ${text}`);
   assert.ok('hint' in body, `error body has a hint field: ${text}`);
 
-  const afterRefusal = (await getJson(stack.baseUrl, '/api/v1/jobs')).jobs.length;
+  const afterRefusal = (await getJson(stack.baseUrl, '/api/v1/jobs', owner)).jobs.length;
   assert.equal(afterRefusal, before, 'the refused request started no job');
 
-  // Control: the same request from the page's own origin is accepted.
-  const ok = await post(url, stack.baseUrl);
+  // Control: the same request, same cookie, from the page's own origin is accepted.
+  const ok = await post(url, stack.baseUrl, owner.cookie);
   const okText = await ok.text();
   assert.equal(ok.status, 202, `same-origin POST accepted: ${ok.status} ${okText}`);
   const job = JSON.parse(okText);

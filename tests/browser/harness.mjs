@@ -11,6 +11,7 @@
 //   KEEPSAKE_BROWSER_KEEP_TMP=1      keep the temporary state directories (for debugging)
 
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -146,7 +147,8 @@ export async function waitForHealth(url, { timeoutMs = 30_000, procs = [] } = {}
 
 /**
  * Start keepsake-agent and keepsake-web in a fresh temporary directory. Returns
- * { baseUrl, tmp, agent, web, stop() }.
+ * { baseUrl, tmp, agent, web, stop() }. The dashboard is browsed at http://localhost:PORT (not
+ * 127.0.0.1: WebAuthn refuses IP addresses), and the agent is told so with --public-origin.
  */
 export async function startStack() {
   ensureFrontendBuilt();
@@ -166,6 +168,7 @@ export async function startStack() {
     '--data-dir', dataDir,
     '--web-user', String(process.getuid()),
     '--socket-group', String(process.getgid()),
+    '--public-origin', 'http://localhost',
   ];
   if (process.env.KEEPSAKE_LAB_DOCKER_HOST) agentArgs.push('--docker-host', process.env.KEEPSAKE_LAB_DOCKER_HOST);
   if (process.env.KEEPSAKE_LAB_SYSTEMD_BUS) agentArgs.push('--systemd-bus', process.env.KEEPSAKE_LAB_SYSTEMD_BUS);
@@ -177,7 +180,7 @@ export async function startStack() {
     '--agent-socket', socket,
     '--assets', distDir,
   ]);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://localhost:${port}`;
 
   let stopped = false;
   const stop = async () => {
@@ -213,8 +216,9 @@ export async function launchBrowser() {
  * A new page that records console errors and failed requests (for assertion messages), with a
  * light colour scheme unless told otherwise.
  */
-export async function newPage(browser, { width = 1280, height = 900, colorScheme = 'light' } = {}) {
+export async function newPage(browser, { width = 1280, height = 900, colorScheme = 'light', session = null } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, colorScheme, reducedMotion: 'reduce' });
+  if (session) await useSession(context, session);
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {
@@ -236,9 +240,10 @@ export async function screenshot(page, name) {
   return file;
 }
 
-/** GET a JSON API path through the web server. */
-export async function getJson(baseUrl, p) {
-  const res = await fetch(`${baseUrl}${p}`, { signal: AbortSignal.timeout(10_000) });
+/** GET a JSON API path through the web server (with a session, when given one). */
+export async function getJson(baseUrl, p, session = null) {
+  const headers = session ? { Cookie: session.cookie } : {};
+  const res = await fetch(`${baseUrl}${p}`, { headers, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   if (!res.ok) throw new Error(`GET ${p} -> ${res.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text);
@@ -258,4 +263,139 @@ export async function eventually(fn, { timeoutMs = 20_000, intervalMs = 200, mes
     await sleep(intervalMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}${last ? `: ${last.message ?? last}` : ''}`);
+}
+
+// ---- Signing in
+
+export const OWNER = { name: 'owner', display_name: 'Olivia Owner', password: 'correct horse battery' };
+
+/** The `keepsake_session=...` pair from a response's Set-Cookie headers, or null. */
+export function sessionCookie(res) {
+  const all = typeof res.headers.getSetCookie === 'function' ? res.headers.getSetCookie() : [res.headers.get('set-cookie') ?? ''];
+  for (const c of all) {
+    const m = c.match(/(?:^|,\s*)(keepsake_session=[^;]*)/);
+    if (m && m[1] !== 'keepsake_session=') return m[1];
+  }
+  return null;
+}
+
+/**
+ * Call the API as a browser of the dashboard would: same Origin, JSON body, session cookie.
+ * Returns { status, body, text, res }.
+ */
+export async function apiCall(baseUrl, method, p, { body, session = null, origin = baseUrl } = {}) {
+  const headers = { Accept: 'application/json', Origin: origin };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (session) headers.Cookie = session.cookie;
+  const res = await fetch(`${baseUrl}${p}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* CSV and such */
+  }
+  return { status: res.status, body: parsed, text, res };
+}
+
+/**
+ * Create the owner through the first-run setup API; returns { baseUrl, cookie, name, password, user }.
+ */
+export async function createOwner(baseUrl, owner = OWNER) {
+  const r = await apiCall(baseUrl, 'POST', '/api/v1/auth/setup', { body: owner });
+  if (r.status !== 201) throw new Error(`POST /api/v1/auth/setup -> ${r.status}: ${r.text.slice(0, 500)}`);
+  const cookie = sessionCookie(r.res);
+  if (!cookie) throw new Error(`POST /api/v1/auth/setup set no session cookie: ${JSON.stringify([...r.res.headers])}`);
+  return { baseUrl, cookie, name: owner.name, password: owner.password, user: r.body.user };
+}
+
+/** Sign in with name and password through the API (no second factor); returns a session. */
+export async function apiLogin(baseUrl, name, password) {
+  const r = await apiCall(baseUrl, 'POST', '/api/v1/auth/login', { body: { name, password } });
+  if (r.status !== 200 || !r.body?.complete) throw new Error(`POST /api/v1/auth/login -> ${r.status}: ${r.text.slice(0, 500)}`);
+  return { baseUrl, cookie: sessionCookie(r.res), name, password, user: r.body.user };
+}
+
+/** Put a session's cookie into a browser context, as if the person had signed in there. */
+export async function useSession(context, session) {
+  const [name, value] = session.cookie.split(/=(.*)/s);
+  await context.addCookies([{ name, value, url: session.baseUrl, httpOnly: true, sameSite: 'Strict' }]);
+}
+
+/** Fill in and submit the sign-in page's name and password. */
+export async function signInWithPassword(page, name, password) {
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** Sign out through the user menu in the header. */
+export async function signOutInPage(page) {
+  await page.getByTestId('user-menu-button').click();
+  await page.locator('#user-menu').getByRole('button', { name: 'Sign out' }).click();
+  await page.getByTestId('sign-in-page').waitFor({ timeout: 10_000 });
+}
+
+// ---- TOTP (RFC 6238 over RFC 4226, HMAC-SHA1, 30-second steps, 6 digits)
+
+/** RFC 4648 base32 (padding and spaces ignored) → bytes. */
+export function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const clean = s.toUpperCase().replace(/[\s=-]/g, '');
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of clean) {
+    const v = alphabet.indexOf(ch);
+    if (v < 0) throw new Error(`not base32: ${ch}`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The 6-digit code for `secret` (base32) at `timeMs`. */
+export function totp(secret, timeMs = Date.now(), { step = 30, digits = 6 } = {}) {
+  const counter = Math.floor(timeMs / 1000 / step);
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(counter));
+  const mac = createHmac('sha1', base32Decode(secret)).update(msg).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const bin = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(bin % 10 ** digits).padStart(digits, '0');
+}
+
+/**
+ * A code that stays valid for a few seconds: when the current 30 s window is about to end, wait
+ * for the next one (so the box never sees a code from a window that just closed).
+ */
+const usedTotpSteps = new Map();
+
+export async function freshTotp(secret) {
+  const left = 30_000 - (Date.now() % 30_000);
+  if (left < 4000) await sleep(left + 250);
+  // The box accepts each code once. After a code of this window was used, take the next window's
+  // code, which the box accepts too (it allows one step of clock skew).
+  let step = Math.floor(Date.now() / 30_000);
+  const last = usedTotpSteps.get(secret);
+  if (last !== undefined && step <= last) step = last + 1;
+  usedTotpSteps.set(secret, step);
+  return totp(secret, step * 30_000);
+}
+
+/** Documents whose scroll width exceeds the viewport (sideways scrolling on a phone). */
+export async function horizontalOverflow(page) {
+  return page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+  }));
 }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   FACILITY_KINDS,
+  createOwner,
   eventually,
   getJson,
   launchBrowser,
@@ -56,10 +57,13 @@ function assertRowsMatch(rows, facilities, what) {
 describe('home page', () => {
   let stack;
   let browser;
+  let owner;
 
   before(async () => {
     stack = await startStack();
     browser = await launchBrowser();
+    // The box needs sign-in: create the owner and open each page with their session.
+    owner = await createOwner(stack.baseUrl);
   });
 
   after(async () => {
@@ -68,14 +72,14 @@ describe('home page', () => {
   });
 
   test('a) shows live agent status: version and all six facilities with a state badge', async () => {
-    const status = await getJson(stack.baseUrl, '/api/v1/status');
+    const status = await getJson(stack.baseUrl, '/api/v1/status', owner);
     assert.deepEqual(
       status.facilities.map((f) => f.kind),
       FACILITY_KINDS,
       'the agent reports the six facilities',
     );
 
-    const { page, context, problems } = await newPage(browser);
+    const { page, context, problems } = await newPage(browser, { session: owner });
     try {
       await page.goto(`${stack.baseUrl}/`);
       assert.equal(await page.title(), 'Keepsake');
@@ -119,9 +123,9 @@ describe('home page', () => {
   });
 
   test('b) "Check this box" shows a progress bar, then the summary and each check', async () => {
-    const { page, context, problems } = await newPage(browser);
+    const { page, context, problems } = await newPage(browser, { session: owner });
     try {
-      const [previous] = (await getJson(stack.baseUrl, '/api/v1/jobs?kind=host.self_check&limit=1')).jobs;
+      const [previous] = (await getJson(stack.baseUrl, '/api/v1/jobs?kind=host.self_check&limit=1', owner)).jobs;
       await page.goto(`${stack.baseUrl}/`);
       await page.getByTestId('agent-version').waitFor({ timeout: 15_000 });
       await eventually(async () => (await page.locator('.live').getAttribute('data-mode')) === 'live', {
@@ -165,7 +169,7 @@ describe('home page', () => {
 
       const job = await eventually(
         async () => {
-          const [j] = (await getJson(stack.baseUrl, '/api/v1/jobs?kind=host.self_check&limit=1')).jobs;
+          const [j] = (await getJson(stack.baseUrl, '/api/v1/jobs?kind=host.self_check&limit=1', owner)).jobs;
           return j && (!previous || j.id > previous.id) ? j : null;
         },
         { message: 'a new host.self_check job in the API' },
@@ -185,7 +189,7 @@ describe('home page', () => {
         `progress values are sane: ${JSON.stringify(seen.slice(0, 5))}`,
       );
 
-      const done = await getJson(stack.baseUrl, `/api/v1/jobs/${job.id}`);
+      const done = await getJson(stack.baseUrl, `/api/v1/jobs/${job.id}`, owner);
       assert.equal(done.state, 'succeeded', `the self-check job succeeded: ${JSON.stringify(done.error)}`);
       const report = done.result;
       assert.equal(report.checks.length, 6, 'the report has six checks');

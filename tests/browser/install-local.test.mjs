@@ -1,5 +1,6 @@
-// f) `./install.sh --local --port P` starts Keepsake on this machine and prints its address; the
-// page there shows live agent status; `./install.sh --local --stop` stops it again.
+// f) `./install.sh --local --port P` starts Keepsake on this machine and prints its address; on a
+// fresh state the page there asks for first-run setup; once the owner is created in the page, it
+// shows live agent status; `./install.sh --local --stop` stops it again.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { freePort, getJson, launchBrowser, newPage, repoRoot, screenshot, sleep } from './harness.mjs';
+import { OWNER, freePort, getJson, launchBrowser, newPage, repoRoot, screenshot, sleep } from './harness.mjs';
 
 // install.sh may build the agent and the frontend first: allow for a slow first build.
 const START_TIMEOUT_MS = Number(process.env.KEEPSAKE_INSTALL_TIMEOUT_MS ?? 20 * 60_000);
@@ -55,18 +56,37 @@ test('f) install.sh --local serves a working dashboard and --stop stops it', { t
     // The script may print the address as its last line and exit: give stdout a moment.
     if (first !== 'url') await sleep(200);
     assert.ok(url, `install.sh printed http://127.0.0.1:${port}/ (${first}). Output:\n${out.join('\n')}`);
+    assert.ok(
+      out.some((l) => l.includes(`http://localhost:${port}/`)),
+      `install.sh mentions http://localhost:${port}/ for passkeys. Output:\n${out.join('\n')}`,
+    );
     assert.equal(new URL(url).port, String(port), `the printed address uses the asked-for port: ${url}`);
     const base = new URL(url).origin;
 
     const health = await getJson(base, '/api/v1/health');
     assert.equal(health.status, 'ok');
-    const status = await getJson(base, '/api/v1/status');
+    const unsigned = await fetch(`${base}/api/v1/status`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(unsigned.status, 401, 'the status needs sign-in');
 
     browser = await launchBrowser();
     const { page, context, problems } = await newPage(browser);
     await page.goto(url);
+
+    // A fresh box asks for its first account.
+    await page.getByTestId('setup-page').waitFor({ timeout: 15_000 });
+    await screenshot(page, 'install-local-setup');
+    await page.getByLabel('Name to sign in with').fill(OWNER.name);
+    await page.getByLabel('Your name as others see it').fill(OWNER.display_name);
+    await page.getByLabel('Password', { exact: true }).fill(OWNER.password);
+    await page.getByLabel('Password again').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Create the owner account' }).click();
+
+    // The page's session (HttpOnly: read from the browser, not the page) also reads the API.
     const version = page.getByTestId('agent-version');
     await version.waitFor({ timeout: 15_000 });
+    const cookie = (await context.cookies(base)).find((c) => c.name === 'keepsake_session');
+    assert.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
+    const status = await getJson(base, '/api/v1/status', { cookie: `${cookie.name}=${cookie.value}` });
     assert.equal((await version.textContent())?.trim(), status.version);
     const rows = page.locator('.status-card ul.facilities li.facility');
     assert.equal(await rows.count(), 6, 'six facilities are shown');

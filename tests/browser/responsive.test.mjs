@@ -2,14 +2,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
 
 let stack;
 let browser;
+let owner;
 
 before(async () => {
   stack = await startStack();
   browser = await launchBrowser();
+  owner = await createOwner(stack.baseUrl);
 });
 
 after(async () => {
@@ -26,7 +28,7 @@ async function horizontalOverflow(page) {
 }
 
 test('c) at 360px the nav collapses into a menu and the page has no horizontal scroll', async () => {
-  const { page, context, problems } = await newPage(browser, { width: 360, height: 740 });
+  const { page, context, problems } = await newPage(browser, { width: 360, height: 740, session: owner });
   try {
     await page.goto(`${stack.baseUrl}/`);
     await page.locator('.status-card ul.facilities').waitFor({ timeout: 15_000 });

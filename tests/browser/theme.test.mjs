@@ -2,14 +2,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
 
 let stack;
 let browser;
+let owner;
 
 before(async () => {
   stack = await startStack();
   browser = await launchBrowser();
+  owner = await createOwner(stack.baseUrl);
 });
 
 after(async () => {
@@ -31,7 +33,7 @@ function luminance(css) {
 const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
 
 test('d) the dark theme changes the background and persists across reload', async () => {
-  const { page, context, problems } = await newPage(browser, { colorScheme: 'light' });
+  const { page, context, problems } = await newPage(browser, { colorScheme: 'light', session: owner });
   try {
     await page.goto(`${stack.baseUrl}/`);
     await page.getByTestId('agent-version').waitFor({ timeout: 15_000 });

@@ -3,14 +3,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
 
 let stack;
 let browser;
+let owner;
 
 before(async () => {
   stack = await startStack();
   browser = await launchBrowser();
+  owner = await createOwner(stack.baseUrl);
 });
 
 after(async () => {
@@ -19,7 +21,7 @@ after(async () => {
 });
 
 test('g) an unreachable agent shows an error banner with a retry button', async () => {
-  const { page, context } = await newPage(browser);
+  const { page, context } = await newPage(browser, { session: owner });
   try {
     await page.goto(`${stack.baseUrl}/`);
     await page.getByTestId('agent-version').waitFor({ timeout: 15_000 });

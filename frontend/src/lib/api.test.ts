@@ -90,3 +90,57 @@ describe('selfCheckReport', () => {
     expect(selfCheckReport({ ...base, result: { checks } })?.problems).toBe(1);
   });
 });
+
+describe('identity client', () => {
+  it('sends JSON bodies with the right methods and paths', async () => {
+    const { calls, client } = recorder(() => json(200, {}));
+    await client.login('anna', 'pw');
+    await client.updateUser(3, { role: 'viewer' });
+    await client.updateGroup(4, { name: 'g', permissions: ['jobs.view'] });
+    await client.deleteUser(5);
+    await client.setSecret('smtp_password', 's3cret');
+    await client.changePassword('old', 'new password');
+    expect(calls.map((c) => [c.init?.method, c.url])).toEqual([
+      ['POST', '/api/v1/auth/login'],
+      ['PATCH', '/api/v1/users/3'],
+      ['PUT', '/api/v1/groups/4'],
+      ['DELETE', '/api/v1/users/5'],
+      ['PUT', '/api/v1/secrets/smtp_password'],
+      ['POST', '/api/v1/me/password'],
+    ]);
+    expect(JSON.parse(String(calls[0].init?.body))).toEqual({ name: 'anna', password: 'pw' });
+    expect(calls[3].init?.body).toBeUndefined();
+    expect(JSON.parse(String(calls[5].init?.body))).toEqual({ current: 'old', new: 'new password' });
+    expect((calls[1].init?.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+  });
+
+  it('builds audit queries and export links, leaving out empty filters', () => {
+    const client = new Client();
+    expect(client.auditExportUrl({ actor: 'anna', action: '', outcome: ' ', limit: 50 }, 'csv')).toBe(
+      '/api/v1/audit?actor=anna&limit=50&format=csv',
+    );
+    expect(client.auditExportUrl({}, 'json')).toBe('/api/v1/audit?format=json');
+  });
+
+  it('reports a lost session (401 unauthenticated) but not a wrong password (401 bad_credentials)', async () => {
+    let body = { code: 'unauthenticated', message: 'sign in first', hint: null };
+    const { client } = recorder(() => json(401, body));
+    const seen: string[] = [];
+    client.onUnauthenticated = (e) => seen.push(e.code);
+    await expect(client.me()).rejects.toMatchObject({ status: 401, code: 'unauthenticated' });
+    body = { code: 'bad_credentials', message: 'wrong name or password', hint: null };
+    await expect(client.login('a', 'b')).rejects.toMatchObject({ code: 'bad_credentials' });
+    expect(seen).toEqual(['unauthenticated']);
+  });
+
+  it('keeps the backoff message and hint of a 429', async () => {
+    const { client } = recorder(() =>
+      json(429, { code: 'too_many_attempts', message: 'try again in 30 seconds', hint: 'Wait, then try again.' }),
+    );
+    const e = (await client.login('a', 'b').catch((x: unknown) => x)) as ApiError;
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.message).toBe('try again in 30 seconds');
+    expect(e.hint).toBe('Wait, then try again.');
+    expect(e.unreachable).toBe(false);
+  });
+});

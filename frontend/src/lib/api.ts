@@ -95,6 +95,161 @@ export interface ApiErrorBody {
   hint: string | null;
 }
 
+// Identity and access: mirrors crates/keepsake-api/src/identity.rs.
+
+export type SecondFactor = 'totp' | 'recovery_code' | 'passkey' | (string & {});
+
+export interface Me {
+  id: number;
+  name: string;
+  display_name: string;
+  role: string;
+  groups: string[];
+  permissions: string[];
+  totp_enabled: boolean;
+  passkeys: number;
+  recovery_codes_left: number;
+  must_enroll_second_factor: boolean;
+}
+
+export interface AuthState {
+  setup_required: boolean;
+  second_factor_pending: boolean;
+  second_factors: SecondFactor[];
+  user: Me | null;
+  passkeys_available: boolean;
+}
+
+export interface SetupRequest {
+  name: string;
+  display_name?: string;
+  password: string;
+}
+
+export interface LoginResponse {
+  complete: boolean;
+  second_factors: SecondFactor[];
+  user: Me | null;
+}
+
+export interface PasskeyChallenge {
+  ceremony: string;
+  options: unknown;
+}
+
+export interface TotpEnrollment {
+  secret: string;
+  otpauth_url: string;
+  qr_png: string;
+}
+
+export interface RecoveryCodes {
+  codes: string[];
+}
+
+export interface PasskeyInfo {
+  id: number;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export interface SessionInfo {
+  id: number;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  source: string;
+  user_agent: string;
+  current: boolean;
+}
+
+export type RoleName = 'owner' | 'admin' | 'operator' | 'viewer';
+export const ROLES: readonly RoleName[] = ['owner', 'admin', 'operator', 'viewer'];
+
+export interface UserInfo {
+  id: number;
+  name: string;
+  display_name: string;
+  role: string;
+  disabled: boolean;
+  groups: number[];
+  totp_enabled: boolean;
+  passkeys: number;
+  created_at: Timestamp;
+}
+
+export interface NewUser {
+  name: string;
+  display_name?: string;
+  password: string;
+  role: string;
+  groups: number[];
+}
+
+export interface UserUpdate {
+  display_name?: string;
+  role?: string;
+  disabled?: boolean;
+  groups?: number[];
+}
+
+export interface GroupInfo {
+  id: number;
+  name: string;
+  permissions: string[];
+}
+
+export interface GroupUpsert {
+  name: string;
+  permissions: string[];
+}
+
+export interface PermissionInfo {
+  name: string;
+  area: string;
+}
+
+export interface RoleInfo {
+  name: string;
+  permissions: string[];
+}
+
+export interface PermissionCatalog {
+  permissions: PermissionInfo[];
+  roles: RoleInfo[];
+}
+
+export interface AuditEntry {
+  id: number;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  source: string;
+  detail: string;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  checked: number;
+  bad_row: number | null;
+  problem: string | null;
+}
+
+export interface SecuritySettings {
+  require_second_factor_for_admins: boolean;
+  audit_retention_days: number;
+}
+
+export interface SecretInfo {
+  name: string;
+  description: string;
+  set: boolean;
+  updated_at: Timestamp | null;
+}
+
 export interface JobQuery {
   limit?: number;
   kind?: string;
@@ -171,6 +326,8 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   });
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 export interface ClientOptions {
@@ -184,6 +341,27 @@ function query(q: JobQuery): string {
   if (q.limit !== undefined) p.set('limit', String(q.limit));
   if (q.kind) p.set('kind', q.kind);
   if (q.state) p.set('state', q.state);
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** The audit log's filters (empty ones are left out of the query). */
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  outcome?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  format?: 'csv' | 'json';
+}
+
+export function auditQuery(q: AuditQuery): string {
+  const p = new URLSearchParams();
+  for (const k of ['actor', 'action', 'outcome', 'since', 'until', 'limit', 'format'] as const) {
+    const v = q[k];
+    if (v !== undefined && v !== null && String(v).trim() !== '') p.set(k, String(v).trim());
+  }
   const s = p.toString();
   return s ? `?${s}` : '';
 }
@@ -202,13 +380,16 @@ export class Client {
     return `${this.base}${API_PREFIX}${path}`;
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  /** Called when the box says the session has ended (401 `unauthenticated`). */
+  onUnauthenticated: ((e: ApiError) => void) | null = null;
+
+  private async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
     const init: RequestInit = {
       method,
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
     };
-    if (method !== 'GET') {
+    if (method !== 'GET' && method !== 'DELETE') {
       init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
       init.body = JSON.stringify(body ?? {});
     }
@@ -222,7 +403,11 @@ export class Client {
         hint: 'Check that the box is switched on and this device is on the same network, then try again.',
       });
     }
-    if (!res.ok) throw await errorFromResponse(res);
+    if (!res.ok) {
+      const e = await errorFromResponse(res);
+      if (e.status === 401 && e.code === 'unauthenticated') this.onUnauthenticated?.(e);
+      throw e;
+    }
     try {
       return (await res.json()) as T;
     } catch {
@@ -262,6 +447,171 @@ export class Client {
 
   startSelfCheck(): Promise<Job> {
     return this.request('POST', '/host/self-check', {});
+  }
+
+  // Signing in and out
+
+  authState(): Promise<AuthState> {
+    return this.request('GET', '/auth/state');
+  }
+
+  setup(body: SetupRequest): Promise<LoginResponse> {
+    return this.request('POST', '/auth/setup', body);
+  }
+
+  login(name: string, password: string): Promise<LoginResponse> {
+    return this.request('POST', '/auth/login', { name, password });
+  }
+
+  loginTotp(code: string): Promise<LoginResponse> {
+    return this.request('POST', '/auth/login/totp', { code });
+  }
+
+  loginRecovery(code: string): Promise<LoginResponse> {
+    return this.request('POST', '/auth/login/recovery', { code });
+  }
+
+  passkeyLoginBegin(name: string): Promise<PasskeyChallenge> {
+    return this.request('POST', '/auth/passkey/begin', { name });
+  }
+
+  passkeyLoginFinish(ceremony: string, credential: unknown): Promise<LoginResponse> {
+    return this.request('POST', '/auth/passkey/finish', { ceremony, credential });
+  }
+
+  logout(): Promise<unknown> {
+    return this.request('POST', '/auth/logout', {});
+  }
+
+  // My account
+
+  me(): Promise<Me> {
+    return this.request('GET', '/me');
+  }
+
+  changePassword(current: string, next: string): Promise<unknown> {
+    return this.request('POST', '/me/password', { current, new: next });
+  }
+
+  totpBegin(): Promise<TotpEnrollment> {
+    return this.request('POST', '/me/totp/begin', {});
+  }
+
+  totpConfirm(code: string): Promise<RecoveryCodes> {
+    return this.request('POST', '/me/totp/confirm', { code });
+  }
+
+  totpDisable(password: string): Promise<unknown> {
+    return this.request('POST', '/me/totp/disable', { password });
+  }
+
+  newRecoveryCodes(password: string): Promise<RecoveryCodes> {
+    return this.request('POST', '/me/recovery-codes', { password });
+  }
+
+  async passkeys(): Promise<PasskeyInfo[]> {
+    return (await this.request<{ passkeys: PasskeyInfo[] }>('GET', '/me/passkeys')).passkeys;
+  }
+
+  passkeyAddBegin(name: string): Promise<PasskeyChallenge> {
+    return this.request('POST', '/me/passkeys/begin', { name });
+  }
+
+  passkeyAddFinish(ceremony: string, credential: unknown): Promise<PasskeyInfo> {
+    return this.request('POST', '/me/passkeys/finish', { ceremony, credential });
+  }
+
+  deletePasskey(id: number): Promise<unknown> {
+    return this.request('DELETE', `/me/passkeys/${id}`);
+  }
+
+  async sessions(): Promise<SessionInfo[]> {
+    return (await this.request<{ sessions: SessionInfo[] }>('GET', '/me/sessions')).sessions;
+  }
+
+  endSession(id: number): Promise<unknown> {
+    return this.request('DELETE', `/me/sessions/${id}`);
+  }
+
+  // Users and groups
+
+  async users(): Promise<UserInfo[]> {
+    return (await this.request<{ users: UserInfo[] }>('GET', '/users')).users;
+  }
+
+  createUser(body: NewUser): Promise<UserInfo> {
+    return this.request('POST', '/users', body);
+  }
+
+  updateUser(id: number, body: UserUpdate): Promise<UserInfo> {
+    return this.request('PATCH', `/users/${id}`, body);
+  }
+
+  deleteUser(id: number): Promise<unknown> {
+    return this.request('DELETE', `/users/${id}`);
+  }
+
+  setUserPassword(id: number, password: string): Promise<unknown> {
+    return this.request('POST', `/users/${id}/password`, { password });
+  }
+
+  resetSecondFactor(id: number): Promise<unknown> {
+    return this.request('POST', `/users/${id}/reset-second-factor`, {});
+  }
+
+  async groups(): Promise<GroupInfo[]> {
+    return (await this.request<{ groups: GroupInfo[] }>('GET', '/groups')).groups;
+  }
+
+  createGroup(body: GroupUpsert): Promise<GroupInfo> {
+    return this.request('POST', '/groups', body);
+  }
+
+  updateGroup(id: number, body: GroupUpsert): Promise<GroupInfo> {
+    return this.request('PUT', `/groups/${id}`, body);
+  }
+
+  deleteGroup(id: number): Promise<unknown> {
+    return this.request('DELETE', `/groups/${id}`);
+  }
+
+  permissionCatalog(): Promise<PermissionCatalog> {
+    return this.request('GET', '/permissions');
+  }
+
+  // Audit, security settings, secrets
+
+  async audit(q: AuditQuery = {}): Promise<AuditEntry[]> {
+    return (await this.request<{ entries: AuditEntry[] }>('GET', `/audit${auditQuery(q)}`)).entries;
+  }
+
+  /** A download link of the same query in `csv` or `json`. */
+  auditExportUrl(q: AuditQuery, format: 'csv' | 'json'): string {
+    return this.url(`/audit${auditQuery({ ...q, format })}`);
+  }
+
+  verifyAudit(): Promise<AuditVerification> {
+    return this.request('POST', '/audit/verify', {});
+  }
+
+  securitySettings(): Promise<SecuritySettings> {
+    return this.request('GET', '/settings/security');
+  }
+
+  setSecuritySettings(s: SecuritySettings): Promise<SecuritySettings> {
+    return this.request('PUT', '/settings/security', s);
+  }
+
+  async secrets(): Promise<SecretInfo[]> {
+    return (await this.request<{ secrets: SecretInfo[] }>('GET', '/secrets')).secrets;
+  }
+
+  setSecret(name: string, value: string): Promise<unknown> {
+    return this.request('PUT', `/secrets/${encodeURIComponent(name)}`, { value });
+  }
+
+  deleteSecret(name: string): Promise<unknown> {
+    return this.request('DELETE', `/secrets/${encodeURIComponent(name)}`);
   }
 
   /** SSE: `event: job` for every change of any job. */

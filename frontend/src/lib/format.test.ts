@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  asSentence,
   facilityStateLabel,
   facilityTone,
   formatAgo,
@@ -118,5 +119,15 @@ describe('selfCheckSummary', () => {
     expect(selfCheckSummary({ checks: six, problems: 1 })).toBe('1 thing needs attention');
     expect(selfCheckSummary({ checks: six, problems: 2 })).toBe('2 things need attention');
     expect(selfCheckSummary({ checks: [check('ok')], problems: 0 })).toBe('The check passed');
+  });
+});
+
+describe('asSentence', () => {
+  it('capitalises and ends with a full stop, once', () => {
+    expect(asSentence('too many failed sign-in attempts; try again in 30 seconds')).toBe(
+      'Too many failed sign-in attempts; try again in 30 seconds.',
+    );
+    expect(asSentence('Already fine.')).toBe('Already fine.');
+    expect(asSentence('  ')).toBe('');
   });
 });

@@ -183,3 +183,12 @@ export function jobTone(state: JobState): Tone {
       return 'warn';
   }
 }
+
+/** The box's messages are written for logs ("too many attempts; try again in 30 seconds"): show
+ * them as a sentence, with a capital letter and a full stop. */
+export function asSentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?…:)]$/.test(first) ? first : `${first}.`;
+}

@@ -122,7 +122,8 @@ async fn second_factor(agent: Arc<Agent>, req: Req, recovery: bool) -> Result<Re
         n.detail = Some(if recovery { "second factor: recovery code".into() } else { "second factor: TOTP".into() });
     });
     agent.auth.second_factor_code(&session, &user, &r.code, recovery, &req.caller.client)?;
-    Ok(json(StatusCode::OK, &LoginResponse { complete: true, second_factors: vec![], user: None }))
+    let id = agent.auth.identity_for_session(user.id, session.id)?;
+    Ok(json(StatusCode::OK, &LoginResponse { complete: true, second_factors: vec![], user: Some(me(&agent, &id)?) }))
 }
 
 pub async fn login_totp(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
@@ -148,7 +149,13 @@ pub async fn passkey_finish(agent: Arc<Agent>, req: Req) -> Result<Response, Api
         n.detail =
             Some(if session.is_some() { "signed in with a passkey".into() } else { "second factor: passkey".into() })
     });
-    let body = LoginResponse { complete: true, second_factors: vec![], user: None };
+    let session_id = match (&session, pending) {
+        (Some(s), _) => complete_identity(&agent, &s.token)?.session_id,
+        (None, Some(p)) => p.id,
+        (None, None) => return Err(ApiError::from(AuthError::Internal("no session after passkey sign-in".into()))),
+    };
+    let id = agent.auth.identity_for_session(user.id, session_id)?;
+    let body = LoginResponse { complete: true, second_factors: vec![], user: Some(me(&agent, &id)?) };
     let resp = json(StatusCode::OK, &body);
     Ok(match session {
         Some(s) => with_cookie(resp, &s, &req.caller),

@@ -263,6 +263,11 @@ impl Auth {
         Ok(SessionState::Complete(Box::new(self.identity_of(user, s.id)?)))
     }
 
+    /// The identity a just-completed session carries.
+    pub fn identity_for_session(&self, user_id: i64, session_id: i64) -> Result<UserIdentity> {
+        self.identity_of(self.user(user_id)?, session_id)
+    }
+
     fn identity_of(&self, user: UserRow, session_id: i64) -> Result<UserIdentity> {
         let role = Role::parse(&user.role).ok_or_else(|| AuthError::Internal(format!("unknown role {}", user.role)))?;
         let mut permissions = role.permissions();
@@ -533,7 +538,11 @@ impl Auth {
             user.totp_enabled && self.store.use_recovery_code(user.id, &totp::hash_recovery_code(code))?
         } else {
             match (&user.totp_secret, user.totp_enabled) {
-                (Some(sealed), true) => totp::check(&self.secrets.open_sealed(sealed)?, &user.name, code)?,
+                (Some(sealed), true) => match totp::check(&self.secrets.open_sealed(sealed)?, &user.name, code)? {
+                    // A code seen before (even at enrollment) is a replay, however valid.
+                    Some(step) => self.store.use_totp_step(user.id, step)?,
+                    None => false,
+                },
                 _ => false,
             }
         };
@@ -542,7 +551,7 @@ impl Auth {
             return Err(AuthError::BadRequest(if recovery {
                 "that recovery code is wrong or was already used".into()
             } else {
-                "that code is wrong or has expired: enter the current 6-digit code from your app".into()
+                "that code is wrong, expired or already used: enter the current 6-digit code from your app (wait for the next one if you just used this one)".into()
             }));
         }
         for (k, _) in &keys {
@@ -574,9 +583,10 @@ impl Auth {
             .as_ref()
             .filter(|_| !u.totp_enabled)
             .ok_or_else(|| AuthError::Conflict("there is no authenticator app being set up: start again".into()))?;
-        if !totp::check(&self.secrets.open_sealed(sealed)?, &u.name, code)? {
+        let Some(step) = totp::check(&self.secrets.open_sealed(sealed)?, &u.name, code)? else {
             return Err(AuthError::BadRequest("that code is wrong: enter the 6-digit code your app shows now".into()));
-        }
+        };
+        self.store.use_totp_step(u.id, step)?;
         self.store.set_totp_secret(u.id, Some(sealed), true)?;
         self.new_recovery_codes(u.id)
     }

@@ -96,7 +96,11 @@ fn totp_makes_sign_in_two_steps_and_recovery_codes_work_once() {
         panic!("a password alone must not complete the session");
     };
     assert!(f.auth.second_factor_code(&session, &user, "123456x", false, &client()).is_err());
-    f.auth.second_factor_code(&session, &user, &totp::current(&secret, "anna").unwrap(), false, &client()).unwrap();
+    // The enrollment code cannot be used again...
+    let replay = f.auth.second_factor_code(&session, &user, &totp::current(&secret, "anna").unwrap(), false, &client());
+    assert!(replay.is_err(), "a TOTP code was accepted twice");
+    // ...the next one works.
+    f.auth.second_factor_code(&session, &user, &totp::next(&secret, "anna").unwrap(), false, &client()).unwrap();
     complete(&f.auth, &step.session.token);
 
     let step = f.auth.login_password("anna", PW, &client()).unwrap();

@@ -33,18 +33,26 @@ pub fn enrollment(secret: &[u8], account: &str) -> Result<(String, String, Strin
     Ok((Secret::from(secret.to_vec()).to_base32(), url, format!("data:image/png;base64,{qr}")))
 }
 
-/// Checks a 6-digit code, allowing one step of clock skew either way.
-pub fn check(secret: &[u8], account: &str, code: &str) -> Result<bool, AuthError> {
+/// Checks a 6-digit code, allowing one step of clock skew either way. Returns the time step the
+/// code belongs to, so the caller can refuse a second use of it.
+pub fn check(secret: &[u8], account: &str, code: &str) -> Result<Option<u64>, AuthError> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(totp(secret, account)?.check_current(&code).is_some())
+    Ok(totp(secret, account)?.check_current(&code))
 }
 
 /// The current code, for tests and the root console.
 pub fn current(secret: &[u8], account: &str) -> Result<String, AuthError> {
     Ok(totp(secret, account)?.generate_current().to_string())
+}
+
+/// The code of the next 30-second step: still accepted now (one step of skew), and not a replay of
+/// the current one. For tests that use two codes in a row.
+pub fn next(secret: &[u8], account: &str) -> Result<String, AuthError> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Ok(totp(secret, account)?.generate(now + 30).to_string())
 }
 
 /// Ten fresh recovery codes like `k7m2-x9qa`.
@@ -73,10 +81,10 @@ mod tests {
     fn the_current_code_checks_and_others_do_not() {
         let s = new_secret().unwrap();
         let code = current(&s, "alice").unwrap();
-        assert!(check(&s, "alice", &code).unwrap());
+        assert!(check(&s, "alice", &code).unwrap().is_some());
         let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 500_000) % 1_000_000);
-        assert!(!check(&s, "alice", &wrong).unwrap());
-        assert!(!check(&s, "alice", "abcdef").unwrap());
+        assert!(check(&s, "alice", &wrong).unwrap().is_none());
+        assert!(check(&s, "alice", "abcdef").unwrap().is_none());
     }
 
     #[test]

@@ -185,6 +185,16 @@ impl Store {
         Ok(())
     }
 
+    /// Records that a TOTP code of time step `step` was used; false if that step (or a later one)
+    /// was already used, which makes the code a replay.
+    pub fn use_totp_step(&self, user_id: i64, step: u64) -> Result<bool> {
+        let n = self.lock().execute(
+            "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+            params![user_id, step as i64],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Marks an unused recovery code used; true if it existed and was unused.
     pub fn use_recovery_code(&self, user_id: i64, hash: &str) -> Result<bool> {
         let n = self.lock().execute(

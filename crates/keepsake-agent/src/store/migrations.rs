@@ -137,6 +137,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_actor ON audit_log(actor, id);
     CREATE INDEX audit_by_action ON audit_log(action, id);
     "#,
+    // 3: the last TOTP time step accepted per user, so a code cannot be used twice.
+    r#"
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,55 @@
+// Which pages exist, what each needs, and the navigation a user sees (pure logic).
+
+import type { Me } from './api';
+
+export type PageId = 'home' | 'account' | 'users' | 'audit' | 'settings' | 'not-found';
+
+export interface PageInfo {
+  id: PageId;
+  path: string;
+  label: string;
+  /** Permissions of which the user needs at least one; empty: any signed-in user. */
+  needs: string[];
+  /** Shown in the main navigation (My account is in the user menu instead). */
+  inNav: boolean;
+}
+
+export const PAGES: readonly PageInfo[] = [
+  { id: 'home', path: '/', label: 'Home', needs: ['host.view', 'jobs.view'], inNav: true },
+  { id: 'users', path: '/users', label: 'Users', needs: ['users.view'], inNav: true },
+  { id: 'audit', path: '/audit', label: 'Audit log', needs: ['audit.view'], inNav: true },
+  { id: 'settings', path: '/settings', label: 'Settings', needs: ['host.settings'], inNav: true },
+  { id: 'account', path: '/account', label: 'My account', needs: [], inNav: false },
+];
+
+/** Planned pages, shown as "Coming soon" (never as links that lead nowhere). */
+export const COMING_SOON: readonly string[] = ['Photos & updates', 'Restore points', 'Backups'];
+
+/** Normalise a location's path: no trailing slash (but "/"), no query or hash. */
+export function normalisePath(path: string): string {
+  const p = path.split(/[?#]/)[0] || '/';
+  return p.length > 1 ? p.replace(/\/+$/, '') || '/' : p;
+}
+
+export function pageForPath(path: string): PageInfo | null {
+  const p = normalisePath(path);
+  return PAGES.find((x) => x.path === p) ?? null;
+}
+
+export function can(me: Pick<Me, 'permissions'> | null | undefined, permission: string): boolean {
+  return !!me && me.permissions.includes(permission);
+}
+
+/** Whether the user may open the page (before the box is asked; the box decides in the end). */
+export function mayOpen(me: Pick<Me, 'permissions' | 'must_enroll_second_factor'> | null, page: PageInfo): boolean {
+  if (!me) return false;
+  if (page.id === 'account') return true;
+  if (me.must_enroll_second_factor) return false;
+  return page.needs.length === 0 || page.needs.some((p) => me.permissions.includes(p));
+}
+
+/** The navigation entries the user is allowed to see, in order. */
+export function navFor(me: Pick<Me, 'permissions' | 'must_enroll_second_factor'> | null): PageInfo[] {
+  if (!me) return [];
+  return PAGES.filter((p) => p.inNav && (mayOpen(me, p) || p.id === 'home'));
+}
