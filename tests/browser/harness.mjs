@@ -18,6 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { after, before } from 'node:test';
+
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -398,4 +400,22 @@ export async function horizontalOverflow(page) {
     scrollWidth: document.documentElement.scrollWidth,
     clientWidth: document.documentElement.clientWidth,
   }));
+}
+
+/**
+ * Starts the real stack and a browser before a test file's tests (and creates the owner unless
+ * `{ owner: false }`), stops both after them, and hands `{ stack, browser, owner }` to `assign`.
+ */
+export function useStack(assign, { owner = true } = {}) {
+  const env = {};
+  before(async () => {
+    env.stack = await startStack();
+    env.browser = await launchBrowser();
+    if (owner) env.owner = await createOwner(env.stack.baseUrl);
+    assign(env);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.stack?.stop();
+  });
 }

@@ -1,31 +1,13 @@
 // Identity on a phone (360px): the setup, sign-in, My account, Users, Audit log and Settings pages
 // have no sideways scrolling, and their navigation entries are in the folded menu.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import {
-  OWNER,
-  apiCall,
-  createOwner,
-  horizontalOverflow,
-  launchBrowser,
-  newPage,
-  screenshot,
-  startStack,
-} from './harness.mjs';
+import { OWNER, apiCall, createOwner, horizontalOverflow, newPage, screenshot, useStack } from './harness.mjs';
 
 let stack;
 let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser } = s), { owner: false });
 
 async function noSidewaysScroll(page, what) {
   const o = await horizontalOverflow(page);

@@ -1,24 +1,14 @@
 // Identity 2) passkeys with Chromium's virtual authenticator (DevTools protocol): the owner adds a
 // passkey on My account, signs out, and signs in again with only their name and the passkey.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { OWNER, apiCall, createOwner, launchBrowser, newPage, screenshot, signOutInPage, startStack } from './harness.mjs';
+import { OWNER, apiCall, newPage, screenshot, signOutInPage, useStack } from './harness.mjs';
 
 let stack;
 let browser;
 let owner;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-  owner = await createOwner(stack.baseUrl);
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser, owner } = s));
 
 test('2) add a passkey on My account, then sign in with name + passkey', async () => {
   const { page, context, problems } = await newPage(browser, { session: owner });

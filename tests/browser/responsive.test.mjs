@@ -1,23 +1,13 @@
 // c) at phone width (360px) the navigation folds into a menu button and nothing scrolls sideways.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { newPage, screenshot, useStack } from './harness.mjs';
 
 let stack;
 let browser;
 let owner;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-  owner = await createOwner(stack.baseUrl);
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser, owner } = s));
 
 async function horizontalOverflow(page) {
   return page.evaluate(() => ({

@@ -3,24 +3,14 @@
 // secret asks first.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { apiCall, createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { apiCall, newPage, screenshot, useStack } from './harness.mjs';
 
 let stack;
 let browser;
 let owner;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-  owner = await createOwner(stack.baseUrl);
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser, owner } = s));
 
 test('5) set a secret: shown as set, its value nowhere in the page; security settings save', async () => {
   const { page, context, problems } = await newPage(browser, { session: owner });

@@ -2,33 +2,13 @@
 // page; they turn on an authenticator app on My account (the code is computed here with RFC 6238),
 // save their recovery codes, sign out, and sign in again with password + code.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import {
-  OWNER,
-  apiCall,
-  freshTotp,
-  launchBrowser,
-  newPage,
-  screenshot,
-  signInWithPassword,
-  signOutInPage,
-  startStack,
-  totp,
-} from './harness.mjs';
+import { OWNER, apiCall, freshTotp, newPage, screenshot, signInWithPassword, signOutInPage, totp, useStack } from './harness.mjs';
 
 let stack;
 let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser } = s), { owner: false });
 
 test('the TOTP helper matches the RFC 6238 test vectors (SHA-1)', () => {
   // RFC 6238 appendix B: the ASCII secret "12345678901234567890", 8 digits.

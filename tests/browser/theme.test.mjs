@@ -1,23 +1,13 @@
 // d) switching the theme to dark changes the page colours, and the choice survives a reload.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { newPage, screenshot, useStack } from './harness.mjs';
 
 let stack;
 let browser;
 let owner;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-  owner = await createOwner(stack.baseUrl);
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser, owner } = s));
 
 /** Relative luminance (0 black .. 1 white) of a CSS rgb()/rgba() colour. */
 function luminance(css) {

@@ -1,24 +1,14 @@
 // g) when the agent stops answering, the page says so plainly and offers to try again; the page
 // recovers by itself once the agent is back.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { createOwner, launchBrowser, newPage, screenshot, startStack } from './harness.mjs';
+import { newPage, screenshot, useStack } from './harness.mjs';
 
 let stack;
 let browser;
 let owner;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-  owner = await createOwner(stack.baseUrl);
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+useStack((s) => ({ stack, browser, owner } = s));
 
 test('g) an unreachable agent shows an error banner with a retry button', async () => {
   const { page, context } = await newPage(browser, { session: owner });
