@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { OWNER, apiCall, newPage, screenshot, signOutInPage, useStack } from './harness.mjs';
+import { OWNER, apiCall, newPage, screenshot, signInWithPassword, signOutInPage, useStack } from './harness.mjs';
 
 let stack;
 let browser;
@@ -61,6 +61,23 @@ test('2) add a passkey on My account, then sign in with name + passkey', async (
     assert.ok(used.credentials[0].signCount >= 1, 'the passkey signed the sign-in');
     const me = await page.evaluate(async () => (await fetch('/api/v1/me')).json());
     assert.equal(me.name, OWNER.name, 'signed in as the owner');
+
+    // The passkey as the second factor: with a passkey on the account, a password alone is not
+    // enough; the next step asks for the passkey (and no 6-digit code, since there is no app).
+    await signOutInPage(page);
+    await signInWithPassword(page, OWNER.name, OWNER.password);
+    await page.getByRole('heading', { name: 'One more step' }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.getByLabel('6-digit code from your authenticator app').count(), 0, 'no code field');
+    // (Through Playwright's request API: same cookies, and an expected 401 is no console error.)
+    const pending = await page.request.get(`${stack.baseUrl}/api/v1/me`);
+    assert.equal(pending.status(), 401, 'the password alone grants nothing');
+    await screenshot(page, 'sign-in-passkey-second-factor');
+    await page.getByRole('button', { name: 'Use my passkey' }).click();
+    await page.getByTestId('agent-version').waitFor({ timeout: 15_000 });
+    const after2fa = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.ok(after2fa.credentials[0].signCount > used.credentials[0].signCount, 'the passkey signed again');
+    const me2 = await page.evaluate(async () => (await fetch('/api/v1/me')).json());
+    assert.equal(me2.name, OWNER.name, 'signed in after password + passkey');
     assert.deepEqual(problems, [], 'no console errors or failed requests');
   } finally {
     await context.close();
