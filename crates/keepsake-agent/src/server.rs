@@ -83,11 +83,11 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl std
                     let agent = Arc::clone(&agent);
                     let router = Arc::clone(&router);
                     async move {
-                        match read_body(body, crate::api::MAX_BODY).await {
+                        match keepsake_api::body::collect_limited(body, crate::api::MAX_BODY).await {
                             Ok(bytes) => {
                                 router.dispatch(agent, method, path.as_str(), &query, &headers, &peer, bytes).await
                             }
-                            Err(e) => e.into_response(),
+                            Err(e) => crate::api::ApiError::from(e).into_response(),
                         }
                     }
                 },
@@ -149,31 +149,4 @@ fn refusal(peer: Peer, web_uid: u32) -> warp::reply::Response {
     )
     .with_hint("Use the dashboard, or run `keepsake` as root.")
     .into_response()
-}
-
-async fn read_body(
-    body: impl futures_util::Stream<Item = Result<impl warp::Buf, warp::Error>>,
-    limit: usize,
-) -> Result<bytes::Bytes, crate::api::ApiError> {
-    use futures_util::StreamExt;
-    let mut out = bytes::BytesMut::new();
-    futures_util::pin_mut!(body);
-    while let Some(chunk) = body.next().await {
-        let mut chunk =
-            chunk.map_err(|e| crate::api::ApiError::bad_request(format!("cannot read request body: {e}")))?;
-        if out.len() + chunk.remaining() > limit {
-            return Err(crate::api::ApiError::new(
-                http::StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("request body is larger than {limit} bytes"),
-            ));
-        }
-        while chunk.has_remaining() {
-            let c = chunk.chunk();
-            out.extend_from_slice(c);
-            let n = c.len();
-            chunk.advance(n);
-        }
-    }
-    Ok(out.freeze())
 }

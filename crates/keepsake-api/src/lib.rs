@@ -5,6 +5,7 @@
 //! root CLI and the tests. It knows nothing of SQL, Docker, D-Bus or how the agent does its work,
 //! and it never starts a runtime: the caller brings its own.
 
+pub mod body;
 pub mod client;
 pub mod identity;
 pub mod types;

@@ -65,7 +65,7 @@ pub async fn run(
     config: WebConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    if rustix_uid_is_root() {
+    if running_as_root() {
         tracing::warn!("keepsake-web is running as root; it needs no privileges, run it as an unprivileged user");
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -77,8 +77,9 @@ pub async fn run(
     Ok(())
 }
 
-fn rustix_uid_is_root() -> bool {
-    // SAFETY-free: reading our own uid from /proc avoids another dependency for one number.
+/// Whether this process runs as root. Read from /proc rather than through libc: one number does
+/// not justify a dependency, and this crate stays free of `unsafe`.
+fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))

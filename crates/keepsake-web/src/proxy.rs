@@ -7,13 +7,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use bytes::Bytes;
+use futures_util::Stream;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyDataStream, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::UnixConnector;
+use keepsake_api::body::{BodyError, collect_limited};
 use warp::Buf;
 use warp::Reply;
 use warp::reply::Response;
@@ -85,9 +86,12 @@ impl Proxy {
         if declared.is_some_and(|n| n > self.max_body) {
             return too_large(self.max_body);
         }
-        let body = match read_limited(body, self.max_body).await {
+        let body = match collect_limited(body, self.max_body).await {
             Ok(b) => b,
-            Err(resp) => return resp,
+            Err(BodyError::TooLarge { .. }) => return too_large(self.max_body),
+            Err(e @ BodyError::Read(_)) => {
+                return guard::error(StatusCode::BAD_REQUEST, "bad_request", e.to_string(), None);
+            }
         };
         let path_and_query = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
         let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, &path_and_query).into();
@@ -145,28 +149,6 @@ fn too_large(limit: usize) -> Response {
         format!("the request body is larger than {limit} bytes"),
         None,
     )
-}
-
-async fn read_limited(
-    body: impl Stream<Item = Result<impl Buf, warp::Error>>,
-    limit: usize,
-) -> Result<Bytes, Response> {
-    let mut out = BytesMut::new();
-    futures_util::pin_mut!(body);
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| {
-            guard::error(StatusCode::BAD_REQUEST, "bad_request", format!("cannot read the request body: {e}"), None)
-        })?;
-        if out.len() + chunk.remaining() > limit {
-            return Err(too_large(limit));
-        }
-        while chunk.has_remaining() {
-            let n = chunk.chunk().len();
-            out.extend_from_slice(chunk.chunk());
-            chunk.advance(n);
-        }
-    }
-    Ok(out.freeze())
 }
 
 #[cfg(test)]

@@ -97,3 +97,14 @@ impl From<crate::auth::AuthError> for ApiError {
         }
     }
 }
+
+impl From<keepsake_api::body::BodyError> for ApiError {
+    fn from(e: keepsake_api::body::BodyError) -> ApiError {
+        match e {
+            keepsake_api::body::BodyError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string())
+            }
+            keepsake_api::body::BodyError::Read(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}

@@ -149,8 +149,8 @@ pub(super) fn apply(conn: &mut Connection) -> Result<()> {
     if current > MIGRATIONS.len() {
         return Err(StoreError::TooNew { found: current, known: MIGRATIONS.len() });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let version = i + 1;
+    for (i, sql) in MIGRATIONS[current..].iter().enumerate() {
+        let version = current + i + 1;
         // Each migration and its version bump commit together, so a crash mid-way leaves the
         // database at the previous version, never between two.
         let tx = conn.transaction().map_err(|source| StoreError::Migrate { version, source })?;

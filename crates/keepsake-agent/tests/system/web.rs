@@ -119,7 +119,7 @@ async fn runs_as_an_unprivileged_user_with_no_capabilities() {
 
     let status = std::fs::read_to_string(format!("/proc/{}/status", web.pid())).unwrap();
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().skip(1).collect::<Vec<_>>()
+        status.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().collect::<Vec<_>>()[1..].to_vec()
     };
     assert!(field("Uid:").iter().all(|u| *u == "65534"), "{status}");
     assert_eq!(field("CapEff:"), vec!["0000000000000000"]);
