@@ -3,8 +3,8 @@
 //! The socket is created with mode 0660 and the configured group, atomically (bound under a
 //! temporary name, permissions set, then renamed into place) so it is never reachable with looser
 //! permissions. Each connection's peer credentials (SO_PEERCRED) are read by the kernel, not claimed
-//! by the client; only root and the web server's user are served. Anyone else gets a 403 saying so,
-//! and the connection is closed.
+//! by the client; the dispatcher serves only root and the web server's user. Anyone else gets a 403 saying so
+//! (and, for a mutating request, an audit row naming the uid).
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -19,15 +19,7 @@ use tower_service::Service;
 use warp::Filter;
 
 use crate::Agent;
-use crate::api::Router;
-
-/// Who is on the other end of a connection, as the kernel says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
-    pub uid: u32,
-    pub gid: u32,
-    pub pid: Option<i32>,
-}
+use crate::api::{Peer, Request, Router};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -83,12 +75,11 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl std
                     let agent = Arc::clone(&agent);
                     let router = Arc::clone(&router);
                     async move {
-                        match keepsake_api::body::collect_limited(body, crate::api::MAX_BODY).await {
-                            Ok(bytes) => {
-                                router.dispatch(agent, method, path.as_str(), &query, &headers, &peer, bytes).await
-                            }
-                            Err(e) => crate::api::ApiError::from(e).into_response(),
-                        }
+                        // Read (bounded) before dispatch, but let the dispatcher answer a failed
+                        // read, so that it is audited like any other refusal.
+                        let body = keepsake_api::body::collect_limited(body, crate::api::MAX_BODY).await;
+                        let req = Request { method, path: path.as_str(), query: &query, headers: &headers, peer, body };
+                        router.dispatch(agent, req).await
                     }
                 },
             )
@@ -113,40 +104,17 @@ pub async fn serve(listener: UnixListener, agent: Arc<Agent>, shutdown: impl std
                 continue;
             }
         };
-        let allowed = peer.uid == 0 || peer.uid == agent.config.web_uid;
-        let web_uid = agent.config.web_uid;
+        // Every peer reaches the dispatcher, which refuses (and audits) the ones not allowed.
         let svc = service.clone();
         tokio::spawn(async move {
             let io = TokioIo::new(stream);
             let handler = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
                 req.extensions_mut().insert(peer);
-                let fut = if allowed { Some(svc.clone().call(req)) } else { None };
-                async move {
-                    match fut {
-                        Some(f) => f.await,
-                        None => Ok(refusal(peer, web_uid)),
-                    }
-                }
+                svc.clone().call(req)
             });
-            if !allowed {
-                tracing::warn!(uid = peer.uid, pid = ?peer.pid, "refused a connection from a uid that is not allowed");
-            }
             if let Err(e) = http1::Builder::new().serve_connection(io, handler).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
-}
-
-fn refusal(peer: Peer, web_uid: u32) -> warp::reply::Response {
-    crate::api::ApiError::new(
-        http::StatusCode::FORBIDDEN,
-        "peer_not_allowed",
-        format!(
-            "uid {} may not use the Keepsake agent: only root (uid 0) and the web server's user (uid {web_uid}) may connect",
-            peer.uid
-        ),
-    )
-    .with_hint("Use the dashboard, or run `keepsake` as root.")
-    .into_response()
 }

@@ -15,7 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use hyperlocal::{UnixConnector, Uri};
 use serde::de::DeserializeOwned;
 
-use crate::types::{ApiError, Health, Job, JobList, JobLog, JobState, Status};
+use crate::types::{ApiError, Health, Job, JobList, JobLog, Status};
+use crate::paths;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -39,13 +40,7 @@ impl ClientError {
     }
 }
 
-/// Which jobs to list.
-#[derive(Debug, Clone, Default)]
-pub struct JobQuery {
-    pub limit: Option<u32>,
-    pub kind: Option<String>,
-    pub state: Option<JobState>,
-}
+pub use crate::types::JobQuery;
 
 #[derive(Clone)]
 pub struct Client {
@@ -108,15 +103,15 @@ impl Client {
     }
 
     pub async fn health(&self) -> Result<Health, ClientError> {
-        self.call_json(Method::GET, "/api/v1/health", None).await
+        self.call_json(Method::GET, paths::HEALTH, None).await
     }
 
     pub async fn status(&self) -> Result<Status, ClientError> {
-        self.call_json(Method::GET, "/api/v1/status", None).await
+        self.call_json(Method::GET, paths::STATUS, None).await
     }
 
     pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
-        self.call_json(Method::GET, "/api/v1/openapi.json", None).await
+        self.call_json(Method::GET, paths::OPENAPI, None).await
     }
 
     pub async fn jobs(&self, q: &JobQuery) -> Result<JobList, ClientError> {
@@ -130,25 +125,24 @@ impl Client {
         if let Some(s) = q.state {
             params.push(format!("state={}", s.as_str()));
         }
-        let path =
-            if params.is_empty() { "/api/v1/jobs".to_owned() } else { format!("/api/v1/jobs?{}", params.join("&")) };
+        let path = if params.is_empty() { paths::JOBS.to_owned() } else { format!("{}?{}", paths::JOBS, params.join("&")) };
         self.call_json(Method::GET, &path, None).await
     }
 
     pub async fn job(&self, id: i64) -> Result<Job, ClientError> {
-        self.call_json(Method::GET, &format!("/api/v1/jobs/{id}"), None).await
+        self.call_json(Method::GET, &paths::fill(paths::JOB, &[("id", &id)]), None).await
     }
 
     pub async fn job_log(&self, id: i64) -> Result<JobLog, ClientError> {
-        self.call_json(Method::GET, &format!("/api/v1/jobs/{id}/log"), None).await
+        self.call_json(Method::GET, &paths::fill(paths::JOB_LOG, &[("id", &id)]), None).await
     }
 
     pub async fn cancel_job(&self, id: i64) -> Result<Job, ClientError> {
-        self.call_json(Method::POST, &format!("/api/v1/jobs/{id}/cancel"), Some(&serde_json::json!({}))).await
+        self.call_json(Method::POST, &paths::fill(paths::JOB_CANCEL, &[("id", &id)]), Some(&serde_json::json!({}))).await
     }
 
     pub async fn start_self_check(&self) -> Result<Job, ClientError> {
-        self.call_json(Method::POST, "/api/v1/host/self-check", Some(&serde_json::json!({}))).await
+        self.call_json(Method::POST, paths::SELF_CHECK, Some(&serde_json::json!({}))).await
     }
 
     /// Opens a server-sent event stream (`/api/v1/jobs/{id}/events` or `/api/v1/events`).

@@ -21,15 +21,20 @@ pub struct AuthState {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
+    #[schemars(regex(pattern = crate::limits::ACCOUNT_NAME_PATTERN))]
     pub name: String,
+    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = r"^[^\p{Cc}]*$"))]
     pub display_name: Option<String>,
+    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schemars(length(max = crate::limits::LOGIN_NAME_MAX))]
     pub name: String,
+    #[schemars(length(max = crate::limits::PASSWORD_MAX))]
     pub password: String,
 }
 
@@ -45,12 +50,14 @@ pub struct LoginResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    #[schemars(length(max = crate::limits::CODE_MAX))]
     pub code: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameRequest {
+    #[schemars(length(max = crate::limits::LOGIN_NAME_MAX))]
     pub name: String,
 }
 
@@ -66,6 +73,7 @@ pub struct PasskeyChallenge {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAnswer {
+    #[schemars(length(max = crate::limits::CEREMONY_MAX))]
     pub ceremony: String,
     /// The credential as JSON (binary fields base64url-encoded).
     pub credential: serde_json::Value,
@@ -91,19 +99,23 @@ pub struct Me {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[schemars(length(max = crate::limits::PASSWORD_MAX))]
     pub current: String,
+    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
     pub new: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordConfirm {
+    #[schemars(length(max = crate::limits::PASSWORD_MAX))]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSet {
+    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
     pub password: String,
 }
 
@@ -175,21 +187,27 @@ pub struct UserList {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schemars(regex(pattern = crate::limits::ACCOUNT_NAME_PATTERN))]
     pub name: String,
+    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = r"^[^\p{Cc}]*$"))]
     pub display_name: Option<String>,
+    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
     pub password: String,
     /// owner, admin, operator or viewer.
-    pub role: String,
+    pub role: Role,
     #[serde(default)]
+    #[schemars(length(max = crate::limits::LIST_MAX))]
     pub groups: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
+    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = crate::limits::LABEL_PATTERN))]
     pub display_name: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub disabled: Option<bool>,
+    #[schemars(length(max = crate::limits::LIST_MAX))]
     pub groups: Option<Vec<i64>>,
 }
 
@@ -208,7 +226,9 @@ pub struct GroupList {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupUpsert {
+    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = crate::limits::LABEL_PATTERN))]
     pub name: String,
+    #[schemars(length(max = crate::limits::LIST_MAX))]
     pub permissions: Vec<String>,
 }
 
@@ -262,7 +282,8 @@ pub struct AuditVerification {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub require_second_factor_for_admins: bool,
-    /// Audit entries older than this are removed (at least 30).
+    /// Audit entries older than this are removed (30 to 36500 days).
+    #[schemars(range(min = 30, max = 36_500))]
     pub audit_retention_days: u32,
 }
 
@@ -283,6 +304,7 @@ pub struct SecretList {
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
+    #[schemars(length(max = crate::limits::SECRET_MAX))]
     pub value: String,
 }
 
@@ -290,4 +312,55 @@ impl std::fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretValue(<redacted>)")
     }
+}
+
+/// The built-in roles, from most to least powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Operator,
+    Viewer,
+}
+
+/// The query of `GET /api/v1/audit`. Text filters match the start of the field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries by this actor.
+    #[schemars(length(max = 200))]
+    pub actor: Option<String>,
+    /// Only actions starting with this, e.g. `auth.` or `users.`.
+    #[schemars(length(max = 200))]
+    pub action: Option<String>,
+    /// Only outcomes starting with this: ok, denied, error, ...
+    #[schemars(length(max = 200))]
+    pub outcome: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries at or before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many entries (1 to 100000, default 200).
+    #[schemars(range(min = 1, max = 100_000))]
+    pub limit: Option<u32>,
+    /// `json` (default) or `csv` (a download).
+    pub format: Option<ExportFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// `POST /api/v1/audit/verify`: check the hash chain, optionally against a head published
+/// outside the box (a weekly summary, a backup drive), which root on the box cannot rewrite.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditVerifyRequest {
+    /// The witnessed head hash (64 hex digits) the chain must still contain.
+    #[schemars(regex(pattern = "^[0-9a-f]{64}$"))]
+    pub head: Option<String>,
 }

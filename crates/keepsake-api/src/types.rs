@@ -218,3 +218,48 @@ pub mod event {
     /// Data: a [`super::LogLine`].
     pub const LOG: &str = "log";
 }
+
+/// The query of `GET /api/v1/jobs`: which jobs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobQuery {
+    /// At most this many jobs (1 to 500, default 50).
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// Only jobs of this kind, e.g. `host.self_check`.
+    #[schemars(length(max = 64))]
+    pub kind: Option<String>,
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+}
+
+/// What a request that changed something did, in words (for routes with nothing else to say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Done {
+    pub message: String,
+}
+
+impl Done {
+    pub fn new(message: impl Into<String>) -> Done {
+        Done { message: message.into() }
+    }
+}
+
+/// `GET /api/v1/openapi.json`: this API described in OpenAPI 3.0. The route table generates it;
+/// its parts are free-form JSON as OpenAPI defines them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OpenApiDocument {
+    /// The OpenAPI version, `3.0.3`.
+    pub openapi: String,
+    /// Title, version and description of the API.
+    pub info: serde_json::Map<String, serde_json::Value>,
+    /// Every route: path, then method, then the operation.
+    pub paths: serde_json::Map<String, serde_json::Value>,
+    /// Schemas referenced by the operations.
+    pub components: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The body of a request that takes no parameters: `{}` (or nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}

@@ -3,90 +3,96 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
 use keepsake_api::{
-    CodeRequest, NameRequest, PasskeyAnswer, PasskeyChallenge, PasskeyInfo, PasskeyList, PasswordChange,
-    PasswordConfirm, RecoveryCodes, SessionInfo, SessionList, TotpEnrollment,
+    CodeRequest, Done, Me, NameRequest, NoParams, PasskeyAnswer, PasskeyChallenge, PasskeyInfo, PasskeyList,
+    PasswordChange, PasswordConfirm, RecoveryCodes, SessionInfo, SessionList, TotpEnrollment,
 };
-use warp::reply::Response;
 
-use super::routes::NoParams;
+use super::contract::{Cx, NoBody, NoQuery};
 use super::session::me as me_of;
-use super::{ApiError, Req, json};
+use super::{ApiError, blocking};
 use crate::Agent;
 
-pub async fn me(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::OK, &me_of(&agent, req.caller.user()?)?))
+pub async fn me(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<Me, ApiError> {
+    me_of(&agent, cx.caller.user()?)
 }
 
-pub async fn change_password(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: PasswordChange = req.json()?;
-    agent.auth.change_own_password(req.caller.user()?, &r.current, &r.new)?;
-    req.note(|n| n.detail = Some("password changed; other sessions ended".into()));
-    Ok(json(StatusCode::OK, &serde_json::json!({"changed": true})))
+pub async fn change_password(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: PasswordChange) -> Result<Done, ApiError> {
+    let me = cx.caller.user()?.clone();
+    blocking(&agent, move |a| a.auth.change_own_password(&me, &r.current, &r.new).map_err(ApiError::from)).await?;
+    cx.note(|n| n.detail = Some("password changed; other sessions ended".into()));
+    Ok(Done::new("password changed; your other sessions were ended"))
 }
 
-pub async fn totp_begin(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let NoParams {} = req.json()?;
-    let (secret, otpauth_url, qr_png) = agent.auth.totp_begin(req.caller.user()?)?;
-    Ok(json(StatusCode::OK, &TotpEnrollment { secret, otpauth_url, qr_png }))
+pub async fn totp_begin(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoParams) -> Result<TotpEnrollment, ApiError> {
+    let (secret, otpauth_url, qr_png) = agent.auth.totp_begin(cx.caller.user()?)?;
+    Ok(TotpEnrollment { secret, otpauth_url, qr_png })
 }
 
-pub async fn totp_confirm(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: CodeRequest = req.json()?;
-    let codes = agent.auth.totp_confirm(req.caller.user()?, &r.code)?;
-    req.note(|n| n.detail = Some("authenticator app enabled".into()));
-    Ok(json(StatusCode::OK, &RecoveryCodes { codes }))
+pub async fn totp_confirm(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: CodeRequest) -> Result<RecoveryCodes, ApiError> {
+    let codes = agent.auth.totp_confirm(cx.caller.user()?, &r.code)?;
+    cx.note(|n| n.detail = Some("authenticator app enabled".into()));
+    Ok(RecoveryCodes { codes })
 }
 
-pub async fn totp_disable(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: PasswordConfirm = req.json()?;
-    agent.auth.totp_disable(req.caller.user()?, &r.password)?;
-    req.note(|n| n.detail = Some("authenticator app removed".into()));
-    Ok(json(StatusCode::OK, &serde_json::json!({"disabled": true})))
+pub async fn totp_disable(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: PasswordConfirm) -> Result<Done, ApiError> {
+    let me = cx.caller.user()?.clone();
+    blocking(&agent, move |a| a.auth.totp_disable(&me, &r.password).map_err(ApiError::from)).await?;
+    cx.note(|n| n.detail = Some("authenticator app removed".into()));
+    Ok(Done::new("authenticator app removed"))
 }
 
-pub async fn recovery_codes(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: PasswordConfirm = req.json()?;
-    let codes = agent.auth.regenerate_recovery_codes(req.caller.user()?, &r.password)?;
-    req.note(|n| n.detail = Some("new recovery codes made; old ones no longer work".into()));
-    Ok(json(StatusCode::OK, &RecoveryCodes { codes }))
+pub async fn recovery_codes(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: PasswordConfirm,
+) -> Result<RecoveryCodes, ApiError> {
+    let me = cx.caller.user()?.clone();
+    let codes =
+        blocking(&agent, move |a| a.auth.regenerate_recovery_codes(&me, &r.password).map_err(ApiError::from)).await?;
+    cx.note(|n| n.detail = Some("new recovery codes made; old ones no longer work".into()));
+    Ok(RecoveryCodes { codes })
 }
 
-pub async fn passkeys(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let rows = agent.auth.passkey_list(req.caller.user()?.user.id)?;
-    let passkeys = rows
-        .into_iter()
-        .map(|p| PasskeyInfo { id: p.id, name: p.name, created_at: p.created_at, last_used_at: p.last_used_at })
-        .collect();
-    Ok(json(StatusCode::OK, &PasskeyList { passkeys }))
+fn passkey_info(p: crate::store::PasskeyRow) -> PasskeyInfo {
+    PasskeyInfo { id: p.id, name: p.name, created_at: p.created_at, last_used_at: p.last_used_at }
 }
 
-pub async fn passkey_register_begin(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: NameRequest = req.json()?;
-    let (ceremony, options) = agent.auth.passkey_register_begin(req.caller.user()?, &r.name)?;
-    Ok(json(StatusCode::OK, &PasskeyChallenge { ceremony, options }))
+pub async fn passkeys(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<PasskeyList, ApiError> {
+    let rows = agent.auth.passkey_list(cx.caller.user()?.user.id)?;
+    Ok(PasskeyList { passkeys: rows.into_iter().map(passkey_info).collect() })
 }
 
-pub async fn passkey_register_finish(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: PasskeyAnswer = req.json()?;
-    let p = agent.auth.passkey_register_finish(req.caller.user()?, &r.ceremony, &r.credential)?;
-    req.note(|n| n.detail = Some(format!("passkey `{}` added", p.name)));
-    Ok(json(
-        StatusCode::CREATED,
-        &PasskeyInfo { id: p.id, name: p.name, created_at: p.created_at, last_used_at: p.last_used_at },
-    ))
+pub async fn passkey_register_begin(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: NameRequest,
+) -> Result<PasskeyChallenge, ApiError> {
+    let (ceremony, options) = agent.auth.passkey_register_begin(cx.caller.user()?, &r.name)?;
+    Ok(PasskeyChallenge { ceremony, options })
 }
 
-pub async fn passkey_delete(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let id = req.id_param("id")?;
-    agent.auth.passkey_delete(req.caller.user()?.user.id, id)?;
-    req.note(|n| n.detail = Some("passkey removed".into()));
-    Ok(json(StatusCode::OK, &serde_json::json!({"deleted": true})))
+pub async fn passkey_register_finish(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: PasskeyAnswer,
+) -> Result<PasskeyInfo, ApiError> {
+    let p = agent.auth.passkey_register_finish(cx.caller.user()?, &r.ceremony, &r.credential)?;
+    cx.note(|n| n.detail = Some(format!("passkey `{}` added", p.name)));
+    Ok(passkey_info(p))
 }
 
-pub async fn sessions(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let u = req.caller.user()?;
+pub async fn passkey_delete(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<Done, ApiError> {
+    agent.auth.passkey_delete(cx.caller.user()?.user.id, cx.id("id")?)?;
+    cx.note(|n| n.detail = Some("passkey removed".into()));
+    Ok(Done::new("passkey removed"))
+}
+
+pub async fn sessions(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<SessionList, ApiError> {
+    let u = cx.caller.user()?;
     let sessions = agent
         .auth
         .sessions(u.user.id)?
@@ -101,11 +107,10 @@ pub async fn sessions(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError>
             user_agent: s.user_agent,
         })
         .collect();
-    Ok(json(StatusCode::OK, &SessionList { sessions }))
+    Ok(SessionList { sessions })
 }
 
-pub async fn revoke_session(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let id = req.id_param("id")?;
-    agent.auth.revoke_session(req.caller.user()?.user.id, id)?;
-    Ok(json(StatusCode::OK, &serde_json::json!({"revoked": true})))
+pub async fn revoke_session(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<Done, ApiError> {
+    agent.auth.revoke_session(cx.caller.user()?.user.id, cx.id("id")?)?;
+    Ok(Done::new("session ended"))
 }

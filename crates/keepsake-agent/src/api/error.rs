@@ -1,7 +1,8 @@
-//! API errors: a status code and the JSON body every client understands.
+//! API errors: a status, a stable dotted code the dashboard can branch on (`user.unknown_group`,
+//! `auth.last_owner`, ...), a message for a person, and the headers some statuses call for
+//! (`Retry-After` on 429, `Allow` on 405).
 
-use http::{Method, StatusCode};
-use warp::Reply;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
 use crate::jobs::JobsError;
@@ -13,11 +14,12 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub hint: Option<String>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), hint: None }
+        ApiError { status, code, message: message.into(), hint: None, headers: Vec::new() }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> ApiError {
@@ -25,25 +27,44 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    fn with_header(mut self, name: HeaderName, value: &str) -> ApiError {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
     }
 
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            .with_hint("See the agent's log (journalctl -u keepsake-agent).")
     }
 
     pub fn not_found_route(path: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "no_such_route", format!("there is no API route {path}"))
+        ApiError::new(StatusCode::NOT_FOUND, "api.no_such_route", format!("there is no API route {}", clip(path, 200)))
             .with_hint("See /api/v1/openapi.json for the routes the agent has.")
     }
 
     pub fn method_not_allowed(method: &Method, path: &str, allowed: &str) -> ApiError {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("{method} is not allowed on {path}; allowed: {allowed}"),
+            "api.method_not_allowed",
+            format!("{} is not allowed on {path}; allowed: {allowed}", clip(method.as_str(), 20)),
         )
+        .with_header(http::header::ALLOW, allowed)
+    }
+
+    pub fn too_many_attempts(message: String, retry_after_secs: u64) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "auth.too_many_attempts", message)
+            .with_hint("This protects your account from guessing. Wait, then try again.")
+            .with_header(http::header::RETRY_AFTER, &retry_after_secs.max(1).to_string())
     }
 
     pub fn into_response(self) -> Response {
@@ -51,8 +72,24 @@ impl ApiError {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
         let body = keepsake_api::ApiError { code: self.code.to_owned(), message: self.message, hint: self.hint };
-        warp::reply::with_status(warp::reply::json(&body), self.status).into_response()
+        let mut resp = super::contract::json(self.status, &body);
+        for (k, v) in self.headers {
+            resp.headers_mut().insert(k, v);
+        }
+        resp
     }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary: for text that came from a request.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &s[..cut])
 }
 
 impl From<StoreError> for ApiError {
@@ -60,16 +97,15 @@ impl From<StoreError> for ApiError {
         if let StoreError::Conflict(m) = e {
             return ApiError::new(StatusCode::CONFLICT, "conflict", m);
         }
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the agent's database failed: {e}"))
-            .with_hint("See the agent's log (journalctl -u keepsake-agent).")
+        ApiError::internal(format!("the agent's database failed: {e}"))
     }
 }
 
 impl From<JobsError> for ApiError {
     fn from(e: JobsError) -> ApiError {
         match e {
-            JobsError::NotFound(_) => ApiError::not_found(e.to_string()),
-            JobsError::AlreadyFinished { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            JobsError::NotFound(_) => ApiError::not_found("job.not_found", e.to_string()),
+            JobsError::AlreadyFinished { .. } => ApiError::new(StatusCode::CONFLICT, "job.finished", e.to_string()),
             JobsError::Store(s) => s.into(),
         }
     }
@@ -80,19 +116,16 @@ impl From<crate::auth::AuthError> for ApiError {
         use crate::auth::AuthError as A;
         let msg = e.to_string();
         match e {
-            A::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+            A::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "auth.unauthenticated", "sign in first")
                 .with_hint("Your session may have ended; sign in again."),
-            A::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            A::BadRequest(_) => ApiError::bad_request(msg),
-            A::NotFound(_) => ApiError::not_found(msg),
+            A::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "auth.forbidden", msg),
+            A::BadRequest(_) => ApiError::bad_request("bad_request", msg),
+            A::NotFound(_) => ApiError::not_found("not_found", msg),
             A::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
-            A::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", msg)
+            A::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "auth.bad_credentials", msg)
                 .with_hint("Check the name and password. After several failures, sign-in slows down."),
-            A::TooManyAttempts { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", msg)
-                .with_hint("This protects your account from guessing. Wait, then try again."),
-            A::Internal(_) | A::Secrets(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("identity check failed: {msg}"))
-            }
+            A::TooManyAttempts { retry_after_secs } => ApiError::too_many_attempts(msg, retry_after_secs),
+            A::Internal(_) | A::Secrets(_) => ApiError::internal(format!("identity check failed: {msg}")),
             A::Store(s) => s.into(),
         }
     }
@@ -102,9 +135,9 @@ impl From<keepsake_api::body::BodyError> for ApiError {
     fn from(e: keepsake_api::body::BodyError) -> ApiError {
         match e {
             keepsake_api::body::BodyError::TooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string())
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large", e.to_string())
             }
-            keepsake_api::body::BodyError::Read(_) => ApiError::bad_request(e.to_string()),
+            keepsake_api::body::BodyError::Read(_) => ApiError::bad_request("request.unreadable", e.to_string()),
         }
     }
 }

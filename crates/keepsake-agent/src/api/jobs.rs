@@ -2,62 +2,51 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
-use keepsake_api::{JobList, JobLog, JobState};
-use warp::reply::Response;
+use keepsake_api::{Job, JobList, JobLog, JobQuery, JobState, NoParams};
 
-use super::routes::NoParams;
-use super::{ApiError, Req, json, sse};
+use super::contract::{Cx, JobEvents, NoBody, NoQuery};
+use super::{ApiError, sse};
 use crate::Agent;
 use crate::store::JobFilter;
 
-pub async fn list(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let state = match req.query.get("state") {
-        None => None,
-        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "unknown job state `{s}`; use queued, running, succeeded, failed or cancelled"
-            ))
-        })?),
-    };
-    let filter = JobFilter { kind: req.query.get("kind").cloned(), state, limit: req.query_u32("limit", 50, 500)? };
-    Ok(json(StatusCode::OK, &JobList { jobs: agent.store.jobs(&filter)? }))
+fn job(agent: &Agent, id: i64) -> Result<Job, ApiError> {
+    agent.store.job(id)?.ok_or_else(|| ApiError::not_found("job.not_found", format!("no job with id {id}")))
 }
 
-pub async fn get(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let id = req.id_param("id")?;
-    let job = agent.store.job(id)?.ok_or_else(|| ApiError::not_found(format!("no job with id {id}")))?;
-    Ok(json(StatusCode::OK, &job))
+pub async fn list(agent: Arc<Agent>, _: Cx, q: JobQuery, _: NoBody) -> Result<JobList, ApiError> {
+    let filter = JobFilter { kind: q.kind, state: q.state, limit: q.limit.unwrap_or(50) };
+    Ok(JobList { jobs: agent.store.jobs(&filter)? })
 }
 
-pub async fn log(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let id = req.id_param("id")?;
-    agent.store.job(id)?.ok_or_else(|| ApiError::not_found(format!("no job with id {id}")))?;
-    Ok(json(StatusCode::OK, &JobLog { lines: agent.store.job_log(id)? }))
+pub async fn get(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<Job, ApiError> {
+    job(&agent, cx.id("id")?)
 }
 
-pub async fn cancel(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let id = req.id_param("id")?;
-    let NoParams {} = req.json()?;
-    let job = agent.jobs.cancel(id, &req.caller.actor())?;
-    Ok(json(StatusCode::OK, &job))
+pub async fn log(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<JobLog, ApiError> {
+    let id = cx.id("id")?;
+    job(&agent, id)?;
+    Ok(JobLog { lines: agent.store.job_log(id)? })
 }
 
-pub async fn events(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let id = req.id_param("id")?;
+pub async fn cancel(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoParams) -> Result<Job, ApiError> {
+    Ok(agent.jobs.cancel(cx.id("id")?, &cx.caller.actor())?)
+}
+
+pub async fn events(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<JobEvents, ApiError> {
+    let id = cx.id("id")?;
     // Subscribe before reading the snapshot, so no change between the two is lost.
     let rx = agent.jobs.subscribe();
-    let job = agent.store.job(id)?.ok_or_else(|| ApiError::not_found(format!("no job with id {id}")))?;
+    let snapshot = job(&agent, id)?;
     let log = agent.store.job_log(id)?;
-    Ok(sse::job_stream(Arc::clone(agent.jobs.store()), rx, job, log))
+    Ok(JobEvents(sse::job_stream(Arc::clone(agent.jobs.store()), rx, snapshot, log)))
 }
 
-pub async fn all_events(agent: Arc<Agent>, _: Req) -> Result<Response, ApiError> {
+pub async fn all_events(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<JobEvents, ApiError> {
     let rx = agent.jobs.subscribe();
     let mut active = Vec::new();
     for state in [JobState::Queued, JobState::Running] {
         active.extend(agent.store.jobs(&JobFilter { kind: None, state: Some(state), limit: 100 })?);
     }
     active.sort_by_key(|j| j.id);
-    Ok(sse::all_jobs_stream(rx, active))
+    Ok(JobEvents(sse::all_jobs_stream(rx, active)))
 }

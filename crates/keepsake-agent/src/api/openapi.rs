@@ -1,18 +1,34 @@
 //! The OpenAPI 3 description of the route table, built once on first use.
+//!
+//! Everything here comes from the rows of [`super::routes::ROUTES`]: paths, permissions, the query
+//! parameters and request bodies each route parses (with the limits it enforces), the answer it
+//! gives on success and the error shape on failure. `docs/openapi.json` is this document checked
+//! in; the test below fails when the two differ, and
+//! `KEEPSAKE_UPDATE_OPENAPI=1 cargo test -p keepsake-agent --lib api::openapi` rewrites it (then
+//! `npm --prefix frontend run gen:api` regenerates the dashboard's types from it).
 
 use std::sync::OnceLock;
 
+use keepsake_api::OpenApiDocument;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use super::routes::{Answer, ROUTES};
+use super::contract::ReplyDoc;
+use super::routes::ROUTES;
 
-pub fn document() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
+pub fn document() -> &'static OpenApiDocument {
+    static DOC: OnceLock<OpenApiDocument> = OnceLock::new();
     DOC.get_or_init(build)
 }
 
-fn build() -> Value {
+/// The document as pretty JSON with a final newline: the form checked in as `docs/openapi.json`.
+pub fn pretty() -> String {
+    let mut s = serde_json::to_string_pretty(document()).expect("the document serializes");
+    s.push('\n');
+    s
+}
+
+fn build() -> OpenApiDocument {
     let mut generator = SchemaSettings::openapi3().into_generator();
     let error = generator.subschema_for::<keepsake_api::ApiError>();
     let mut paths = Map::new();
@@ -21,6 +37,9 @@ fn build() -> Value {
         op.insert("operationId".into(), json!(r.operation_id));
         op.insert("summary".into(), json!(r.summary));
         op.insert("x-keepsake-permission".into(), json!(r.permission.name()));
+        if r.mutating() {
+            op.insert("x-keepsake-audited".into(), json!(true));
+        }
         let mut params: Vec<Value> = r
             .path
             .split('/')
@@ -29,42 +48,48 @@ fn build() -> Value {
                 let schema = if name == "id" {
                     json!({"type": "integer", "format": "int64"})
                 } else {
-                    json!({"type": "string"})
+                    json!({"type": "string", "maxLength": 200})
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
             .collect();
-        params.extend(r.query.iter().map(|q| {
-            json!({"name": q.name, "in": "query", "required": false, "description": q.description,
-                   "schema": {"type": if q.integer { "integer" } else { "string" }}})
+        params.extend((r.query)().into_iter().map(|q| {
+            json!({"name": q.name, "in": "query", "required": q.required, "description": q.description,
+                   "schema": q.schema})
         }));
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
         }
-        if let Some(body) = r.body {
-            let s = body(&mut generator);
-            op.insert("requestBody".into(), json!({"required": false, "content": {"application/json": {"schema": s}}}));
+        if let Some(s) = (r.body)(&mut generator) {
+            op.insert(
+                "requestBody".into(),
+                json!({"required": false, "description": "An empty body counts as `{}`.",
+                       "content": {"application/json": {"schema": s}}}),
+            );
         }
+        let content = match (r.reply)(&mut generator) {
+            ReplyDoc::Json(s) => json!({"application/json": {"schema": s}}),
+            ReplyDoc::JsonOrCsv(s) => json!({
+                "application/json": {"schema": s},
+                "text/csv": {"schema": {"type": "string", "description": "The same entries as CSV (with `format=csv`)."}},
+            }),
+            ReplyDoc::EventStream(events) => {
+                let names: Vec<&str> = events.iter().map(|(n, _)| *n).collect();
+                let payloads: Map<String, Value> =
+                    events.into_iter().map(|(n, s)| (n.to_owned(), s.to_value())).collect();
+                json!({"text/event-stream": {
+                    "schema": {"type": "string", "description": format!(
+                        "Server-sent events named {}; each event's `data` is the JSON in `x-keepsake-events` for its name.",
+                        names.join(", "))},
+                    "x-keepsake-events": payloads,
+                }})
+            }
+        };
         let mut responses = Map::new();
-        match r.answer {
-            Answer::Json(status, schema) => {
-                let s = schema(&mut generator);
-                responses.insert(
-                    status.to_string(),
-                    json!({"description": r.summary, "content": {"application/json": {"schema": s}}}),
-                );
-            }
-            Answer::EventStream => {
-                responses.insert(
-                    "200".into(),
-                    json!({"description": "Server-sent events: `event: job` carries a Job, `event: log` a LogLine.",
-                           "content": {"text/event-stream": {"schema": {"type": "string"}}}}),
-                );
-            }
-        }
+        responses.insert(r.status.as_u16().to_string(), json!({"description": r.summary, "content": content}));
         responses.insert(
             "default".into(),
-            json!({"description": "An error: what failed, why, and what to do.",
+            json!({"description": "An error: a stable `code`, what failed and why, and what to do.",
                    "content": {"application/json": {"schema": error.clone()}}}),
         );
         op.insert("responses".into(), Value::Object(responses));
@@ -72,14 +97,58 @@ fn build() -> Value {
         entry[r.method.as_str().to_ascii_lowercase()] = Value::Object(op);
     }
     let schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Keepsake agent API",
-            "version": crate::VERSION,
-            "description": "The privileged agent's API, served on a Unix socket only. The web server proxies it under the same paths."
-        },
-        "paths": paths,
-        "components": {"schemas": schemas},
-    })
+    let mut info = Map::new();
+    info.insert("title".into(), json!("Keepsake agent API"));
+    info.insert("version".into(), json!(crate::VERSION));
+    info.insert(
+        "description".into(),
+        json!("The privileged agent's API, served on a Unix socket only. The web server proxies it under the same paths."),
+    );
+    let mut components = Map::new();
+    components.insert("schemas".into(), Value::Object(schemas));
+    OpenApiDocument { openapi: "3.0.3".into(), info, paths, components }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The checked-in document is what the route table generates: a field added to or removed from
+    /// a request type without regenerating fails here (and so in CI).
+    #[test]
+    fn the_checked_in_openapi_document_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let fresh = super::pretty();
+        if std::env::var_os("KEEPSAKE_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &fresh).expect("write docs/openapi.json");
+            return;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == fresh,
+            "docs/openapi.json is stale: run `KEEPSAKE_UPDATE_OPENAPI=1 cargo test -p keepsake-agent --lib api::openapi` \
+             and `npm --prefix frontend run gen:api`, then commit both"
+        );
+    }
+
+    #[test]
+    fn every_route_documents_its_inputs_and_answers() {
+        let doc = super::document();
+        for (path, ops) in &doc.paths {
+            for (method, op) in ops.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                assert!(responses.contains_key("default"), "{method} {path}: no error answer");
+                for (status, r) in responses {
+                    let text = r.to_string();
+                    assert!(
+                        !text.contains(r#""schema":{"type":"object"}"#),
+                        "{method} {path} {status}: an untyped object answer"
+                    );
+                }
+                if method != "get" && method != "delete" {
+                    assert!(op.get("requestBody").is_some(), "{method} {path}: no documented body");
+                }
+            }
+        }
+    }
 }

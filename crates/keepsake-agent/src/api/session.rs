@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use keepsake_api::{
-    AuthState, CodeRequest, LoginRequest, LoginResponse, Me, NameRequest, PasskeyAnswer, PasskeyChallenge, SetupRequest,
+    AuthState, CodeRequest, Done, LoginRequest, LoginResponse, Me, NameRequest, NoParams, PasskeyAnswer,
+    PasskeyChallenge, SetupRequest,
 };
-use warp::reply::Response;
 
-use super::{ApiError, Caller, Req, json};
+use super::contract::{Cx, NoBody, NoQuery, WithCookie};
+use super::{ApiError, Caller, blocking};
 use crate::Agent;
 use crate::auth::{AuthError, COOKIE, NewSession, SessionState, UserIdentity};
 
@@ -30,27 +31,20 @@ pub fn me(agent: &Agent, u: &UserIdentity) -> Result<Me, ApiError> {
     })
 }
 
-/// Sets the session cookie: HttpOnly (no script can read it), SameSite=Strict (no other site
-/// can send it), Secure when the browser came over HTTPS.
-pub fn with_cookie(mut resp: Response, session: &NewSession, caller: &Caller) -> Response {
+/// The session cookie: HttpOnly (no script can read it), SameSite=Strict (no other site can
+/// send it), Secure when the browser came over HTTPS.
+pub fn session_cookie(session: &NewSession, caller: &Caller) -> Option<HeaderValue> {
     let secure = if caller.https { "; Secure" } else { "" };
     let v = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         session.token,
         session.max_age.as_secs()
     );
-    if let Ok(v) = HeaderValue::from_str(&v) {
-        resp.headers_mut().append(http::header::SET_COOKIE, v);
-    }
-    resp
+    HeaderValue::from_str(&v).ok()
 }
 
-pub fn clear_cookie(mut resp: Response) -> Response {
-    resp.headers_mut().append(
-        http::header::SET_COOKIE,
-        HeaderValue::from_static("keepsake_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    resp
+pub fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_static("keepsake_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 fn complete_identity(agent: &Agent, token: &str) -> Result<Box<UserIdentity>, ApiError> {
@@ -60,91 +54,121 @@ fn complete_identity(agent: &Agent, token: &str) -> Result<Box<UserIdentity>, Ap
     }
 }
 
-pub async fn state(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let user = match &req.caller.identity {
+fn signed_in(agent: &Agent, id: &UserIdentity) -> Result<LoginResponse, ApiError> {
+    Ok(LoginResponse { complete: true, second_factors: vec![], user: Some(me(agent, id)?) })
+}
+
+pub async fn state(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<AuthState, ApiError> {
+    let user = match &cx.caller.identity {
         crate::auth::Identity::User(u) => Some(me(&agent, u)?),
         _ => None,
     };
-    let pending = req.caller.pending.as_ref();
+    let pending = cx.caller.pending.as_ref();
     let second_factors = match pending {
         Some((_, u)) => agent.auth.second_factors_of(u)?.into_iter().map(str::to_owned).collect(),
         None => Vec::new(),
     };
-    Ok(json(
-        StatusCode::OK,
-        &AuthState {
-            setup_required: agent.auth.setup_required()?,
-            second_factor_pending: pending.is_some(),
-            second_factors,
-            user,
-            passkeys_available: agent.auth.passkeys_available(),
-        },
-    ))
+    Ok(AuthState {
+        setup_required: agent.auth.setup_required()?,
+        second_factor_pending: pending.is_some(),
+        second_factors,
+        user,
+        passkeys_available: agent.auth.passkeys_available(),
+    })
 }
 
-pub async fn setup(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: SetupRequest = req.json()?;
-    req.note(|n| n.actor = Some(r.name.clone()));
+pub async fn setup(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: SetupRequest,
+) -> Result<WithCookie<LoginResponse>, ApiError> {
+    cx.note(|n| n.actor = Some(r.name.clone()));
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
-    let (user, session) = agent.auth.setup_owner(&r.name, &display, &r.password, &req.caller.client)?;
-    req.note(|n| {
+    let client = cx.caller.client.clone();
+    let (user, session) = blocking(&agent, move |a| {
+        a.auth.setup_owner(&r.name, &display, &r.password, &client).map_err(ApiError::from)
+    })
+    .await?;
+    cx.note(|n| {
         n.target = Some(format!("user={}", user.name));
         n.detail = Some("first-run setup created the owner".into());
     });
     let id = complete_identity(&agent, &session.token)?;
-    let body = LoginResponse { complete: true, second_factors: vec![], user: Some(me(&agent, &id)?) };
-    Ok(with_cookie(json(StatusCode::CREATED, &body), &session, &req.caller))
+    Ok(WithCookie { value: signed_in(&agent, &id)?, cookie: session_cookie(&session, &cx.caller) })
 }
 
-pub async fn login(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: LoginRequest = req.json()?;
-    req.note(|n| n.actor = Some(r.name.clone()));
-    let step = agent.auth.login_password(&r.name, &r.password, &req.caller.client)?;
+pub async fn login(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: LoginRequest,
+) -> Result<WithCookie<LoginResponse>, ApiError> {
+    cx.note(|n| n.actor = Some(r.name.clone()));
+    let client = cx.caller.client.clone();
+    let step =
+        blocking(&agent, move |a| a.auth.login_password(&r.name, &r.password, &client).map_err(ApiError::from))
+            .await?;
     let complete = step.second_factors.is_empty();
-    req.note(|n| {
+    cx.note(|n| {
         n.detail = Some(if complete { "signed in".into() } else { "password accepted; second factor owed".into() })
     });
     let user = if complete { Some(me(&agent, &*complete_identity(&agent, &step.session.token)?)?) } else { None };
-    let body =
+    let value =
         LoginResponse { complete, second_factors: step.second_factors.iter().map(|s| (*s).to_owned()).collect(), user };
-    Ok(with_cookie(json(StatusCode::OK, &body), &step.session, &req.caller))
+    Ok(WithCookie { value, cookie: session_cookie(&step.session, &cx.caller) })
 }
 
-async fn second_factor(agent: Arc<Agent>, req: Req, recovery: bool) -> Result<Response, ApiError> {
-    let r: CodeRequest = req.json()?;
-    let (session, user) = req.caller.pending.clone().ok_or_else(|| {
-        ApiError::from(AuthError::BadRequest(
-            "there is no sign-in waiting for a second factor: sign in with your password first".into(),
-        ))
+async fn second_factor(agent: Arc<Agent>, cx: Cx, r: CodeRequest, recovery: bool) -> Result<LoginResponse, ApiError> {
+    let (session, user) = cx.caller.pending.clone().ok_or_else(|| {
+        ApiError::new(
+            http::StatusCode::CONFLICT,
+            "auth.no_pending_sign_in",
+            "there is no sign-in waiting for a second factor: sign in with your password first",
+        )
     })?;
-    req.note(|n| {
+    cx.note(|n| {
         n.actor = Some(user.name.clone());
         n.detail = Some(if recovery { "second factor: recovery code".into() } else { "second factor: TOTP".into() });
     });
-    agent.auth.second_factor_code(&session, &user, &r.code, recovery, &req.caller.client)?;
+    let client = cx.caller.client.clone();
+    let (s, u) = (session.clone(), user.clone());
+    blocking(&agent, move |a| {
+        a.auth.second_factor_code(&s, &u, &r.code, recovery, &client).map_err(ApiError::from)
+    })
+    .await?;
     let id = agent.auth.identity_for_session(user.id, session.id)?;
-    Ok(json(StatusCode::OK, &LoginResponse { complete: true, second_factors: vec![], user: Some(me(&agent, &id)?) }))
+    signed_in(&agent, &id)
 }
 
-pub async fn login_totp(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    second_factor(agent, req, false).await
+pub async fn login_totp(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: CodeRequest) -> Result<LoginResponse, ApiError> {
+    second_factor(agent, cx, r, false).await
 }
 
-pub async fn login_recovery(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    second_factor(agent, req, true).await
+pub async fn login_recovery(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: CodeRequest) -> Result<LoginResponse, ApiError> {
+    second_factor(agent, cx, r, true).await
 }
 
-pub async fn passkey_begin(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: NameRequest = req.json()?;
+pub async fn passkey_begin(
+    agent: Arc<Agent>,
+    _: Cx,
+    _: NoQuery,
+    r: NameRequest,
+) -> Result<PasskeyChallenge, ApiError> {
     let (ceremony, options) = agent.auth.passkey_login_begin(&r.name)?;
-    Ok(json(StatusCode::OK, &PasskeyChallenge { ceremony, options }))
+    Ok(PasskeyChallenge { ceremony, options })
 }
 
-pub async fn passkey_finish(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let r: PasskeyAnswer = req.json()?;
-    let pending = req.caller.pending.as_ref().map(|(s, _)| s);
-    let (user, session) = agent.auth.passkey_login_finish(&r.ceremony, &r.credential, pending, &req.caller.client)?;
-    req.note(|n| {
+pub async fn passkey_finish(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: PasskeyAnswer,
+) -> Result<WithCookie<LoginResponse>, ApiError> {
+    let pending = cx.caller.pending.as_ref().map(|(s, _)| s);
+    let (user, session) =
+        agent.auth.passkey_login_finish(&r.ceremony, &r.credential, pending, &cx.caller.client)?;
+    cx.note(|n| {
         n.actor = Some(user.name.clone());
         n.detail =
             Some(if session.is_some() { "signed in with a passkey".into() } else { "second factor: passkey".into() })
@@ -155,18 +179,14 @@ pub async fn passkey_finish(agent: Arc<Agent>, req: Req) -> Result<Response, Api
         (None, None) => return Err(ApiError::from(AuthError::Internal("no session after passkey sign-in".into()))),
     };
     let id = agent.auth.identity_for_session(user.id, session_id)?;
-    let body = LoginResponse { complete: true, second_factors: vec![], user: Some(me(&agent, &id)?) };
-    let resp = json(StatusCode::OK, &body);
-    Ok(match session {
-        Some(s) => with_cookie(resp, &s, &req.caller),
-        None => resp,
-    })
+    let cookie = session.as_ref().and_then(|s| session_cookie(s, &cx.caller));
+    Ok(WithCookie { value: signed_in(&agent, &id)?, cookie })
 }
 
-pub async fn logout(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
-    let u = req.caller.user()?;
+pub async fn logout(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoParams) -> Result<WithCookie<Done>, ApiError> {
+    let u = cx.caller.user()?;
     agent.auth.logout(u.session_id)?;
-    Ok(clear_cookie(json(StatusCode::OK, &serde_json::json!({"signed_out": true}))))
+    Ok(WithCookie { value: Done::new("signed out"), cookie: Some(cleared_cookie()) })
 }
 
 #[cfg(test)]
@@ -186,8 +206,7 @@ mod tests {
 
     fn cookie(https: bool) -> String {
         let s = NewSession { token: "tok".into(), max_age: std::time::Duration::from_secs(60) };
-        let r = with_cookie(json(StatusCode::OK, &serde_json::json!({})), &s, &caller(https));
-        r.headers()[http::header::SET_COOKIE].to_str().unwrap().to_owned()
+        session_cookie(&s, &caller(https)).unwrap().to_str().unwrap().to_owned()
     }
 
     #[test]
@@ -195,7 +214,6 @@ mod tests {
         let plain = cookie(false);
         assert_eq!(plain, "keepsake_session=tok; Path=/; HttpOnly; SameSite=Strict; Max-Age=60");
         assert!(cookie(true).ends_with("; Secure"));
-        let cleared = clear_cookie(json(StatusCode::OK, &serde_json::json!({})));
-        assert!(cleared.headers()[http::header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+        assert!(cleared_cookie().to_str().unwrap().contains("Max-Age=0"));
     }
 }

@@ -6,8 +6,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use super::AuthError;
 
-pub const MIN_LENGTH: usize = 10;
-pub const MAX_LENGTH: usize = 1024;
+pub const MIN_LENGTH: usize = keepsake_api::limits::PASSWORD_MIN;
+pub const MAX_LENGTH: usize = keepsake_api::limits::PASSWORD_MAX;
 
 /// Checks a new password against the rules; the message says what to change.
 pub fn check_rules(password: &str, name: &str) -> Result<(), AuthError> {

@@ -25,5 +25,5 @@ async fn mutating_requests_are_audited_with_actor_outcome_and_source_and_reads_a
     assert!(start.source.starts_with("unix:uid=0,pid="));
     assert_eq!(cancel.action, "jobs.cancel");
     assert_eq!(cancel.target.as_deref(), Some(format!("id={}", job.id).as_str()));
-    assert_eq!(cancel.outcome, "error:conflict");
+    assert_eq!(cancel.outcome, "error:job.finished");
 }

@@ -369,6 +369,12 @@ impl Browser {
     }
 
     pub async fn call(&mut self, method: &str, path: &str, body: Option<serde_json::Value>) -> http::Resp {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.call_raw(method, path, &body).await
+    }
+
+    /// Like `call`, with the body sent exactly as given (for malformed input).
+    pub async fn call_raw(&mut self, method: &str, path: &str, body: &str) -> http::Resp {
         let origin = self.base.clone();
         let cookie = self.cookie.clone().unwrap_or_default();
         let mut headers: Vec<(&str, &str)> =
@@ -376,8 +382,7 @@ impl Browser {
         if !cookie.is_empty() {
             headers.push(("cookie", &cookie));
         }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let r = http::request(method, &format!("{}{path}", self.base), &headers, &body).await;
+        let r = http::request(method, &format!("{}{path}", self.base), &headers, body).await;
         if let Some(c) = http::session_cookie(&r) {
             self.cookie = Some(c);
         }

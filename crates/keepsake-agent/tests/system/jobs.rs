@@ -85,7 +85,7 @@ async fn cancelling_stops_a_running_job_and_a_queued_one_never_starts() {
     assert!(j.finished_at.is_some());
     // Cancelling again is a conflict with a clear message.
     let err = client.cancel_job(first.id).await.unwrap_err();
-    assert_eq!(err.code(), Some("conflict"), "{err}");
+    assert_eq!(err.code(), Some("job.finished"), "{err}");
 }
 
 #[tokio::test]
@@ -136,7 +136,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(resp.status(), 400);
     assert!(client.jobs(&Default::default()).await.unwrap().jobs.is_empty(), "no job was created");
     let err = client.job(999).await.unwrap_err();
-    assert_eq!(err.code(), Some("not_found"));
+    assert_eq!(err.code(), Some("job.not_found"));
     let resp = client.send(http::Method::GET, "/api/v1/jobs/abc", None).await.unwrap();
     assert_eq!(resp.status(), 400);
     let resp = client.send(http::Method::GET, "/api/v1/jobs?state=sleeping", None).await.unwrap();

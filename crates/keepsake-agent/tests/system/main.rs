@@ -5,6 +5,7 @@
 mod harness;
 
 mod audit;
+mod contract;
 mod identity;
 mod jobs;
 mod openapi;

@@ -98,7 +98,7 @@ async fn openapi_lists_exactly_the_routes_of_the_router_and_each_answers_as_docu
         }
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let value: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_ne!(value["code"], "no_such_route", "{method} {path} is documented but not routed");
+        assert_ne!(value["code"], "api.no_such_route", "{method} {path} is documented but not routed");
         let documented_response = responses.get(status.as_str()).or_else(|| responses.get("default"));
         let documented_response =
             documented_response.unwrap_or_else(|| panic!("{method} {path} answered undocumented {status}"));

@@ -1,0 +1,121 @@
+//! Handlers for accounts: list, create, change, delete, set a password, reset second factors.
+
+use std::sync::Arc;
+
+use keepsake_api::{Done, NewUser, NoParams, PasswordSet, UserInfo, UserList, UserUpdate};
+
+use super::contract::{Cx, NoBody, NoQuery};
+use super::{ApiError, blocking};
+use crate::Agent;
+use crate::auth::{AuthError, Identity, Role};
+use crate::store::UserRow;
+
+pub fn role(r: keepsake_api::Role) -> Role {
+    match r {
+        keepsake_api::Role::Owner => Role::Owner,
+        keepsake_api::Role::Admin => Role::Admin,
+        keepsake_api::Role::Operator => Role::Operator,
+        keepsake_api::Role::Viewer => Role::Viewer,
+    }
+}
+
+fn user_info(agent: &Agent, u: UserRow) -> Result<UserInfo, ApiError> {
+    Ok(UserInfo {
+        groups: agent.store.group_ids_of(u.id)?,
+        passkeys: agent.store.passkeys_of(u.id)?.len() as u32,
+        id: u.id,
+        name: u.name,
+        display_name: u.display_name,
+        role: u.role,
+        disabled: u.disabled,
+        totp_enabled: u.totp_enabled,
+        created_at: u.created_at,
+    })
+}
+
+pub async fn list(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<UserList, ApiError> {
+    let users = agent.store.users()?.into_iter().map(|u| user_info(&agent, u)).collect::<Result<_, _>>()?;
+    Ok(UserList { users })
+}
+
+pub async fn create(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: NewUser) -> Result<UserInfo, ApiError> {
+    let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
+    let by = cx.caller.identity.clone();
+    let u = blocking(&agent, move |a| {
+        a.auth.create_user(&r.name, &display, &r.password, role(r.role), &r.groups, &by).map_err(ApiError::from)
+    })
+    .await?;
+    cx.note(|n| {
+        n.target = Some(format!("user={}", u.name));
+        n.detail = Some(format!("created with role {}", u.role));
+    });
+    user_info(&agent, agent.auth.user(u.id)?)
+}
+
+pub async fn get(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<UserInfo, ApiError> {
+    let u = agent.auth.user(cx.id("id")?)?;
+    user_info(&agent, u)
+}
+
+pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: UserUpdate) -> Result<UserInfo, ApiError> {
+    let id = cx.id("id")?;
+    let before = agent.auth.user(id)?;
+    let u = agent.auth.update_user(
+        id,
+        r.display_name.as_deref(),
+        r.role.map(role),
+        r.disabled,
+        r.groups.as_deref(),
+        &cx.caller.identity,
+    )?;
+    cx.note(|n| {
+        n.target = Some(format!("user={}", u.name));
+        n.detail = Some(format!(
+            "role {} -> {}; disabled {} -> {}{}",
+            before.role,
+            u.role,
+            before.disabled,
+            u.disabled,
+            r.groups.as_ref().map(|g| format!("; groups -> {g:?}")).unwrap_or_default()
+        ));
+    });
+    user_info(&agent, u)
+}
+
+pub async fn delete(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<Done, ApiError> {
+    let u = agent.auth.delete_user(cx.id("id")?, &cx.caller.identity)?;
+    cx.note(|n| n.target = Some(format!("user={}", u.name)));
+    Ok(Done::new(format!("account {} deleted", u.name)))
+}
+
+/// Owners are changed by owners (and root) only.
+fn owner_or_root(by: &Identity) -> bool {
+    match by {
+        Identity::Root => true,
+        Identity::User(u) => u.role == Role::Owner,
+        Identity::Anonymous => false,
+    }
+}
+
+pub async fn set_password(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: PasswordSet) -> Result<Done, ApiError> {
+    let id = cx.id("id")?;
+    let target = agent.auth.user(id)?;
+    if target.role == Role::Owner.name() && !owner_or_root(&cx.caller.identity) {
+        return Err(ApiError::from(AuthError::Forbidden("only an owner can set an owner's password".into())));
+    }
+    blocking(&agent, move |a| a.auth.set_password(id, &r.password).map_err(ApiError::from)).await?;
+    cx.note(|n| {
+        n.target = Some(format!("user={}", target.name));
+        n.detail = Some("password set by an admin; their sessions ended".into());
+    });
+    Ok(Done::new(format!("password of {} set; their sessions were ended", target.name)))
+}
+
+pub async fn reset_second_factor(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoParams) -> Result<Done, ApiError> {
+    let u = agent.auth.reset_second_factor(cx.id("id")?, &cx.caller.identity)?;
+    cx.note(|n| {
+        n.target = Some(format!("user={}", u.name));
+        n.detail = Some("second factors reset: authenticator app, recovery codes and passkeys removed".into());
+    });
+    Ok(Done::new(format!("second factors of {} removed", u.name)))
+}
