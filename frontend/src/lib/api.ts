@@ -31,6 +31,7 @@ export type RecoveryCodes = Schemas['RecoveryCodes'];
 export type PasskeyInfo = Schemas['PasskeyInfo'];
 export type SessionInfo = Schemas['SessionInfo'];
 export type UserInfo = Schemas['UserInfo'];
+export type Role = UserInfo['role'];
 export type NewUser = Schemas['NewUser'];
 export type UserUpdate = Schemas['UserUpdate'];
 export type GroupInfo = Schemas['GroupInfo'];

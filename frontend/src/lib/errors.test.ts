@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, bannerError, Code, explain, fieldError, parseRetryAfter, toApiError, type FieldsByCode } from './errors';
+import { ApiError, bannerError, Code, explain, fieldError, parseRetryAfter, toApiError, type ErrorCode, type FieldsByCode } from './errors';
 
-const err = (code: string, message = 'the box says no', retryAfter: number | null = null) =>
+const err = (code: ErrorCode, message = 'the box says no', retryAfter: number | null = null) =>
   new ApiError(400, { code, message, hint: null }, retryAfter);
 
 describe('parseRetryAfter', () => {
