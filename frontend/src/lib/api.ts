@@ -160,7 +160,7 @@ export class Client {
     return createFinalURL(path, { baseUrl: this.base, params, querySerializer, pathSerializer: defaultPathSerializer });
   }
 
-  health() {
+  health(): Promise<Schemas['Health']> {
     return this.data(this.http.GET('/api/v1/health'));
   }
 
