@@ -22,6 +22,11 @@ describe('explain', () => {
     expect(explain(err(Code.tooManyAttempts, 'try again in 30 seconds', 30))).toBe(
       'Too many failed attempts: you can try again in 30 seconds.',
     );
+    // Counted down from when the answer came.
+    const e = err(Code.tooManyAttempts, 'try again in 30 seconds', 30);
+    expect(e.waitLeft(e.at + 29_100)).toBe(1);
+    expect(explain(e, e.at + 29_100)).toBe('Too many failed attempts: you can try again in 1 second.');
+    expect(explain(e, e.at + 31_000)).toBe('You can try again now.');
     // Without a Retry-After, the box's own words (which name the wait).
     expect(explain(err(Code.tooManyAttempts, 'try again in 30 seconds'))).toBe('try again in 30 seconds');
   });

@@ -55,6 +55,8 @@ export class ApiError extends Error {
   readonly status: number;
   /** Seconds the box asked us to wait (Retry-After), when it said. */
   readonly retryAfter: number | null;
+  /** When the answer came (ms since the epoch), to count the wait down from. */
+  readonly at: number = Date.now();
 
   constructor(status: number, body: { code: ErrorCode; message: string; hint?: string | null }, retryAfter: number | null = null) {
     super(body.message);
@@ -68,6 +70,12 @@ export class ApiError extends Error {
   /** True when the box (or its agent) did not answer, as opposed to refusing a request. */
   get unreachable(): boolean {
     return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504;
+  }
+
+  /** Seconds still to wait at `now`; null when the box did not say. */
+  waitLeft(now: number = Date.now()): number | null {
+    if (this.retryAfter === null) return null;
+    return Math.max(0, Math.ceil(this.retryAfter - (now - this.at) / 1000));
   }
 
   /** The box ended the session under us (not: a wrong password, which is also a 401). */
@@ -148,13 +156,17 @@ function seconds(n: number): string {
   return `${n} second${n === 1 ? '' : 's'}`;
 }
 
-/** What the dashboard says for an error: its own words for the codes it knows, else the box's. */
-export function explain(e: ApiError): string {
+/**
+ * What the dashboard says for an error at `now`: its own words for the codes it knows, else the
+ * box's.
+ */
+export function explain(e: ApiError, now: number = Date.now()): string {
   switch (e.code) {
-    case Code.tooManyAttempts:
-      return e.retryAfter === null
-        ? e.message
-        : `Too many failed attempts: you can try again in ${seconds(Math.max(1, e.retryAfter))}.`;
+    case Code.tooManyAttempts: {
+      const left = e.waitLeft(now);
+      if (left === null) return e.message;
+      return left > 0 ? `Too many failed attempts: you can try again in ${seconds(left)}.` : 'You can try again now.';
+    }
     case Code.lastOwner:
       return 'This is the only owner left. Make someone else an owner first.';
     case Code.ownerOnly:
