@@ -161,15 +161,15 @@ describe('identity client', () => {
     expect(calls[0].url).toBe('/api/v1/audit?action=auth.&since=2026-05-01T10%3A00%3A00.000Z');
   });
 
-  it('reports a lost session (401 unauthenticated) but not a wrong password (401 bad_credentials)', async () => {
-    let body = { code: 'unauthenticated', message: 'sign in first', hint: null };
+  it('reports a lost session (401 auth.unauthenticated) but not a wrong password (401 auth.bad_credentials)', async () => {
+    let body = { code: 'auth.unauthenticated', message: 'sign in first', hint: null };
     const { client } = recorder(() => json(401, body));
     const seen: string[] = [];
     client.onUnauthenticated = (e) => seen.push(e.code);
-    await expect(client.me()).rejects.toMatchObject({ status: 401, code: 'unauthenticated', sessionEnded: true });
-    body = { code: 'bad_credentials', message: 'wrong name or password', hint: null };
-    await expect(client.login('a', 'b')).rejects.toMatchObject({ code: 'bad_credentials', sessionEnded: false });
-    expect(seen).toEqual(['unauthenticated']);
+    await expect(client.me()).rejects.toMatchObject({ status: 401, code: 'auth.unauthenticated', sessionEnded: true });
+    body = { code: 'auth.bad_credentials', message: 'wrong name or password', hint: null };
+    await expect(client.login('a', 'b')).rejects.toMatchObject({ code: 'auth.bad_credentials', sessionEnded: false });
+    expect(seen).toEqual(['auth.unauthenticated']);
   });
 
   it('keeps the backoff message, hint and wait of a 429', async () => {

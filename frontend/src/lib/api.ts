@@ -99,7 +99,7 @@ export class Client {
   private readonly base: string;
   private readonly http: Http<paths>;
 
-  /** Called when the box says the session has ended (401 `unauthenticated`). */
+  /** Called when the box says the session has ended (401 `auth.unauthenticated`). */
   onUnauthenticated: ((e: ApiError) => void) | null = null;
 
   constructor(opts: ClientOptions = {}) {

@@ -68,9 +68,19 @@ describe('fieldError and bannerError', () => {
   });
 });
 
+describe('ApiError', () => {
+  it('tells a refusal (any 403) and an ended session (401 auth.unauthenticated) by status and code', () => {
+    expect(new ApiError(403, { code: 'auth.permission_missing', message: 'x' }).refused).toBe(true);
+    expect(new ApiError(403, { code: Code.ownerOnly, message: 'x' }).refused).toBe(true);
+    expect(new ApiError(409, { code: Code.lastOwner, message: 'x' }).refused).toBe(false);
+    expect(new ApiError(401, { code: Code.unauthenticated, message: 'x' }).sessionEnded).toBe(true);
+    expect(new ApiError(401, { code: Code.badCredentials, message: 'x' }).sessionEnded).toBe(false);
+  });
+});
+
 describe('toApiError', () => {
   it('keeps an ApiError and wraps anything else as internal', () => {
-    const e = err('forbidden');
+    const e = err('auth.permission_missing');
     expect(toApiError(e)).toBe(e);
     const wrapped = toApiError(new Error('boom'));
     expect(wrapped.code).toBe('internal');

@@ -28,10 +28,10 @@ export type ErrorCode = ServerErrorCode | ClientErrorCode;
  */
 export const Code = {
   /** The session ended (or never was): back to the sign-in page. */
-  unauthenticated: 'unauthenticated',
-  badCredentials: 'bad_credentials',
-  /** Signed in, but this account may not do that. */
-  forbidden: 'forbidden',
+  unauthenticated: 'auth.unauthenticated',
+  badCredentials: 'auth.bad_credentials',
+  /** The current password, given to confirm a change, is wrong. */
+  badPassword: 'auth.bad_password',
   /** Sign-in backoff; the answer's Retry-After says for how long. */
   tooManyAttempts: 'auth.too_many_attempts',
   /** The change would leave the box without an enabled owner. */
@@ -42,6 +42,11 @@ export const Code = {
   unknownGroup: 'user.unknown_group',
   /** Another group has this name. */
   groupNameTaken: 'group.name_taken',
+  groupInvalidName: 'group.invalid_name',
+  userNameTaken: 'user.name_taken',
+  userInvalidName: 'user.invalid_name',
+  passwordTooShort: 'password.too_short',
+  passwordIsName: 'password.is_name',
 } as const satisfies Record<string, ServerErrorCode>;
 
 /** The body of every non-2xx answer (hint may be left out or null). */
@@ -76,6 +81,11 @@ export class ApiError extends Error {
   waitLeft(now: number = Date.now()): number | null {
     if (this.retryAfter === null) return null;
     return Math.max(0, Math.ceil(this.retryAfter - (now - this.at) / 1000));
+  }
+
+  /** The box refused this account (a permission it lacks, an owner's account, ...). */
+  get refused(): boolean {
+    return this.status === 403;
   }
 
   /** The box ended the session under us (not: a wrong password, which is also a 401). */
