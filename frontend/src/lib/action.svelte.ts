@@ -1,7 +1,6 @@
 // One user action on a page (save, delete, sign in…): whether it is running and why it last failed.
 
-import type { ApiError } from './api';
-import { toApiError } from './dashboard.svelte';
+import { toApiError, type ApiError } from './api';
 
 export class Action {
   busy = $state(false);

@@ -1,259 +1,62 @@
-// Types and a small typed client for the Keepsake agent API (HTTP/JSON, same origin; the web
-// server proxies /api/ to the agent). The shapes mirror crates/keepsake-api/src/types.rs.
+// The dashboard's client of the Keepsake agent API (HTTP/JSON, same origin: keepsake-web proxies
+// /api/ to the agent). The wire types are generated from docs/openapi.json into openapi.d.ts
+// (`npm run gen:api`); this file only names them. Every route path is written here once, and
+// openapi-fetch checks each against the document: its method, path parameters, query and body.
+// Pages call the methods of `api`; they never build a path themselves.
 
-export const API_PREFIX = '/api/v1';
+import createClient, { createFinalURL, createQuerySerializer, defaultPathSerializer, type Client as Http } from 'openapi-fetch';
+import { ApiError, badResponseError, errorFromResponse, unreachableError } from './errors';
+import type { components, paths } from './openapi';
 
-/** RFC 3339 timestamp, e.g. "2026-11-22T02:52:03Z". */
-export type Timestamp = string;
+export { ApiError, bannerError, Code, explain, fieldError, toApiError, type ErrorCode, type FieldsByCode } from './errors';
 
-export interface Health {
-  status: 'ok';
-}
+type Schemas = components['schemas'];
 
-export type FacilityKind = 'docker' | 'systemd' | 'zfs' | 'udev' | 'nix' | 'storage';
-export type FacilityState = 'ok' | 'degraded' | 'missing';
+// The names pages use for the document's schemas.
+export type Status = Schemas['Status'];
+export type Facility = Schemas['Facility'];
+export type FacilityState = Schemas['FacilityState'];
+export type Job = Schemas['Job'];
+export type JobState = Schemas['JobState'];
+export type Progress = Schemas['Progress'];
+export type LogLine = Schemas['LogLine'];
+export type AuthState = Schemas['AuthState'];
+export type SecondFactor = AuthState['second_factors'][number];
+export type LoginResponse = Schemas['LoginResponse'];
+export type SetupRequest = Schemas['SetupRequest'];
+export type PasskeyChallenge = Schemas['PasskeyChallenge'];
+export type Me = Schemas['Me'];
+export type TotpEnrollment = Schemas['TotpEnrollment'];
+export type RecoveryCodes = Schemas['RecoveryCodes'];
+export type PasskeyInfo = Schemas['PasskeyInfo'];
+export type SessionInfo = Schemas['SessionInfo'];
+export type UserInfo = Schemas['UserInfo'];
+export type Role = UserInfo['role'];
+export type NewUser = Schemas['NewUser'];
+export type UserUpdate = Schemas['UserUpdate'];
+export type GroupInfo = Schemas['GroupInfo'];
+export type GroupUpsert = Schemas['GroupUpsert'];
+export type PermissionCatalog = Schemas['PermissionCatalog'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type AuditVerification = Schemas['AuditVerification'];
+export type SecuritySettings = Schemas['SecuritySettings'];
+export type SecretInfo = Schemas['SecretInfo'];
 
-export interface Facility {
-  kind: FacilityKind;
-  /** Human name, e.g. "Docker engine". */
-  label: string;
-  state: FacilityState;
-  /** The version found; null when missing. */
-  version: string | null;
-  /** One sentence on what was found, or what failed and why. */
-  detail: string;
-  /** What to do about it; null when nothing needs doing. */
-  remedy: string | null;
-}
+/** The paths that answer GET. */
+type GetPath = { [P in keyof paths]: paths[P] extends { get: object } ? P : never }[keyof paths];
 
-export interface Status {
-  version: string;
-  started_at: Timestamp;
-  uptime_seconds: number;
-  facilities_checked_at: Timestamp;
-  facilities: Facility[];
-}
+/** The query of a GET route, as the document states it. */
+type QueryOf<P extends GetPath> = NonNullable<paths[P]['get']['parameters']['query']>;
+export type JobQuery = QueryOf<'/api/v1/jobs'>;
+export type AuditQuery = QueryOf<'/api/v1/audit'>;
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface Progress {
-  done: number;
-  /** null while unknown: show an indeterminate bar. */
-  total: number | null;
-  /** What done/total count: "checks", "bytes", "files", ... */
-  unit: string;
-  /** What the job is doing now, in words. */
-  phase: string;
-}
-
-/** Known job kinds; others may appear as the agent grows. */
-export type JobKind = 'host.self_check' | (string & {});
-
-export interface Job {
-  id: number;
-  kind: JobKind;
-  target: string | null;
-  state: JobState;
-  progress: Progress;
-  requested_by: string;
-  created_at: Timestamp;
-  started_at: Timestamp | null;
-  finished_at: Timestamp | null;
-  cancel_requested: boolean;
-  /** Kind-specific outcome; for host.self_check a SelfCheckReport. */
-  result: unknown;
-  error: string | null;
-}
-
+/**
+ * What a host self-check job leaves in `result`. Not in the document: a job's `result` is untyped
+ * there (`unknown`), so `selfCheckReport` checks the shape before trusting it.
+ */
 export interface SelfCheckReport {
   checks: Facility[];
   problems: number;
-}
-
-export interface JobList {
-  jobs: Job[];
-}
-
-export type LogLevel = 'info' | 'warn' | 'error';
-
-export interface LogLine {
-  job_id: number;
-  seq: number;
-  at: Timestamp;
-  level: LogLevel;
-  message: string;
-}
-
-export interface JobLog {
-  lines: LogLine[];
-}
-
-/** The body of every non-2xx answer. */
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  hint: string | null;
-}
-
-// Identity and access: mirrors crates/keepsake-api/src/identity.rs.
-
-export type SecondFactor = 'totp' | 'recovery_code' | 'passkey' | (string & {});
-
-export interface Me {
-  id: number;
-  name: string;
-  display_name: string;
-  role: string;
-  groups: string[];
-  permissions: string[];
-  totp_enabled: boolean;
-  passkeys: number;
-  recovery_codes_left: number;
-  must_enroll_second_factor: boolean;
-}
-
-export interface AuthState {
-  setup_required: boolean;
-  second_factor_pending: boolean;
-  second_factors: SecondFactor[];
-  user: Me | null;
-  passkeys_available: boolean;
-}
-
-export interface SetupRequest {
-  name: string;
-  display_name?: string;
-  password: string;
-}
-
-export interface LoginResponse {
-  complete: boolean;
-  second_factors: SecondFactor[];
-  user: Me | null;
-}
-
-export interface PasskeyChallenge {
-  ceremony: string;
-  options: unknown;
-}
-
-export interface TotpEnrollment {
-  secret: string;
-  otpauth_url: string;
-  qr_png: string;
-}
-
-export interface RecoveryCodes {
-  codes: string[];
-}
-
-export interface PasskeyInfo {
-  id: number;
-  name: string;
-  created_at: Timestamp;
-  last_used_at: Timestamp | null;
-}
-
-export interface SessionInfo {
-  id: number;
-  created_at: Timestamp;
-  last_seen_at: Timestamp;
-  expires_at: Timestamp;
-  source: string;
-  user_agent: string;
-  current: boolean;
-}
-
-export type RoleName = 'owner' | 'admin' | 'operator' | 'viewer';
-export const ROLES: readonly RoleName[] = ['owner', 'admin', 'operator', 'viewer'];
-
-export interface UserInfo {
-  id: number;
-  name: string;
-  display_name: string;
-  role: string;
-  disabled: boolean;
-  groups: number[];
-  totp_enabled: boolean;
-  passkeys: number;
-  created_at: Timestamp;
-}
-
-export interface NewUser {
-  name: string;
-  display_name?: string;
-  password: string;
-  role: string;
-  groups: number[];
-}
-
-export interface UserUpdate {
-  display_name?: string;
-  role?: string;
-  disabled?: boolean;
-  groups?: number[];
-}
-
-export interface GroupInfo {
-  id: number;
-  name: string;
-  permissions: string[];
-}
-
-export interface GroupUpsert {
-  name: string;
-  permissions: string[];
-}
-
-export interface PermissionInfo {
-  name: string;
-  area: string;
-}
-
-export interface RoleInfo {
-  name: string;
-  permissions: string[];
-}
-
-export interface PermissionCatalog {
-  permissions: PermissionInfo[];
-  roles: RoleInfo[];
-}
-
-export interface AuditEntry {
-  id: number;
-  at: Timestamp;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  source: string;
-  detail: string;
-}
-
-export interface AuditVerification {
-  ok: boolean;
-  checked: number;
-  bad_row: number | null;
-  problem: string | null;
-}
-
-export interface SecuritySettings {
-  require_second_factor_for_admins: boolean;
-  audit_retention_days: number;
-}
-
-export interface SecretInfo {
-  name: string;
-  description: string;
-  set: boolean;
-  updated_at: Timestamp | null;
-}
-
-export interface JobQuery {
-  limit?: number;
-  kind?: string;
-  state?: JobState;
 }
 
 export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
@@ -271,64 +74,7 @@ export function selfCheckReport(job: Job): SelfCheckReport | null {
   return { checks: r.checks, problems };
 }
 
-/** An error from the API, or from failing to reach it at all (code "unreachable"). */
-export class ApiError extends Error implements ApiErrorBody {
-  readonly code: string;
-  readonly hint: string | null;
-  /** HTTP status; 0 when the request never got an answer. */
-  readonly status: number;
-
-  constructor(status: number, body: ApiErrorBody) {
-    super(body.message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = body.code;
-    this.hint = body.hint;
-  }
-
-  /** True when the box (or its agent) did not answer, as opposed to refusing a request. */
-  get unreachable(): boolean {
-    return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504;
-  }
-}
-
-function isErrorBody(v: unknown): v is ApiErrorBody {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as ApiErrorBody).code === 'string' &&
-    typeof (v as ApiErrorBody).message === 'string'
-  );
-}
-
-/** Turn a non-2xx answer into an ApiError, whatever its body looks like. */
-export async function errorFromResponse(res: Response): Promise<ApiError> {
-  let body: unknown = null;
-  try {
-    body = await res.json();
-  } catch {
-    /* not JSON: e.g. a proxy's plain-text error page */
-  }
-  if (isErrorBody(body)) {
-    return new ApiError(res.status, { code: body.code, message: body.message, hint: body.hint ?? null });
-  }
-  if (res.status === 502 || res.status === 503 || res.status === 504) {
-    return new ApiError(res.status, {
-      code: 'unreachable',
-      message: 'The Keepsake service on this box is not answering.',
-      hint: 'It may be starting up. Wait a moment, then try again.',
-    });
-  }
-  return new ApiError(res.status, {
-    code: `http_${res.status}`,
-    message: `The box answered with an unexpected error (${res.status} ${res.statusText}).`.replace(' )', ')'),
-    hint: null,
-  });
-}
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+export type FetchLike = (request: Request) => Promise<Response>;
 
 export interface ClientOptions {
   /** Prepended to every path; '' for same origin. */
@@ -336,292 +82,285 @@ export interface ClientOptions {
   fetch?: FetchLike;
 }
 
-function query(q: JobQuery): string {
-  const p = new URLSearchParams();
-  if (q.limit !== undefined) p.set('limit', String(q.limit));
-  if (q.kind) p.set('kind', q.kind);
-  if (q.state) p.set('state', q.state);
-  const s = p.toString();
-  return s ? `?${s}` : '';
-}
-
-/** The audit log's filters (empty ones are left out of the query). */
-export interface AuditQuery {
-  actor?: string;
-  action?: string;
-  outcome?: string;
-  since?: string;
-  until?: string;
-  limit?: number;
-  format?: 'csv' | 'json';
-}
-
-export function auditQuery(q: AuditQuery): string {
-  const p = new URLSearchParams();
-  for (const k of ['actor', 'action', 'outcome', 'since', 'until', 'limit', 'format'] as const) {
-    const v = q[k];
-    if (v !== undefined && v !== null && String(v).trim() !== '') p.set(k, String(v).trim());
+/** A query without the filters left empty (blank text fields), the rest trimmed. */
+function compact<Q extends object>(q: Q): Q {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(q)) {
+    const t = typeof v === 'string' ? v.trim() : v;
+    if (t !== undefined && t !== null && t !== '') out[k] = t;
   }
-  const s = p.toString();
-  return s ? `?${s}` : '';
+  return out as Q;
 }
 
-/** A small typed client. Every method throws ApiError on failure. */
+const querySerializer = createQuerySerializer();
+
+/** A typed client of the agent API. Every method throws ApiError on failure. */
 export class Client {
   private readonly base: string;
-  private readonly fetchFn: FetchLike;
+  private readonly http: Http<paths>;
+
+  /** Called when the box says the session has ended (401 `auth.unauthenticated`). */
+  onUnauthenticated: ((e: ApiError) => void) | null = null;
 
   constructor(opts: ClientOptions = {}) {
     this.base = opts.base ?? '';
-    this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  }
-
-  url(path: string): string {
-    return `${this.base}${API_PREFIX}${path}`;
-  }
-
-  /** Called when the box says the session has ended (401 `unauthenticated`). */
-  onUnauthenticated: ((e: ApiError) => void) | null = null;
-
-  private async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
-    const init: RequestInit = {
-      method,
+    const fetchFn = opts.fetch ?? ((req: Request) => globalThis.fetch(req));
+    // Failures become ApiErrors here, so openapi-fetch only ever sees answers that succeeded.
+    const send = async (req: Request): Promise<Response> => {
+      let res: Response;
+      try {
+        res = await fetchFn(req);
+      } catch {
+        throw unreachableError();
+      }
+      if (!res.ok) {
+        const e = await errorFromResponse(res);
+        if (e.sessionEnded) this.onUnauthenticated?.(e);
+        throw e;
+      }
+      return res;
+    };
+    this.http = createClient<paths>({
+      baseUrl: this.base,
+      fetch: send,
+      // Same origin only: the session cookie is SameSite=Strict and the box checks Origin.
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
-    };
-    if (method !== 'GET' && method !== 'DELETE') {
-      init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
-      init.body = JSON.stringify(body ?? {});
-    }
-    let res: Response;
+    });
+  }
+
+  /** The answer's body; an answer that is not the JSON the document promises is an ApiError. */
+  private async data<T>(call: Promise<{ data?: T }>): Promise<T> {
+    const { data } = await this.answer(call);
+    // A success without a body, where the document promises one.
+    if (data === undefined) throw badResponseError(200);
+    return data;
+  }
+
+  /** For routes whose answer carries nothing the dashboard needs. */
+  private async done(call: Promise<unknown>): Promise<void> {
+    await this.answer(call);
+  }
+
+  /** Waits for the answer. Past `send`, only reading the body can fail: it was not JSON. */
+  private async answer<R>(call: Promise<R>): Promise<R> {
     try {
-      res = await this.fetchFn(this.url(path), init);
-    } catch {
-      throw new ApiError(0, {
-        code: 'unreachable',
-        message: "Can't reach your Keepsake box.",
-        hint: 'Check that the box is switched on and this device is on the same network, then try again.',
-      });
-    }
-    if (!res.ok) {
-      const e = await errorFromResponse(res);
-      if (e.status === 401 && e.code === 'unauthenticated') this.onUnauthenticated?.(e);
-      throw e;
-    }
-    try {
-      return (await res.json()) as T;
-    } catch {
-      throw new ApiError(res.status, {
-        code: 'bad_response',
-        message: 'The box sent an answer this page could not read.',
-        hint: 'Reload the page. If it keeps happening, the box may be in the middle of an update.',
-      });
+      return await call;
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      throw badResponseError(200);
     }
   }
 
-  health(): Promise<Health> {
-    return this.request('GET', '/health');
+  /** An absolute link to a GET route: for EventSource and downloads, which fetch by themselves. */
+  link<P extends GetPath>(
+    path: P,
+    params: Pick<paths[P]['get']['parameters'], 'path' | 'query'>,
+  ): string {
+    return createFinalURL(path, { baseUrl: this.base, params, querySerializer, pathSerializer: defaultPathSerializer });
+  }
+
+  health(): Promise<Schemas['Health']> {
+    return this.data(this.http.GET('/api/v1/health'));
   }
 
   status(): Promise<Status> {
-    return this.request('GET', '/status');
+    return this.data(this.http.GET('/api/v1/status'));
   }
 
   async jobs(q: JobQuery = {}): Promise<Job[]> {
-    const list = await this.request<JobList>('GET', `/jobs${query(q)}`);
-    return list.jobs;
+    return (await this.data(this.http.GET('/api/v1/jobs', { params: { query: compact(q) } }))).jobs;
   }
 
   job(id: number): Promise<Job> {
-    return this.request('GET', `/jobs/${id}`);
+    return this.data(this.http.GET('/api/v1/jobs/{id}', { params: { path: { id } } }));
   }
 
   async jobLog(id: number): Promise<LogLine[]> {
-    const log = await this.request<JobLog>('GET', `/jobs/${id}/log`);
-    return log.lines;
+    return (await this.data(this.http.GET('/api/v1/jobs/{id}/log', { params: { path: { id } } }))).lines;
   }
 
   cancelJob(id: number): Promise<Job> {
-    return this.request('POST', `/jobs/${id}/cancel`, {});
+    return this.data(this.http.POST('/api/v1/jobs/{id}/cancel', { params: { path: { id } }, body: {} }));
   }
 
   startSelfCheck(): Promise<Job> {
-    return this.request('POST', '/host/self-check', {});
+    return this.data(this.http.POST('/api/v1/host/self-check', { body: {} }));
+  }
+
+  /** SSE: `event: job` for every change of any job. */
+  eventsUrl(): string {
+    return this.link('/api/v1/events', {});
+  }
+
+  /** SSE for one job: `event: job` snapshots and `event: log` lines; ends after the terminal state. */
+  jobEventsUrl(id: number): string {
+    return this.link('/api/v1/jobs/{id}/events', { path: { id } });
   }
 
   // Signing in and out
 
   authState(): Promise<AuthState> {
-    return this.request('GET', '/auth/state');
+    return this.data(this.http.GET('/api/v1/auth/state'));
   }
 
   setup(body: SetupRequest): Promise<LoginResponse> {
-    return this.request('POST', '/auth/setup', body);
+    return this.data(this.http.POST('/api/v1/auth/setup', { body }));
   }
 
   login(name: string, password: string): Promise<LoginResponse> {
-    return this.request('POST', '/auth/login', { name, password });
+    return this.data(this.http.POST('/api/v1/auth/login', { body: { name, password } }));
   }
 
   loginTotp(code: string): Promise<LoginResponse> {
-    return this.request('POST', '/auth/login/totp', { code });
+    return this.data(this.http.POST('/api/v1/auth/login/totp', { body: { code } }));
   }
 
   loginRecovery(code: string): Promise<LoginResponse> {
-    return this.request('POST', '/auth/login/recovery', { code });
+    return this.data(this.http.POST('/api/v1/auth/login/recovery', { body: { code } }));
   }
 
   passkeyLoginBegin(name: string): Promise<PasskeyChallenge> {
-    return this.request('POST', '/auth/passkey/begin', { name });
+    return this.data(this.http.POST('/api/v1/auth/passkey/begin', { body: { name } }));
   }
 
   passkeyLoginFinish(ceremony: string, credential: unknown): Promise<LoginResponse> {
-    return this.request('POST', '/auth/passkey/finish', { ceremony, credential });
+    return this.data(this.http.POST('/api/v1/auth/passkey/finish', { body: { ceremony, credential } }));
   }
 
-  logout(): Promise<unknown> {
-    return this.request('POST', '/auth/logout', {});
+  logout(): Promise<void> {
+    return this.done(this.http.POST('/api/v1/auth/logout', { body: {} }));
   }
 
   // My account
 
   me(): Promise<Me> {
-    return this.request('GET', '/me');
+    return this.data(this.http.GET('/api/v1/me'));
   }
 
-  changePassword(current: string, next: string): Promise<unknown> {
-    return this.request('POST', '/me/password', { current, new: next });
+  changePassword(current: string, next: string): Promise<void> {
+    return this.done(this.http.POST('/api/v1/me/password', { body: { current, new: next } }));
   }
 
   totpBegin(): Promise<TotpEnrollment> {
-    return this.request('POST', '/me/totp/begin', {});
+    return this.data(this.http.POST('/api/v1/me/totp/begin', { body: {} }));
   }
 
   totpConfirm(code: string): Promise<RecoveryCodes> {
-    return this.request('POST', '/me/totp/confirm', { code });
+    return this.data(this.http.POST('/api/v1/me/totp/confirm', { body: { code } }));
   }
 
-  totpDisable(password: string): Promise<unknown> {
-    return this.request('POST', '/me/totp/disable', { password });
+  totpDisable(password: string): Promise<void> {
+    return this.done(this.http.POST('/api/v1/me/totp/disable', { body: { password } }));
   }
 
   newRecoveryCodes(password: string): Promise<RecoveryCodes> {
-    return this.request('POST', '/me/recovery-codes', { password });
+    return this.data(this.http.POST('/api/v1/me/recovery-codes', { body: { password } }));
   }
 
   async passkeys(): Promise<PasskeyInfo[]> {
-    return (await this.request<{ passkeys: PasskeyInfo[] }>('GET', '/me/passkeys')).passkeys;
+    return (await this.data(this.http.GET('/api/v1/me/passkeys'))).passkeys;
   }
 
   passkeyAddBegin(name: string): Promise<PasskeyChallenge> {
-    return this.request('POST', '/me/passkeys/begin', { name });
+    return this.data(this.http.POST('/api/v1/me/passkeys/begin', { body: { name } }));
   }
 
   passkeyAddFinish(ceremony: string, credential: unknown): Promise<PasskeyInfo> {
-    return this.request('POST', '/me/passkeys/finish', { ceremony, credential });
+    return this.data(this.http.POST('/api/v1/me/passkeys/finish', { body: { ceremony, credential } }));
   }
 
-  deletePasskey(id: number): Promise<unknown> {
-    return this.request('DELETE', `/me/passkeys/${id}`);
+  deletePasskey(id: number): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/me/passkeys/{id}', { params: { path: { id } } }));
   }
 
   async sessions(): Promise<SessionInfo[]> {
-    return (await this.request<{ sessions: SessionInfo[] }>('GET', '/me/sessions')).sessions;
+    return (await this.data(this.http.GET('/api/v1/me/sessions'))).sessions;
   }
 
-  endSession(id: number): Promise<unknown> {
-    return this.request('DELETE', `/me/sessions/${id}`);
+  endSession(id: number): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/me/sessions/{id}', { params: { path: { id } } }));
   }
 
   // Users and groups
 
   async users(): Promise<UserInfo[]> {
-    return (await this.request<{ users: UserInfo[] }>('GET', '/users')).users;
+    return (await this.data(this.http.GET('/api/v1/users'))).users;
   }
 
   createUser(body: NewUser): Promise<UserInfo> {
-    return this.request('POST', '/users', body);
+    return this.data(this.http.POST('/api/v1/users', { body }));
   }
 
   updateUser(id: number, body: UserUpdate): Promise<UserInfo> {
-    return this.request('PATCH', `/users/${id}`, body);
+    return this.data(this.http.PATCH('/api/v1/users/{id}', { params: { path: { id } }, body }));
   }
 
-  deleteUser(id: number): Promise<unknown> {
-    return this.request('DELETE', `/users/${id}`);
+  deleteUser(id: number): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/users/{id}', { params: { path: { id } } }));
   }
 
-  setUserPassword(id: number, password: string): Promise<unknown> {
-    return this.request('POST', `/users/${id}/password`, { password });
+  setUserPassword(id: number, password: string): Promise<void> {
+    return this.done(this.http.POST('/api/v1/users/{id}/password', { params: { path: { id } }, body: { password } }));
   }
 
-  resetSecondFactor(id: number): Promise<unknown> {
-    return this.request('POST', `/users/${id}/reset-second-factor`, {});
+  resetSecondFactor(id: number): Promise<void> {
+    return this.done(this.http.POST('/api/v1/users/{id}/reset-second-factor', { params: { path: { id } }, body: {} }));
   }
 
   async groups(): Promise<GroupInfo[]> {
-    return (await this.request<{ groups: GroupInfo[] }>('GET', '/groups')).groups;
+    return (await this.data(this.http.GET('/api/v1/groups'))).groups;
   }
 
   createGroup(body: GroupUpsert): Promise<GroupInfo> {
-    return this.request('POST', '/groups', body);
+    return this.data(this.http.POST('/api/v1/groups', { body }));
   }
 
   updateGroup(id: number, body: GroupUpsert): Promise<GroupInfo> {
-    return this.request('PUT', `/groups/${id}`, body);
+    return this.data(this.http.PUT('/api/v1/groups/{id}', { params: { path: { id } }, body }));
   }
 
-  deleteGroup(id: number): Promise<unknown> {
-    return this.request('DELETE', `/groups/${id}`);
+  deleteGroup(id: number): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/groups/{id}', { params: { path: { id } } }));
   }
 
   permissionCatalog(): Promise<PermissionCatalog> {
-    return this.request('GET', '/permissions');
+    return this.data(this.http.GET('/api/v1/permissions'));
   }
 
   // Audit, security settings, secrets
 
   async audit(q: AuditQuery = {}): Promise<AuditEntry[]> {
-    return (await this.request<{ entries: AuditEntry[] }>('GET', `/audit${auditQuery(q)}`)).entries;
+    return (await this.data(this.http.GET('/api/v1/audit', { params: { query: compact(q) } }))).entries;
   }
 
   /** A download link of the same query in `csv` or `json`. */
   auditExportUrl(q: AuditQuery, format: 'csv' | 'json'): string {
-    return this.url(`/audit${auditQuery({ ...q, format })}`);
+    return this.link('/api/v1/audit', { query: compact({ ...q, format }) });
   }
 
   verifyAudit(): Promise<AuditVerification> {
-    return this.request('POST', '/audit/verify', {});
+    return this.data(this.http.POST('/api/v1/audit/verify', { body: {} }));
   }
 
   securitySettings(): Promise<SecuritySettings> {
-    return this.request('GET', '/settings/security');
+    return this.data(this.http.GET('/api/v1/settings/security'));
   }
 
-  setSecuritySettings(s: SecuritySettings): Promise<SecuritySettings> {
-    return this.request('PUT', '/settings/security', s);
+  setSecuritySettings(body: SecuritySettings): Promise<SecuritySettings> {
+    return this.data(this.http.PUT('/api/v1/settings/security', { body }));
   }
 
   async secrets(): Promise<SecretInfo[]> {
-    return (await this.request<{ secrets: SecretInfo[] }>('GET', '/secrets')).secrets;
+    return (await this.data(this.http.GET('/api/v1/secrets'))).secrets;
   }
 
-  setSecret(name: string, value: string): Promise<unknown> {
-    return this.request('PUT', `/secrets/${encodeURIComponent(name)}`, { value });
+  setSecret(name: string, value: string): Promise<void> {
+    return this.done(this.http.PUT('/api/v1/secrets/{name}', { params: { path: { name } }, body: { value } }));
   }
 
-  deleteSecret(name: string): Promise<unknown> {
-    return this.request('DELETE', `/secrets/${encodeURIComponent(name)}`);
-  }
-
-  /** SSE: `event: job` for every change of any job. */
-  eventsUrl(): string {
-    return this.url('/events');
-  }
-
-  /** SSE for one job: `event: job` snapshots and `event: log` lines; ends after the terminal state. */
-  jobEventsUrl(id: number): string {
-    return this.url(`/jobs/${id}/events`);
+  deleteSecret(name: string): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/secrets/{name}', { params: { path: { name } } }));
   }
 }
 

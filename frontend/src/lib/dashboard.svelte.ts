@@ -1,6 +1,6 @@
 // The page's live state: agent status, jobs, the connection, and a ticking clock.
 
-import { api, ApiError, isTerminal, type Client, type Job, type Status } from './api';
+import { api, isTerminal, toApiError, type ApiError, type Client, type Job, type Status } from './api';
 import { latestOfKind, mergeJob, mergeJobs } from './jobs';
 import { LiveFeed, type LiveMode } from './live';
 
@@ -153,13 +153,4 @@ export class Dashboard {
       return toApiError(e);
     }
   }
-}
-
-export function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  return new ApiError(0, {
-    code: 'internal',
-    message: e instanceof Error ? e.message : 'Something went wrong on this page.',
-    hint: 'Reload the page and try again.',
-  });
 }

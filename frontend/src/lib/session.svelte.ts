@@ -1,7 +1,6 @@
 // Who is signed in: the box's auth state, read at start and after every sign-in step.
 
-import { api, type ApiError, type AuthState, type Me } from './api';
-import { toApiError } from './dashboard.svelte';
+import { api, toApiError, type ApiError, type AuthState, type Me } from './api';
 import { router } from './router.svelte';
 
 export type Phase = 'loading' | 'error' | 'setup' | 'sign-in' | 'app';
