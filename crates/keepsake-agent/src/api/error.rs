@@ -69,7 +69,9 @@ impl From<JobsError> for ApiError {
     fn from(e: JobsError) -> ApiError {
         match e {
             JobsError::NotFound(_) => ApiError::not_found(e.to_string()),
-            JobsError::AlreadyFinished { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            JobsError::AlreadyFinished { .. } | JobsError::PastPointOfNoReturn { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             JobsError::Store(s) => s.into(),
         }
     }

@@ -41,7 +41,6 @@ pub async fn start_self_check(agent: Arc<Agent>, req: Req) -> Result<Response, A
     let cache = agent.facilities.clone();
     let job = agent.jobs.submit(
         JobKind::HostSelfCheck,
-        None,
         &req.caller.actor(),
         Box::new(move |ctx| Box::pin(self_check::run(ctx, cfg, cache))),
     )?;

@@ -1,12 +1,13 @@
 //! The host self-check job: probe every facility in turn, report each result as it comes, and
 //! refresh the cached facilities the status route shows.
 
-use keepsake_api::{FacilityKind, FacilityState, SelfCheckReport};
+use keepsake_api::{FacilityKind, FacilityState, JobResult, SelfCheckReport};
 
 use super::{Facilities, HostConfig, probe};
-use crate::jobs::{JobContext, JobFailure, JobResult};
+use crate::events::Event;
+use crate::jobs::{JobContext, Outcome};
 
-pub async fn run(ctx: JobContext, cfg: HostConfig, cache: Facilities) -> JobResult {
+pub async fn run(ctx: JobContext, cfg: HostConfig, cache: Facilities) -> Outcome {
     let total = FacilityKind::ALL.len() as u64;
     let mut checks = Vec::new();
     for (i, kind) in FacilityKind::ALL.into_iter().enumerate() {
@@ -28,12 +29,13 @@ pub async fn run(ctx: JobContext, cfg: HostConfig, cache: Facilities) -> JobResu
     }
     let problems = checks.iter().filter(|c| c.state != FacilityState::Ok).count() as u32;
     ctx.progress(total, Some(total), "checks", "Done");
-    cache.replace(checks.clone());
+    for (facility, from, to) in cache.replace(checks.clone()) {
+        ctx.publish(&Event::FacilityChanged { facility, from, to });
+    }
     ctx.info(if problems == 0 {
         "All checks passed.".to_owned()
     } else {
         format!("{problems} of {total} checks need attention.")
     });
-    serde_json::to_value(SelfCheckReport { checks, problems })
-        .map_err(|e| JobFailure::Failed(format!("cannot encode the report: {e}")))
+    Ok(Some(JobResult::SelfCheck(SelfCheckReport { checks, problems })))
 }
