@@ -86,11 +86,12 @@ pub struct Facility {
     pub remedy: Option<String>,
 }
 
-/// What a job produced when it succeeded, tagged by the job's kind: the `kind` field holds the same
-/// value as [`Job::kind`], and the variant's own fields sit beside it. A new job kind with a result
-/// adds a variant here.
+/// What a job produced when it succeeded, tagged by the job's kind: `kind` holds the same value as
+/// [`Job::kind`] and `report` the kind's own result, e.g.
+/// `{"kind": "host.self_check", "report": {"checks": [...], "problems": 0}}`. A new job kind with a
+/// result adds a variant here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind")]
+#[serde(tag = "kind", content = "report")]
 pub enum JobResult {
     /// The facilities a host self-check found.
     #[serde(rename = "host.self_check")]

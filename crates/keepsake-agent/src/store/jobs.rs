@@ -340,21 +340,30 @@ mod tests {
 
     #[test]
     fn results_written_before_they_were_tagged_read_back_as_self_check_reports() {
-        // Migration 4 tags old rows; simulate one written by the previous agent.
-        let s = Store::open_in_memory().unwrap();
-        let j = s.insert_job("host.self_check", None, "t").unwrap();
-        let old = serde_json::json!({"checks": [{"kind": "zfs", "label": "ZFS", "state": "missing",
-            "version": null, "detail": "x", "remedy": null}], "problems": 1});
-        s.lock()
-            .execute(
-                "UPDATE jobs SET state = 'succeeded', result = json_set(?2, '$.kind', kind) WHERE id = ?1",
-                params![j.id, old.to_string()],
+        // A database at schema 3 with a result as the previous agent wrote it.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = rusqlite::Connection::open(dir.path().join("keepsake.db")).unwrap();
+            for sql in &super::super::migrations::MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            let old = serde_json::json!({"checks": [{"kind": "zfs", "label": "ZFS", "state": "missing",
+                "version": null, "detail": "x", "remedy": null}], "problems": 1});
+            conn.execute(
+                "INSERT INTO jobs (kind, state, requested_by, created_at, result) \
+                 VALUES ('host.self_check', 'succeeded', 't', ?1, ?2)",
+                params![ts(now()), old.to_string()],
             )
             .unwrap();
-        let JobResult::SelfCheck(r) = s.job(j.id).unwrap().unwrap().result.unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let j = s.jobs(&JobFilter { limit: 1, ..Default::default() }).unwrap().remove(0);
+        let Some(JobResult::SelfCheck(r)) = j.result else { panic!("{j:?}") };
         assert_eq!(r.problems, 1);
         assert_eq!(r.checks[0].kind, FacilityKind::Zfs);
         assert_eq!(r.checks[0].state, FacilityState::Missing);
+        assert_eq!(j.point_of_no_return, None);
     }
 
     #[test]

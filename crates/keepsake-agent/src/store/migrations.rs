@@ -147,8 +147,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN checkpoint TEXT;
     ALTER TABLE jobs ADD COLUMN checkpoint_data TEXT;
     ALTER TABLE jobs ADD COLUMN point_of_no_return TEXT;
-    UPDATE jobs SET result = json_set(result, '$.kind', kind)
-        WHERE result IS NOT NULL AND json_valid(result) AND json_type(result) = 'object';
+    UPDATE jobs SET result = json_object('kind', kind, 'report', json(result))
+        WHERE result IS NOT NULL AND json_valid(result);
     "#,
     // 5: the event bus's durable outbox and its consumers' cursors. AUTOINCREMENT: a sequence
     // number is never reused after pruning, so a cursor always means "everything up to here".
