@@ -67,10 +67,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     std::fs::create_dir_all(&config.state_dir).map_err(|e| AgentError::StateDir(config.state_dir.clone(), e))?;
     let store = Arc::new(Store::open(&config.state_dir)?);
     let events = Events::new(Arc::clone(&store));
-    let pruned = events.prune()?;
-    if pruned > 0 {
-        tracing::info!(pruned, "removed events every consumer had read or that were past retention");
-    }
+    // Prunes at once, then every few hours.
+    tokio::spawn(events.clone().prune_every(std::time::Duration::from_secs(6 * 3600)));
     // No kind resumes yet: an interrupted job is failed or found done by its kind's rule.
     let jobs = JobManager::start(Arc::clone(&store), events.clone(), &mut |_, _| None)?;
     let auth_cfg = AuthConfig { public_origins: config.public_origins.clone(), ..AuthConfig::default() };

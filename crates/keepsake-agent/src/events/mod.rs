@@ -10,8 +10,9 @@
 //!   event, [`Consumer::ack`] the last one handled, then [`Consumer::wait`] for more. Delivery is at
 //!   least once: an event handled but not yet acknowledged when the agent dies comes again, so
 //!   handling must be idempotent (or the ack written in the handler's own transaction).
-//! - Retention: [`Events::prune`] deletes what every registered consumer has acknowledged, and
-//!   anything older than the retention age whoever has not read it.
+//! - Retention: [`Events::prune`] (run by the agent at start and every few hours through
+//!   [`Events::prune_every`]) deletes what every registered consumer has acknowledged, and anything
+//!   older than [`RETENTION`] whoever has not read it.
 //!
 //! There is no lossy broadcast here: live views (the dashboard) follow their own streams, such as
 //! the job events; they may watch [`Events::head`] and read the outbox if they need these events.
@@ -69,6 +70,20 @@ impl Events {
             tracing::warn!(unread, "dropped events older than the retention age that a consumer never acknowledged");
         }
         Ok(deleted)
+    }
+
+    /// Prunes every `period`, for as long as the returned future runs (the agent spawns it).
+    pub async fn prune_every(self, period: std::time::Duration) {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.prune() {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "removed events every consumer had read or past retention"),
+                Err(e) => tracing::error!(error = %e, "cannot prune the event outbox"),
+            }
+        }
     }
 
     /// The newest event's sequence number, updated on every publish.

@@ -2,8 +2,12 @@
 //! and how a job of the kind that was running when the agent died is reconciled at the next start.
 //!
 //! To add a kind: add a variant (carrying its parameters, e.g. `Backup { drive: String }`), then
-//! give it a name, its target, its [`Lock`]s, its [`Cancel`] style and its reconcile rule below.
-//! The compiler then points at every place that must know of it.
+//! give it a name and a way back from its persisted row (`from_row`: name and target), its target,
+//! its [`Lock`]s, its [`Cancel`] style and its reconcile rule below. The compiler then points at
+//! every match that must know of it. A rule that may answer [`Verdict::Resume`] also needs the
+//! composition root's resumer (`JobManager::start`) to build the work again from the row; the work
+//! then reads [`super::JobContext::resumed_from`]. Work reports through [`super::JobContext`] and
+//! returns a [`keepsake_api::JobResult`] variant of its own.
 
 use super::schedule::{Lock, Resource};
 

@@ -374,10 +374,12 @@ impl JobManager {
                 };
                 tracing::info!(state = state.as_str(), "job finished");
                 let progress = live.lock().job.progress.clone();
+                // Out of the running set first, so nobody acts on the stale in-memory copy (a cancel)
+                // while the outcome is being written.
+                this.lock().running.remove(&id);
                 if let Err(e) = this.store.finish_job(id, state, Some(&progress), result.as_ref(), error.as_deref()) {
                     tracing::error!(error = %e, "cannot record job outcome");
                 }
-                this.lock().running.remove(&id);
                 this.emit_job(id);
                 this.schedule();
             }

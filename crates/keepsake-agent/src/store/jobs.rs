@@ -127,7 +127,8 @@ impl Store {
     }
 
     pub fn set_job_cancel_requested(&self, id: i64) -> Result<()> {
-        self.lock().execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [id])?;
+        self.lock()
+            .execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state IN ('queued', 'running')", [id])?;
         Ok(())
     }
 
