@@ -14,7 +14,7 @@
 //!   never blindly marked failed or done.
 //! - **Result.** A typed [`keepsake_api::JobResult`], tagged by kind.
 //!
-//! Progress is coalesced (see [`context`]); changes are broadcast live as [`JobEvent`]s for the
+//! Progress is coalesced (see `context.rs`); changes are broadcast live as [`JobEvent`]s for the
 //! API's server-sent events (lossy by design); every terminal state also reaches the durable event
 //! bus as `JobFinished`, in the same transaction. The manager knows nothing of what a job does: the
 //! caller hands it the work as a future-making closure, which reports through its [`JobContext`].
