@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use keepsake_api::client::JobQuery;
-use keepsake_api::{Client, FacilityState, Job, JobState, LogLine, SelfCheckReport, event};
+use keepsake_api::{Client, FacilityState, Job, JobResult, JobState, LogLine, event};
 
 #[derive(Parser, Debug)]
 #[command(name = "keepsake", version, about = "Look after your Keepsake box from the root console")]
@@ -372,8 +372,7 @@ fn report_outcome(job: &Job, json: bool) -> i32 {
     } else {
         match job.state {
             JobState::Succeeded => {
-                if let Some(report) = job.result.clone().and_then(|r| serde_json::from_value::<SelfCheckReport>(r).ok())
-                {
+                if let Some(JobResult::SelfCheck(report)) = &job.result {
                     if report.problems == 0 {
                         println!("All {} checks passed.", report.checks.len());
                     } else {

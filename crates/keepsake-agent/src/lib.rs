@@ -6,7 +6,8 @@
 //!
 //! - [`server`]: the socket, peer-credential checks, HTTP serving.
 //! - [`api`]: the route table, dispatch, audit of mutating requests, OpenAPI.
-//! - [`jobs`]: long operations, their concurrency rules, cancellation and live events.
+//! - [`jobs`]: long operations, their locks, cancellation, reconciliation and live events.
+//! - [`events`]: the event bus and its durable outbox, for subsystems that must not miss events.
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
 //! - [`cli`]: the root console command `keepsake`, a client of the API.
@@ -15,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod host;
 pub mod jobs;
 pub mod server;
@@ -27,6 +29,7 @@ use chrono::{DateTime, Utc};
 pub use config::AgentConfig;
 
 use crate::auth::{Auth, AuthConfig};
+use crate::events::Events;
 use crate::host::{Facilities, HostConfig};
 use crate::jobs::JobManager;
 use crate::store::Store;
@@ -40,6 +43,7 @@ pub struct Agent {
     pub store: Arc<Store>,
     pub auth: Auth,
     pub jobs: Arc<JobManager>,
+    pub events: Events,
     pub facilities: Facilities,
     pub started_at: DateTime<Utc>,
 }
@@ -62,7 +66,11 @@ pub enum AgentError {
 pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|e| AgentError::StateDir(config.state_dir.clone(), e))?;
     let store = Arc::new(Store::open(&config.state_dir)?);
-    let jobs = JobManager::start(Arc::clone(&store))?;
+    let events = Events::new(Arc::clone(&store));
+    // Prunes at once, then every few hours.
+    tokio::spawn(events.clone().prune_every(std::time::Duration::from_secs(6 * 3600)));
+    // No kind resumes yet: an interrupted job is failed or found done by its kind's rule.
+    let jobs = JobManager::start(Arc::clone(&store), events.clone(), &mut |_, _| None)?;
     let auth_cfg = AuthConfig { public_origins: config.public_origins.clone(), ..AuthConfig::default() };
     let auth = Auth::new(Arc::clone(&store), &config.state_dir, auth_cfg)?;
     let pruned = auth.prune_audit()?;
@@ -77,15 +85,11 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let listener = server::bind(&config.socket, config.socket_gid)?;
     tracing::info!(socket = %config.socket.display(), web_uid = config.web_uid, "keepsake-agent {VERSION} listening");
     let socket = config.socket.clone();
-    let agent =
-        Arc::new(Agent { config, host, store: Arc::clone(&store), auth, jobs, facilities, started_at: Utc::now() });
+    let agent = Arc::new(Agent { config, host, store, auth, jobs, events, facilities, started_at: Utc::now() });
     server::serve(listener, agent, shutdown).await;
     let _ = std::fs::remove_file(&socket);
-    // Jobs still running die with this process; say so now rather than at the next start.
-    let interrupted = store.fail_interrupted_jobs()?;
-    if !interrupted.is_empty() {
-        tracing::warn!(?interrupted, "jobs interrupted by shutdown");
-    }
+    // Jobs still running die with this process; the next start reconciles them from what they
+    // recorded, by their kind's rule, as after a crash.
     tracing::info!("keepsake-agent stopped");
     Ok(())
 }

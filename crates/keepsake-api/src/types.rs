@@ -86,7 +86,19 @@ pub struct Facility {
     pub remedy: Option<String>,
 }
 
-/// The result of a host self-check job (`Job::result` for kind `host.self_check`).
+/// What a job produced when it succeeded, tagged by the job's kind: `kind` holds the same value as
+/// [`Job::kind`] and `report` the kind's own result, e.g.
+/// `{"kind": "host.self_check", "report": {"checks": [...], "problems": 0}}`. A new job kind with a
+/// result adds a variant here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", content = "report")]
+pub enum JobResult {
+    /// The facilities a host self-check found.
+    #[serde(rename = "host.self_check")]
+    SelfCheck(SelfCheckReport),
+}
+
+/// The result of a host self-check job (`JobResult::SelfCheck`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SelfCheckReport {
     pub checks: Vec<Facility>,
@@ -161,8 +173,11 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// Set once a cancel was asked for and the job has not yet stopped.
     pub cancel_requested: bool,
-    /// The kind-specific outcome (for `host.self_check`, a [`SelfCheckReport`]).
-    pub result: Option<serde_json::Value>,
+    /// What it produced; set only once it succeeded, and only for kinds that produce something.
+    pub result: Option<JobResult>,
+    /// Set once the job passed a point after which it can no longer be cancelled (the name of the
+    /// point, e.g. "switching to the new configuration"); a cancel is then refused.
+    pub point_of_no_return: Option<String>,
     /// Why it failed or was cancelled, in words.
     pub error: Option<String>,
 }

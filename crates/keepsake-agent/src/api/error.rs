@@ -106,6 +106,9 @@ impl From<JobsError> for ApiError {
         match e {
             JobsError::NotFound(_) => ApiError::not_found("job.not_found", e.to_string()),
             JobsError::AlreadyFinished { .. } => ApiError::new(StatusCode::CONFLICT, "job.finished", e.to_string()),
+            JobsError::PastPointOfNoReturn { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "job.past_point_of_no_return", e.to_string())
+            }
             JobsError::Store(s) => s.into(),
         }
     }

@@ -35,7 +35,6 @@ pub async fn start_self_check(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoParams
     let cache = agent.facilities.clone();
     let job = agent.jobs.submit(
         JobKind::HostSelfCheck,
-        None,
         &cx.caller.actor(),
         Box::new(move |ctx| Box::pin(self_check::run(ctx, cfg, cache))),
     )?;

@@ -10,7 +10,8 @@ use crate::Agent;
 use crate::store::JobFilter;
 
 fn job(agent: &Agent, id: i64) -> Result<Job, ApiError> {
-    agent.store.job(id)?.ok_or_else(|| ApiError::not_found("job.not_found", format!("no job with id {id}")))
+    // Through the manager: a running job's progress is fresher in memory than in the store.
+    agent.jobs.job(id)?.ok_or_else(|| ApiError::not_found("job.not_found", format!("no job with id {id}")))
 }
 
 pub async fn list(agent: Arc<Agent>, _: Cx, q: JobQuery, _: NoBody) -> Result<JobList, ApiError> {

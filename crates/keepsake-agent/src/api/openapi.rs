@@ -45,10 +45,14 @@ fn build() -> OpenApiDocument {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                let schema = if name == "id" {
-                    json!({"type": "integer", "format": "int64"})
-                } else {
-                    json!({"type": "string", "maxLength": 200})
+                let schema = match name {
+                    "id" => json!({"type": "integer", "format": "int64"}),
+                    // The only named path parameter: which secret.
+                    "name" => {
+                        let names: Vec<&str> = crate::auth::secrets::NAMES.iter().map(|(n, _)| *n).collect();
+                        json!({"type": "string", "enum": names})
+                    }
+                    _ => json!({"type": "string", "maxLength": 200}),
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })

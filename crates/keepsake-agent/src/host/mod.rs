@@ -131,7 +131,17 @@ impl Facilities {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn replace(&self, found: Vec<Facility>) {
-        *self.inner.write().unwrap_or_else(|p| p.into_inner()) = (found, Utc::now());
+    /// Stores new results and returns each facility whose state changed: (kind, from, to).
+    pub fn replace(&self, found: Vec<Facility>) -> Vec<(FacilityKind, FacilityState, FacilityState)> {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let changes = found
+            .iter()
+            .filter_map(|new| {
+                let old = inner.0.iter().find(|f| f.kind == new.kind)?;
+                (old.state != new.state).then_some((new.kind, old.state, new.state))
+            })
+            .collect();
+        *inner = (found, Utc::now());
+        changes
     }
 }

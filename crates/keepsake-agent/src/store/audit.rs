@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
+use super::outbox::insert_event;
 use super::{Result, Store, StoreError, now, parse_ts, ts};
+use crate::events::Event;
 
 /// Rows come back as the wire type: the store and the API agree on what an audit entry is.
 pub use keepsake_api::AuditEntry;
@@ -105,7 +107,8 @@ fn marker(tx: &Transaction<'_>, key: &str) -> Result<Option<(i64, String)>> {
 }
 
 impl Store {
-    /// Appends a row, chained to the previous one. Returns its id.
+    /// Appends a row, chained to the previous one. Returns its id. A `security.*` action is also
+    /// published on the event bus, in the same transaction.
     pub fn append_audit(&self, a: &NewAudit<'_>) -> Result<i64> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -133,7 +136,20 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         set_marker(&tx, "audit.head", id, &h)?;
+        let event = a.action.starts_with("security.").then(|| Event::Security {
+            audit_id: id,
+            action: a.action.to_owned(),
+            actor: a.actor.to_owned(),
+            target: a.target.map(str::to_owned),
+            outcome: a.outcome.to_owned(),
+            source: a.source.to_owned(),
+        });
+        let seq = event.map(|e| insert_event(&tx, &e)).transpose()?;
         tx.commit()?;
+        drop(conn);
+        if let Some(seq) = seq {
+            self.outbox_advanced(seq);
+        }
         Ok(id)
     }
 
@@ -352,6 +368,35 @@ mod tests {
         let first = s.audit_entries(&AuditFilter { limit: 10, ..Default::default() }).unwrap().last().unwrap().id;
         s.lock().execute("DELETE FROM audit_log WHERE id = ?1", [first]).unwrap();
         assert!(!s.verify_audit().unwrap().ok);
+    }
+
+    #[test]
+    fn security_actions_are_published_with_their_row_and_others_are_not() {
+        let s = Store::open_in_memory().unwrap();
+        s.register_outbox_consumer("t").unwrap();
+        add(&s, "login.success");
+        let id = s
+            .append_audit(&NewAudit {
+                actor: "bob",
+                action: "security.login_backoff",
+                target: Some("bob"),
+                outcome: "locked",
+                source: "web 192.0.2.1",
+                ..Default::default()
+            })
+            .unwrap();
+        let got: Vec<Event> = s.outbox_pending("t", 10).unwrap().into_iter().map(|d| d.event).collect();
+        assert_eq!(
+            got,
+            vec![Event::Security {
+                audit_id: id,
+                action: "security.login_backoff".into(),
+                actor: "bob".into(),
+                target: Some("bob".into()),
+                outcome: "locked".into(),
+                source: "web 192.0.2.1".into(),
+            }]
+        );
     }
 
     #[test]

@@ -141,6 +141,32 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: what a job's work recorded for reconciliation after a crash (its last checkpoint and the
+    // state it saved there, and the point of no return it passed), and results tagged by kind.
+    r#"
+    ALTER TABLE jobs ADD COLUMN checkpoint TEXT;
+    ALTER TABLE jobs ADD COLUMN checkpoint_data TEXT;
+    ALTER TABLE jobs ADD COLUMN point_of_no_return TEXT;
+    UPDATE jobs SET result = json_object('kind', kind, 'report', json(result))
+        WHERE result IS NOT NULL AND json_valid(result);
+    "#,
+    // 5: the event bus's durable outbox and its consumers' cursors. AUTOINCREMENT: a sequence
+    // number is never reused after pruning, so a cursor always means "everything up to here".
+    r#"
+    CREATE TABLE outbox (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        topic   TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX outbox_by_at ON outbox(at);
+
+    CREATE TABLE outbox_consumers (
+        name          TEXT PRIMARY KEY,
+        cursor        INTEGER NOT NULL,
+        registered_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {

@@ -9,6 +9,7 @@ mod audit;
 mod identity;
 mod jobs;
 mod migrations;
+mod outbox;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use rusqlite::Connection;
 
 pub use audit::{AuditEntry, AuditFilter, AuditVerdict, NewAudit};
 pub use identity::{GroupRow, PasskeyRow, SessionRow, UserRow};
-pub use jobs::JobFilter;
+pub use jobs::{Checkpoint, JobFilter, Unfinished};
+pub use outbox::Delivered;
 
 /// Errors from the state database.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The newest committed outbox sequence number, for waking event consumers.
+    outbox_head: tokio::sync::watch::Sender<i64>,
 }
 
 impl Store {
@@ -71,7 +75,8 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut conn)?;
-        Ok(Store { conn: Mutex::new(conn), path })
+        let (outbox_head, _) = tokio::sync::watch::channel(outbox::head(&conn)?);
+        Ok(Store { conn: Mutex::new(conn), path, outbox_head })
     }
 
     pub fn path(&self) -> &Path {

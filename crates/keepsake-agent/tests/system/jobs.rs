@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use keepsake_agent::events::{Event, Events};
+use keepsake_agent::store::Store;
 use keepsake_api::{Job, JobState, LogLine, event};
 
 use crate::harness::{Agent, AgentOpts, StalledSocket, open_tempdir, wait_job, wait_state};
@@ -40,6 +42,33 @@ async fn a_job_running_when_the_agent_is_killed_is_failed_interrupted_after_rest
     let out = agent.cli(None, &["jobs", "show", &job.id.to_string()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("failed") && text.contains("interrupted"), "{text}");
+}
+
+#[tokio::test]
+async fn the_end_of_an_interrupted_job_reaches_the_outbox_once_whatever_restarts_follow() {
+    let dir = open_tempdir();
+    let stalled = StalledSocket::new(dir.path());
+    let mut agent = Agent::start(dir.path(), stalled_opts(&stalled)).await;
+    let job = running_self_check(&agent).await;
+    let store = std::sync::Arc::new(Store::open(&agent.state_dir).unwrap());
+    let mut alerts = Events::new(std::sync::Arc::clone(&store)).consumer("test.alerts").unwrap();
+    assert!(alerts.pending(10).unwrap().is_empty(), "a running job has not finished");
+
+    agent.kill_hard();
+    agent.restart().await;
+    // The kind's reconcile rule said why, in the job's own log too.
+    let log = agent.client().job_log(job.id).await.unwrap();
+    assert!(log.lines.last().unwrap().message.contains("run it again"), "{log:?}");
+    let got = alerts.pending(10).unwrap();
+    let finished = Event::JobFinished { job_id: job.id, kind: "host.self_check".into(), outcome: JobState::Failed };
+    assert_eq!(got.iter().map(|d| d.event.clone()).collect::<Vec<_>>(), vec![finished]);
+    alerts.ack(got[0].seq).unwrap();
+
+    // A second restart finds nothing left to reconcile and publishes nothing again.
+    agent.kill_hard();
+    agent.restart().await;
+    agent.client().status().await.unwrap();
+    assert!(alerts.pending(10).unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use keepsake_api::{Facility, FacilityKind, FacilityState, JobState, SelfCheckReport};
+use keepsake_api::{Facility, FacilityKind, FacilityState, JobResult, JobState};
 
 use crate::harness::{Agent, AgentOpts, lab, open_tempdir};
 
@@ -28,7 +28,7 @@ async fn self_check_finds_the_real_facilities_and_their_versions() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let job: keepsake_api::Job = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(job.state, JobState::Succeeded);
-    let report: SelfCheckReport = serde_json::from_value(job.result.unwrap()).unwrap();
+    let Some(JobResult::SelfCheck(report)) = job.result.clone() else { panic!("no self-check report: {job:?}") };
     assert_eq!(report.checks.len(), 6);
 
     // Each version is compared with what the component itself says.
@@ -75,7 +75,7 @@ async fn missing_facilities_are_reported_with_what_to_do() {
     std::fs::remove_dir(&agent.data_dir).unwrap();
     let out = agent.cli(None, &["--json", "self-check"]);
     let job: keepsake_api::Job = serde_json::from_slice(&out.stdout).unwrap();
-    let report: SelfCheckReport = serde_json::from_value(job.result.unwrap()).unwrap();
+    let Some(JobResult::SelfCheck(report)) = job.result.clone() else { panic!("no self-check report: {job:?}") };
     for kind in [FacilityKind::Docker, FacilityKind::Systemd, FacilityKind::Storage] {
         let f = find(&report.checks, kind);
         assert_eq!(f.state, FacilityState::Missing, "{f:?}");

@@ -1,0 +1,101 @@
+//! The kinds of job and their declared rules, in one place: what each locks, how it is cancelled,
+//! and how a job of the kind that was running when the agent died is reconciled at the next start.
+//!
+//! To add a kind: add a variant (carrying its parameters, e.g. `Backup { drive: String }`), then
+//! give it a name and a way back from its persisted row (`from_row`: name and target), its target,
+//! its [`Lock`]s, its [`Cancel`] style and its reconcile rule below. The compiler then points at
+//! every match that must know of it. A rule that may answer [`Verdict::Resume`] also needs the
+//! composition root's resumer (`JobManager::start`) to build the work again from the row; the work
+//! then reads [`super::JobContext::resumed_from`]. Work reports through [`super::JobContext`] and
+//! returns a [`keepsake_api::JobResult`] variant of its own.
+
+use super::schedule::{Lock, Resource};
+
+/// The kinds of job the agent runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Probe every host facility and report what is missing and what to do.
+    HostSelfCheck,
+}
+
+/// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
+/// called [`super::JobContext::point_of_no_return`] can no longer be cancelled: the cancel is
+/// refused with [`super::JobsError::PastPointOfNoReturn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// The work is dropped at its next await point (child processes die with it through
+    /// `kill_on_drop`). Only for work that changes nothing, such as probes.
+    Abort,
+    /// The work checks [`super::JobContext::checkpoint`] at safe points and returns
+    /// [`super::JobFailure::Cancelled`] from the first one after the cancel; it is never dropped
+    /// midway.
+    Checkpoint,
+    /// The work runs in a systemd unit it records with its checkpoint; it waits on
+    /// [`super::JobContext::cancelled`] beside the unit and stops the unit when asked, then returns
+    /// [`super::JobFailure::Cancelled`] once the unit is gone.
+    StopUnit,
+}
+
+/// A job found `queued` or `running` when the agent started, and the last checkpoint its work
+/// recorded: what reconciliation decides from.
+pub use crate::store::Unfinished as Interrupted;
+
+/// What to do with an interrupted job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Start the work again; it finds its checkpoint in [`super::JobContext::resumed_from`].
+    Resume,
+    /// It did not finish, and why, for a person.
+    Failed(String),
+    /// It finished after all (a transient systemd unit that completed), with its result if known.
+    Succeeded(Option<keepsake_api::JobResult>),
+}
+
+impl JobKind {
+    /// The stable name stored in the database and shown on the wire, e.g. `host.self_check`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::HostSelfCheck => "host.self_check",
+        }
+    }
+
+    /// The kind a persisted row names, or `None` for a kind this agent does not know.
+    pub fn from_row(name: &str, _target: Option<&str>) -> Option<JobKind> {
+        match name {
+            "host.self_check" => Some(JobKind::HostSelfCheck),
+            _ => None,
+        }
+    }
+
+    /// What the job works on, shown as the job's `target` (a drive's UUID, a restore point).
+    pub fn target(&self) -> Option<String> {
+        match self {
+            JobKind::HostSelfCheck => None,
+        }
+    }
+
+    /// The resources a job of this kind holds while it runs.
+    pub fn locks(&self) -> Vec<Lock> {
+        match self {
+            // It only reads the host; two at once would race to write the same cached answers.
+            JobKind::HostSelfCheck => vec![Lock::exclusive(Resource::Facilities)],
+        }
+    }
+
+    pub fn cancel(&self) -> Cancel {
+        match self {
+            // Probes change nothing, and a hung one must not keep the cancel waiting.
+            JobKind::HostSelfCheck => Cancel::Abort,
+        }
+    }
+
+    /// Decides from what an interrupted job left whether to resume it, or what it came to.
+    pub fn reconcile(&self, _left: &Interrupted) -> Verdict {
+        match self {
+            // Probing again is cheap and the old answers are stale anyway.
+            JobKind::HostSelfCheck => {
+                Verdict::Failed("interrupted: the agent stopped before this job finished; run it again".into())
+            }
+        }
+    }
+}
