@@ -111,7 +111,8 @@ pub async fn serve<F>(
     tokio::select! {
         () = graceful.shutdown() => {},
         () = tokio::time::sleep(limits.shutdown_grace) => {
-            tracing::info!("cut the connections still open after {} s (event streams)", limits.shutdown_grace.as_secs());
+            // Event streams never end by themselves, and slow clients may be mid-request.
+            tracing::info!("closed the connections still open {} s after shutdown began", limits.shutdown_grace.as_secs());
         }
     }
 }

@@ -349,3 +349,38 @@ async fn connections_beyond_the_caps_do_not_starve_a_normal_client() {
         assert!(s.await.unwrap() <= Duration::from_secs(6), "the slow connections were all closed by the timeout");
     }
 }
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_at_the_body_timeout() {
+    let dir = open_tempdir();
+    let web = Web::start_with(dir.path(), &dir.path().join("no-agent.sock"), None, &["--body-timeout", "2"]).await;
+    let mut conn = tokio::net::TcpStream::connect(web.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {a}\r\nOrigin: http://{a}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{",
+        a = web.addr
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut tick = tokio::time::interval(Duration::from_millis(400));
+    loop {
+        tokio::select! {
+            n = conn.read(&mut buf) => match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            },
+            _ = tick.tick() => { let _ = conn.write_all(b" ").await; }
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "a trickled body held the request for 10 s");
+        if answer.ends_with(b"}") {
+            break;
+        }
+    }
+    let held = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"web.body_timeout\""), "{answer}");
+    assert!(held >= Duration::from_millis(1800) && held <= Duration::from_secs(4), "cut after {held:?}, not 2 s");
+}
