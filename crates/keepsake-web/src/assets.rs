@@ -47,12 +47,14 @@ impl Assets {
 
     pub fn serve(&self, method: &Method, path: &str) -> Response {
         if method != Method::GET && method != Method::HEAD {
-            return guard::error(
+            let mut r = guard::error(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "only GET is allowed here",
-                None,
+                "web.method_not_allowed",
+                format!("{method} is not allowed here: the dashboard's files can only be read"),
+                Some("Only GET and HEAD are allowed outside /api/."),
             );
+            r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
         }
         let rel = path.trim_start_matches('/');
         let (name, body) = match (!rel.is_empty()).then(|| self.load(rel)).flatten() {
@@ -61,7 +63,7 @@ impl Assets {
                 // A missing file with an extension is a real 404, not an app route.
                 let last = rel.rsplit('/').next().unwrap_or("");
                 if last.contains('.') {
-                    return guard::error(StatusCode::NOT_FOUND, "not_found", format!("no file /{rel}"), None);
+                    return guard::error(StatusCode::NOT_FOUND, "web.not_found", format!("no file /{rel}"), None);
                 }
                 match self.load("index.html") {
                     Some(b) => ("index.html", b),
@@ -106,7 +108,9 @@ mod tests {
         assert_eq!(r.headers()["cache-control"], "no-cache");
         assert_eq!(a.serve(&Method::GET, "/missing.js").status(), StatusCode::NOT_FOUND);
         assert_eq!(a.serve(&Method::GET, "/../secret.txt").status(), StatusCode::NOT_FOUND);
-        assert_eq!(a.serve(&Method::POST, "/").status(), StatusCode::METHOD_NOT_ALLOWED);
+        let post = a.serve(&Method::POST, "/");
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.headers()["allow"], "GET, HEAD");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Forwarding `/api/` requests to the agent's Unix socket.
 //!
-//! Requests are read whole up to a limit (API bodies are small JSON) and forwarded with their
-//! end-to-end headers; responses are streamed back frame by frame, so server-sent events reach the
+//! Requests are read whole up to a size and within a time limit (API bodies are small JSON) and
+//! forwarded with their end-to-end headers; responses are streamed back frame by frame, so server-sent events reach the
 //! browser the moment the agent writes them.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -38,6 +39,7 @@ const HOP_BY_HOP: &[&str] = &[
 pub struct Proxy {
     socket: PathBuf,
     max_body: usize,
+    body_timeout: Duration,
     trusted_proxies: Vec<IpAddr>,
     client: Client<UnixConnector, Full<Bytes>>,
 }
@@ -63,8 +65,9 @@ pub fn client_address(remote: Option<SocketAddr>, headers: &HeaderMap, trusted: 
 }
 
 impl Proxy {
-    pub fn new(socket: PathBuf, max_body: usize, trusted_proxies: Vec<IpAddr>) -> Proxy {
-        Proxy { socket, max_body, trusted_proxies, client: Client::builder(TokioExecutor::new()).build(UnixConnector) }
+    pub fn new(socket: PathBuf, max_body: usize, body_timeout: Duration, trusted_proxies: Vec<IpAddr>) -> Proxy {
+        let client = Client::builder(TokioExecutor::new()).build(UnixConnector);
+        Proxy { socket, max_body, body_timeout, trusted_proxies, client }
     }
 
     pub async fn forward(
@@ -76,9 +79,6 @@ impl Proxy {
         remote: Option<SocketAddr>,
         body: impl Stream<Item = Result<impl Buf, warp::Error>>,
     ) -> Response {
-        if let Some(why) = guard::cross_origin_refusal(&method, &headers) {
-            return guard::cross_origin_response(&method, &why);
-        }
         let declared = headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -86,11 +86,21 @@ impl Proxy {
         if declared.is_some_and(|n| n > self.max_body) {
             return too_large(self.max_body);
         }
-        let body = match collect_limited(body, self.max_body).await {
-            Ok(b) => b,
-            Err(BodyError::TooLarge { .. }) => return too_large(self.max_body),
-            Err(e @ BodyError::Read(_)) => {
-                return guard::error(StatusCode::BAD_REQUEST, "bad_request", e.to_string(), None);
+        // The header-read timeout ends at the blank line; a body trickled a byte at a time would
+        // otherwise hold the connection for ever.
+        let body = match tokio::time::timeout(self.body_timeout, collect_limited(body, self.max_body)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(BodyError::TooLarge { .. })) => return too_large(self.max_body),
+            Ok(Err(e @ BodyError::Read(_))) => {
+                return guard::error(StatusCode::BAD_REQUEST, "web.body_unreadable", e.to_string(), None);
+            }
+            Err(_) => {
+                return guard::error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "web.body_timeout",
+                    format!("the request body did not arrive within {} s", self.body_timeout.as_secs()),
+                    Some("Check the network connection and try again."),
+                );
             }
         };
         let path_and_query = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
@@ -112,7 +122,7 @@ impl Proxy {
             Err(e) => {
                 return guard::error(
                     StatusCode::BAD_REQUEST,
-                    "bad_request",
+                    "web.bad_request",
                     format!("cannot forward request: {e}"),
                     None,
                 );
@@ -124,7 +134,7 @@ impl Proxy {
                 tracing::warn!(error = %e, socket = %self.socket.display(), "agent unreachable");
                 return guard::error(
                     StatusCode::BAD_GATEWAY,
-                    "agent_unreachable",
+                    "web.agent_unreachable",
                     "The Keepsake agent is not answering.",
                     Some("It may be restarting; try again in a minute. If this lasts, restart the box."),
                 );
@@ -145,9 +155,9 @@ impl Proxy {
 fn too_large(limit: usize) -> Response {
     guard::error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        "web.body_too_large",
         format!("the request body is larger than {limit} bytes"),
-        None,
+        Some("API requests are small JSON documents; this one is too large to be one."),
     )
 }
 

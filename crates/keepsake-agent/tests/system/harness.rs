@@ -245,6 +245,11 @@ pub struct Web {
 impl Web {
     /// Starts keepsake-web for `agent`, optionally as another uid/gid via setpriv.
     pub async fn start(dir: &Path, socket: &Path, as_ids: Option<(u32, u32, u32)>) -> Web {
+        Web::start_with(dir, socket, as_ids, &[]).await
+    }
+
+    /// [`Web::start`] with further command-line arguments (timeouts, limits, allowed names).
+    pub async fn start_with(dir: &Path, socket: &Path, as_ids: Option<(u32, u32, u32)>, extra: &[&str]) -> Web {
         let port = free_port();
         let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log_path = dir.join(format!("web-{port}.log"));
@@ -268,6 +273,7 @@ impl Web {
             .args(["--listen", &addr.to_string()])
             .arg("--agent-socket")
             .arg(socket)
+            .args(extra)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
