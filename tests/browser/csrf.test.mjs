@@ -1,5 +1,5 @@
 // e) a cross-origin POST is refused: the web server only accepts same-origin mutations. The request
-// carries a valid session cookie, so the 403 really is the cross-origin refusal (code cross_origin)
+// carries a valid session cookie, so the 403 really is the cross-origin refusal (code web.origin_refused)
 // and not a missing sign-in; the same request from the dashboard's own origin is accepted (202).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -34,7 +34,7 @@ test('e) a cross-origin POST to /api/v1/host/self-check is refused with 403', as
   const text = await res.text();
   assert.equal(res.status, 403, `refused: ${res.status} ${text}`);
   const body = JSON.parse(text);
-  assert.equal(body.code, 'cross_origin', `refused as cross-origin, not for another reason: ${text}`);
+  assert.equal(body.code, 'web.origin_refused', `refused as cross-origin, not for another reason: ${text}`);
   assert.equal(typeof body.message, 'string', `error body has a message: ${text}`);
   assert.ok('hint' in body, `error body has a hint field: ${text}`);
 
