@@ -9,11 +9,9 @@
 //! - [`jobs`]: long operations, their concurrency rules, cancellation and live events.
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
-//! - [`cli`]: the root console command `keepsake`, a client of the API.
 
 pub mod api;
 pub mod auth;
-pub mod cli;
 pub mod config;
 pub mod host;
 pub mod jobs;

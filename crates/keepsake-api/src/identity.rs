@@ -258,6 +258,16 @@ pub struct AuditVerification {
     pub problem: Option<String>,
 }
 
+/// `POST /api/v1/audit/verify`: check the chain, and optionally that it leads to a head witnessed
+/// earlier outside the machine (root can rewrite the chain and every hash, but not the witness).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditVerifyRequest {
+    /// The chain head as witnessed (from a backup drive or the weekly summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
