@@ -5,6 +5,7 @@
 mod harness;
 
 mod audit;
+mod hung_fs;
 mod identity;
 mod jobs;
 mod openapi;
