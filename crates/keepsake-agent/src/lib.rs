@@ -10,11 +10,9 @@
 //! - [`events`]: the event bus and its durable outbox, for subsystems that must not miss events.
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
-//! - [`cli`]: the root console command `keepsake`, a client of the API.
 
 pub mod api;
 pub mod auth;
-pub mod cli;
 pub mod config;
 pub mod events;
 pub mod host;
@@ -35,6 +33,9 @@ use crate::jobs::JobManager;
 use crate::store::Store;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How long each host probe may take at start, before the API answers.
+const STARTUP_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Everything a request handler may use.
 pub struct Agent {
@@ -78,11 +79,13 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         tracing::info!(pruned, "removed audit entries older than the retention setting");
     }
     let host = config.host();
-    // At start, probe quickly: a stalled facility must not keep the API from coming up. The
-    // self-check job probes again with the full timeout.
-    let quick = HostConfig { probe_timeout: host.probe_timeout.min(std::time::Duration::from_secs(3)), ..host.clone() };
-    let facilities = Facilities::new(host::probe_all(&quick).await);
+    // The socket first, so clients can connect (and queue) while the host is probed. Then probe
+    // quickly: a stalled facility (a hung mount, a wedged daemon) must not keep the API from
+    // coming up; it is reported as not answering. The self-check job probes again with the full
+    // timeout.
     let listener = server::bind(&config.socket, config.socket_gid)?;
+    let quick = HostConfig { probe_timeout: host.probe_timeout.min(STARTUP_PROBE_TIMEOUT), ..host.clone() };
+    let facilities = Facilities::new(host::probe_all(&quick).await);
     tracing::info!(socket = %config.socket.display(), web_uid = config.web_uid, "keepsake-agent {VERSION} listening");
     let socket = config.socket.clone();
     let agent = Arc::new(Agent { config, host, store, auth, jobs, events, facilities, started_at: Utc::now() });

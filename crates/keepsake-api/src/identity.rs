@@ -360,7 +360,9 @@ pub enum ExportFormat {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditVerifyRequest {
-    /// The witnessed head hash (64 hex digits) the chain must still contain.
+    /// The witnessed head hash (64 hex digits) the chain must still contain: from a backup drive
+    /// or the weekly summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = "^[0-9a-f]{64}$"))]
     pub head: Option<String>,
 }

@@ -5,12 +5,14 @@ use std::time::Duration;
 use bollard::{API_DEFAULT_VERSION, Docker};
 use keepsake_api::{Facility, FacilityKind};
 
+use super::blocking::secs;
 use super::{missing, ok};
 
 const K: FacilityKind = FacilityKind::Docker;
 
 /// Connects to the engine, negotiates the API version (the engine may be older than bollard's
-/// default; never hard-code one) and reads the engine version.
+/// default; never hard-code one) and reads the engine version, all within `timeout`: an engine that
+/// accepts the connection and then says nothing must not hold the probe.
 pub async fn probe(docker_host: &str, timeout: Duration) -> Facility {
     let Some(path) = docker_host.strip_prefix("unix://") else {
         return missing(
@@ -19,22 +21,29 @@ pub async fn probe(docker_host: &str, timeout: Duration) -> Facility {
             "Set --docker-host to unix:///var/run/docker.sock (or the engine's socket).",
         );
     };
-    let docker = match Docker::connect_with_unix(path, timeout.as_secs().max(1), API_DEFAULT_VERSION) {
-        Ok(d) => d,
-        Err(e) => return not_running(path, &e.to_string()),
-    };
-    let docker = match docker.negotiate_version().await {
-        Ok(d) => d,
-        Err(e) => return not_running(path, &e.to_string()),
-    };
-    match docker.version().await {
-        Ok(v) => {
-            let engine = v.version.unwrap_or_else(|| "unknown".into());
-            let api = v.api_version.unwrap_or_else(|| "unknown".into());
-            ok(K, Some(format!("{engine} (API {api})")), format!("Docker engine {engine} answers on {path}"))
-        }
-        Err(e) => not_running(path, &e.to_string()),
+    // bollard's own request timeout usually fires first; the outer one bounds the whole talk.
+    match tokio::time::timeout(timeout, talk(path, timeout)).await {
+        Ok(Ok(f)) => f,
+        Ok(Err(bollard::errors::Error::RequestTimeoutError)) | Err(_) => stalled(path, timeout),
+        Ok(Err(e)) => not_running(path, &e.to_string()),
     }
+}
+
+async fn talk(path: &str, timeout: Duration) -> Result<Facility, bollard::errors::Error> {
+    let docker = Docker::connect_with_unix(path, timeout.as_secs().max(1), API_DEFAULT_VERSION)?;
+    let docker = docker.negotiate_version().await?;
+    let v = docker.version().await?;
+    let engine = v.version.unwrap_or_else(|| "unknown".into());
+    let api = v.api_version.unwrap_or_else(|| "unknown".into());
+    Ok(ok(K, Some(format!("{engine} (API {api})")), format!("Docker engine {engine} answers on {path}")))
+}
+
+fn stalled(path: &str, timeout: Duration) -> Facility {
+    missing(
+        K,
+        format!("the Docker engine on {path} accepted the connection but did not answer within {}", secs(timeout)),
+        super::remedy_when_stalled(K),
+    )
 }
 
 fn not_running(path: &str, why: &str) -> Facility {

@@ -3,9 +3,13 @@
 //!
 //! Each facility has its own probe module; a probe never fails, it returns a [`Facility`] saying
 //! what it found, and when something is wrong, why and what to do. Probes are bounded by a timeout
-//! because a stalled daemon (a hung Docker engine, a wedged zfs-fuse) must not hang the agent.
+//! because a stalled daemon (a hung Docker engine, a wedged zfs-fuse) must not hang the agent, and
+//! nothing in a probe blocks the runtime: calls that can hang in the kernel (statvfs and reads on a
+//! filesystem, libudev) go through [`blocking`], tools run as child processes killed on timeout
+//! ([`command`]), and the Docker and D-Bus clients are async with their own timeouts.
 //! The latest results are cached in [`Facilities`] for the status route, which must stay cheap.
 
+mod blocking;
 mod command;
 mod docker;
 mod nix;
@@ -37,24 +41,27 @@ pub struct HostConfig {
     pub probe_timeout: Duration,
 }
 
-/// Runs one facility's probe.
+/// How much longer than its own timeout a probe gets before the backstop below answers for it:
+/// enough for a probe's own, more precise message ("no answer from /srv/photos ...") to win.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(250);
+
+/// Runs one facility's probe. It answers within the probe timeout (plus a little): every probe
+/// bounds its own waits, and this backstop bounds a probe that waits on several things in turn.
 pub async fn probe(cfg: &HostConfig, kind: FacilityKind) -> Facility {
     let t = cfg.probe_timeout;
     let fut = async {
         match kind {
             FacilityKind::Docker => docker::probe(&cfg.docker_host, t).await,
-            FacilityKind::Systemd => systemd::probe(&cfg.systemd_bus).await,
+            FacilityKind::Systemd => systemd::probe(&cfg.systemd_bus, t).await,
             FacilityKind::Zfs => zfs::probe(t).await,
             FacilityKind::Udev => udev::probe(t).await,
             FacilityKind::Nix => nix::probe(t).await,
-            FacilityKind::Storage => storage::probe(&cfg.state_dir, &cfg.data_dir),
+            FacilityKind::Storage => storage::probe(&cfg.state_dir, &cfg.data_dir, t).await,
         }
     };
-    match tokio::time::timeout(t, fut).await {
+    match tokio::time::timeout(t + BACKSTOP_GRACE, fut).await {
         Ok(f) => f,
-        Err(_) => {
-            missing(kind, format!("did not answer within {} seconds", t.as_secs_f32()), remedy_when_stalled(kind))
-        }
+        Err(_) => missing(kind, format!("did not answer within {}", blocking::secs(t)), remedy_when_stalled(kind)),
     }
 }
 

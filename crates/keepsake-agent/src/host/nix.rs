@@ -1,14 +1,18 @@
 //! Nix probe: Keepsake manages the host by rewriting its NixOS configuration, which needs Nix (and,
 //! for rebuilds, NixOS).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keepsake_api::{Facility, FacilityKind};
 
+use super::blocking;
 use super::command::{Ran, run};
 use super::{degraded, missing, ok};
 
 const K: FacilityKind = FacilityKind::Nix;
+
+/// Present on NixOS only.
+const NIXOS_VERSION: &str = "/run/current-system/nixos-version";
 
 pub async fn probe(timeout: Duration) -> Facility {
     let version = match run("nix", &["--version"], timeout).await {
@@ -22,7 +26,13 @@ pub async fn probe(timeout: Duration) -> Facility {
         }
         other => return missing(K, format!("`nix --version` failed: {other:?}"), "Check the Nix installation."),
     };
-    let nixos = std::fs::read_to_string("/run/current-system/nixos-version").ok();
+    // A plain file read, but on a filesystem, so off the runtime like every other one.
+    let nixos = blocking::run(NIXOS_VERSION, Instant::now() + timeout, "the filesystem may be hung", || {
+        std::fs::read_to_string(NIXOS_VERSION).ok()
+    })
+    .await
+    .ok()
+    .flatten();
     match nixos {
         Some(v) => ok(K, Some(version.clone()), format!("{version} on NixOS {}", v.trim())),
         None => degraded(

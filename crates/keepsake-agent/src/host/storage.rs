@@ -1,9 +1,15 @@
 //! Free-space probe of the state directory and the photo library.
+//!
+//! statvfs on a wedged mount (a dead NFS server, a hung FUSE filesystem, a dying disk) never
+//! returns, so it runs through [`super::blocking`]: off the runtime, on its own thread, with a
+//! deadline. A folder that does not answer is reported as such, naming the folder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use keepsake_api::{Facility, FacilityKind};
 
+use super::blocking::{self, Blocked};
 use super::{degraded, missing, ok};
 
 const K: FacilityKind = FacilityKind::Storage;
@@ -30,11 +36,38 @@ pub fn space(path: &Path) -> std::io::Result<Space> {
     Ok(Space { free: s.f_bavail * s.f_frsize, total: s.f_blocks * s.f_frsize })
 }
 
-pub fn probe(state_dir: &Path, data_dir: &Path) -> Facility {
+/// What a hung folder's message ends with.
+const HUNG: &str = "the filesystem may be hung";
+
+/// Free space of `path`, asked on its own thread; no answer by `deadline` is an error.
+pub async fn space_within(path: &Path, deadline: Instant) -> Result<std::io::Result<Space>, Blocked> {
+    let owned: PathBuf = path.to_owned();
+    blocking::run(&path.display().to_string(), deadline, HUNG, move || space(&owned)).await
+}
+
+/// Both folders are asked at once, with one deadline, so one hung folder costs `timeout` and not
+/// `timeout` per folder.
+pub async fn probe(state_dir: &Path, data_dir: &Path, timeout: Duration) -> Facility {
+    let deadline = Instant::now() + timeout;
+    let (state, photos) = tokio::join!(space_within(state_dir, deadline), space_within(data_dir, deadline));
     let mut parts = Vec::new();
     let mut low = Vec::new();
-    for (what, path) in [("state", state_dir), ("photos", data_dir)] {
-        match space(path) {
+    for (what, path, answer) in [("state", state_dir, state), ("photos", data_dir, photos)] {
+        let found = match answer {
+            Ok(found) => found,
+            Err(hung) => {
+                return missing(
+                    K,
+                    hung.to_string(),
+                    format!(
+                        "The {what} folder {} does not answer. Check the disk or network share it is on and the kernel log (dmesg); a stuck mount may need `umount -l {}`.",
+                        path.display(),
+                        path.display()
+                    ),
+                );
+            }
+        };
+        match found {
             Ok(s) => {
                 parts.push(format!("{what} ({}): {} free of {}", path.display(), human(s.free), human(s.total)));
                 if s.is_low() {
@@ -97,12 +130,14 @@ mod tests {
         assert_eq!(human(3 * 1024 * 1024 * 1024), "3.0 GiB");
     }
 
-    #[test]
-    fn reads_real_free_space_and_reports_missing_folders() {
+    #[tokio::test]
+    async fn reads_real_free_space_and_reports_missing_folders() {
         let dir = tempfile::tempdir().unwrap();
         let s = space(dir.path()).unwrap();
         assert!(s.total > 0 && s.free <= s.total);
-        let f = probe(dir.path(), &dir.path().join("nope"));
+        let f = probe(dir.path(), dir.path(), Duration::from_secs(5)).await;
+        assert_ne!(f.state, keepsake_api::FacilityState::Missing, "{f:?}");
+        let f = probe(dir.path(), &dir.path().join("nope"), Duration::from_secs(5)).await;
         assert_eq!(f.state, keepsake_api::FacilityState::Missing);
         assert!(f.detail.contains("nope"));
     }

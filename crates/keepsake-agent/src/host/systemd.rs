@@ -1,15 +1,30 @@
 //! systemd probe, over D-Bus with zbus.
 
+use std::time::Duration;
+
 use keepsake_api::{Facility, FacilityKind};
 use zbus_systemd::systemd1::ManagerProxy;
 
+use super::blocking::secs;
 use super::{missing, ok};
 
 const K: FacilityKind = FacilityKind::Systemd;
 
-/// Connects to the bus at `address` and reads systemd's `Version` and `SystemState`.
-pub async fn probe(address: &str) -> Facility {
-    let conn = match zbus::connection::Builder::address(address).build().await {
+/// Connects to the bus at `address` and reads systemd's `Version` and `SystemState`, all within
+/// `timeout`: a bus that accepts the connection and then says nothing must not hold the probe.
+pub async fn probe(address: &str, timeout: Duration) -> Facility {
+    match tokio::time::timeout(timeout, talk(address, timeout)).await {
+        Ok(f) => f,
+        Err(_) => missing(
+            K,
+            format!("systemd on the bus at {address} did not answer within {}", secs(timeout)),
+            super::remedy_when_stalled(K),
+        ),
+    }
+}
+
+async fn talk(address: &str, timeout: Duration) -> Facility {
+    let conn = match zbus::connection::Builder::address(address).method_timeout(timeout).build().await {
         Ok(c) => c,
         Err(e) => return unreachable(address, &e.to_string()),
     };

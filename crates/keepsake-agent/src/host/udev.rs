@@ -1,10 +1,11 @@
 //! udev probe: is the daemon running (so plugged-in backup drives will be noticed), and can we
 //! read its device database through libudev.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keepsake_api::{Facility, FacilityKind};
 
+use super::blocking;
 use super::command::{Ran, run};
 use super::{degraded, missing, ok};
 
@@ -18,7 +19,12 @@ pub async fn probe(timeout: Duration) -> Facility {
         }
         other => return missing(K, format!("udevadm failed: {other:?}"), "Check the udev installation."),
     };
-    let devices = tokio::task::spawn_blocking(count_block_devices).await.unwrap_or_else(|e| Err(e.to_string()));
+    // libudev reads /sys and /run/udev: blocking file reads, so off the runtime.
+    let devices = blocking::run("the udev device database", Instant::now() + timeout, "udev may be stuck", || {
+        count_block_devices()
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
     let devices = match devices {
         Ok(n) => n,
         Err(e) => {

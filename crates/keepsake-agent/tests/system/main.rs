@@ -6,6 +6,7 @@ mod harness;
 
 mod audit;
 mod contract;
+mod hung_fs;
 mod identity;
 mod jobs;
 mod openapi;

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use keepsake_api::{Facility, FacilityKind, FacilityState, JobResult, JobState};
 
-use crate::harness::{Agent, AgentOpts, lab, open_tempdir};
+use crate::harness::{Agent, AgentOpts, StalledSocket, lab, open_tempdir};
 
 fn find(checks: &[Facility], kind: FacilityKind) -> &Facility {
     checks.iter().find(|f| f.kind == kind).unwrap_or_else(|| panic!("no {kind:?} in {checks:?}"))
@@ -98,4 +98,35 @@ async fn status_reports_version_uptime_and_every_facility_in_order() {
     assert_eq!(status.facilities[0].state, FacilityState::Ok, "Docker found at start: {:?}", status.facilities[0]);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert!(agent.client().status().await.unwrap().uptime_seconds >= 1);
+}
+
+/// A Docker engine and a system bus that accept connections and never answer are reported as not
+/// answering within the probe timeout; the self-check does not wait on them longer.
+#[tokio::test]
+async fn stalled_docker_and_dbus_are_reported_within_the_probe_timeout() {
+    let dir = open_tempdir();
+    let docker = StalledSocket::new(dir.path());
+    let bus_dir = dir.path().join("bus");
+    std::fs::create_dir(&bus_dir).unwrap();
+    let bus = StalledSocket::new(&bus_dir);
+    let opts = AgentOpts {
+        docker_host: docker.docker_host(),
+        systemd_bus: format!("unix:path={}", bus.path.display()),
+        probe_timeout_secs: 2,
+        ..AgentOpts::default()
+    };
+    let agent = Agent::start(dir.path(), opts).await;
+    let started = std::time::Instant::now();
+    let out = agent.cli(None, &["--json", "self-check"]);
+    // Six probes in turn, two of them stalled at 2 s each, and the rest quick.
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "self-check took {:?}", started.elapsed());
+    let job: keepsake_api::Job = serde_json::from_slice(&out.stdout).unwrap();
+    let report: SelfCheckReport = serde_json::from_value(job.result.unwrap()).unwrap();
+    let d = find(&report.checks, FacilityKind::Docker);
+    assert_eq!(d.state, FacilityState::Missing, "{d:?}");
+    assert!(d.detail.contains("accepted the connection but did not answer within 2 s"), "{d:?}");
+    assert!(d.remedy.as_deref().is_some_and(|r| r.contains("not responding")), "{d:?}");
+    let s = find(&report.checks, FacilityKind::Systemd);
+    assert_eq!(s.state, FacilityState::Missing, "{s:?}");
+    assert!(s.detail.contains("did not answer within 2 s"), "{s:?}");
 }
