@@ -9,6 +9,7 @@
 //! - [`jobs`]: long operations, their concurrency rules, cancellation and live events.
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
+//! - [`auth`]: identity and access; [`settings`]: typed settings; [`vault`]: sealed secrets.
 //! - [`cli`]: the root console command `keepsake`, a client of the API.
 
 pub mod api;
@@ -18,7 +19,9 @@ pub mod config;
 pub mod host;
 pub mod jobs;
 pub mod server;
+pub mod settings;
 pub mod store;
+pub mod vault;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod client;
 pub mod identity;
+pub mod limits;
 pub mod types;
 
 pub use client::{Client, ClientError, EventStream, SseEvent};

@@ -47,10 +47,8 @@ pub async fn users(agent: Arc<Agent>, _: Req) -> Result<Response, ApiError> {
 pub async fn create_user(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
     let r: NewUser = req.json()?;
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
-    let u = agent.auth.create_user(&r.name, &display, &r.password, role(&r.role)?, &req.caller.identity)?;
-    if !r.groups.is_empty() {
-        agent.auth.update_user(u.id, None, None, None, Some(&r.groups), &req.caller.identity)?;
-    }
+    let u =
+        agent.auth.create_user(&r.name, &display, &r.password, role(&r.role)?, &r.groups, &req.caller.identity)?;
     req.note(|n| {
         n.target = Some(format!("user={}", u.name));
         n.detail = Some(format!("created with role {}", u.role));
@@ -100,17 +98,7 @@ pub async fn set_password(agent: Arc<Agent>, req: Req) -> Result<Response, ApiEr
     let id = req.id_param("id")?;
     let r: PasswordSet = req.json()?;
     let target = agent.auth.user(id)?;
-    let owner_or_root = match &req.caller.identity {
-        crate::auth::Identity::Root => true,
-        crate::auth::Identity::User(u) => u.role == Role::Owner,
-        crate::auth::Identity::Anonymous => false,
-    };
-    if target.role == Role::Owner.name() && !owner_or_root {
-        return Err(ApiError::from(crate::auth::AuthError::Forbidden(
-            "only an owner can set an owner's password".into(),
-        )));
-    }
-    agent.auth.set_password(id, &r.password)?;
+    agent.auth.set_password(id, &r.password, &req.caller.identity)?;
     req.note(|n| {
         n.target = Some(format!("user={}", target.name));
         n.detail = Some("password set by an admin; their sessions ended".into());
@@ -120,7 +108,7 @@ pub async fn set_password(agent: Arc<Agent>, req: Req) -> Result<Response, ApiEr
 
 pub async fn reset_second_factor(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
     let NoParams {} = req.json()?;
-    let u = agent.auth.reset_second_factor(req.id_param("id")?)?;
+    let u = agent.auth.reset_second_factor(req.id_param("id")?, &req.caller.identity)?;
     req.note(|n| {
         n.target = Some(format!("user={}", u.name));
         n.detail = Some("second factors reset: authenticator app, recovery codes and passkeys removed".into());

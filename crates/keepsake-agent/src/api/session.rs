@@ -113,8 +113,9 @@ pub async fn login(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
 async fn second_factor(agent: Arc<Agent>, req: Req, recovery: bool) -> Result<Response, ApiError> {
     let r: CodeRequest = req.json()?;
     let (session, user) = req.caller.pending.clone().ok_or_else(|| {
-        ApiError::from(AuthError::BadRequest(
-            "there is no sign-in waiting for a second factor: sign in with your password first".into(),
+        ApiError::from(AuthError::bad_request(
+            "auth.no_pending_sign_in",
+            "there is no sign-in waiting for a second factor: sign in with your password first",
         ))
     })?;
     req.note(|n| {

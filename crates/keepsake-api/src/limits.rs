@@ -1,0 +1,41 @@
+//! Size limits on every identity input the agent stores, in one place: the agent enforces them
+//! (answering `input.too_long` with the limit) and the OpenAPI document states them, so input
+//! valid by the document is never refused for its size.
+//!
+//! Lengths are in bytes of UTF-8 unless the name says `_CHARS`. Byte limits bound storage and work
+//! (argon2 over a megabyte password is a denial of service); character limits are what people see.
+
+/// Account names: 1 to 32 of `a-z 0-9 . _ -` (so bytes and characters agree).
+pub const NAME_MAX: usize = 32;
+/// Display names, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+/// Passwords, in characters (the byte bound below applies too).
+pub const PASSWORD_MIN_CHARS: usize = 10;
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+/// Passwords in bytes: checked before any hashing, so argon2's work is bounded.
+pub const PASSWORD_MAX_BYTES: usize = 4096;
+/// A TOTP or recovery code as typed (spaces and dashes allowed).
+pub const CODE_MAX: usize = 32;
+/// Passkey names, in characters.
+pub const PASSKEY_NAME_MAX_CHARS: usize = 64;
+/// Group names, in characters.
+pub const GROUP_NAME_MAX_CHARS: usize = 64;
+/// Permissions one group may list (there are fewer grantable permissions than this).
+pub const GROUP_PERMISSIONS_MAX: usize = 64;
+/// Groups one user may be in.
+pub const USER_GROUPS_MAX: usize = 64;
+/// Secret values, in bytes.
+pub const SECRET_VALUE_MAX: usize = 64 * 1024;
+/// Secret names, in bytes.
+pub const SECRET_NAME_MAX: usize = 64;
+/// The client's User-Agent as recorded with a session; longer ones are cut, not refused.
+pub const USER_AGENT_MAX: usize = 200;
+/// The client's address as recorded (an IPv6 address with zone fits); longer ones are cut.
+pub const ADDRESS_MAX: usize = 64;
+/// A claimed name recorded for a caller who is not (yet) known, e.g. the audit actor of a failed
+/// sign-in; longer claims are cut to this and marked with `…`.
+pub const CLAIMED_NAME_MAX: usize = 64;
+/// WebAuthn ceremony ids (ours are 43 characters).
+pub const CEREMONY_ID_MAX: usize = 64;
+/// Rows of sign-in backoff bookkeeping kept; beyond this the oldest unlocked entries are dropped.
+pub const BACKOFF_ROWS_MAX: usize = 10_000;
