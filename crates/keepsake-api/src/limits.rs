@@ -39,3 +39,40 @@ pub const CLAIMED_NAME_MAX: usize = 64;
 pub const CEREMONY_ID_MAX: usize = 64;
 /// Rows of sign-in backoff bookkeeping kept; beyond this the oldest unlocked entries are dropped.
 pub const BACKOFF_ROWS_MAX: usize = 10_000;
+/// Audit fields as recorded; longer values are cut (see [`truncate_for_record`]), never refused,
+/// so an oversized request is still audited.
+pub const AUDIT_ACTOR_MAX: usize = 64;
+pub const AUDIT_WORD_MAX: usize = 64;
+pub const AUDIT_SOURCE_MAX: usize = 128;
+pub const AUDIT_TARGET_MAX: usize = 512;
+pub const AUDIT_DETAIL_MAX: usize = 2048;
+
+/// Cuts `value` to at most `max` bytes on a character boundary, marking the cut with `…`, and
+/// replaces control characters with `?`: for recording what a caller sent or claimed (an audit
+/// actor, a user agent) without letting them choose its size or inject lines.
+pub fn truncate_for_record(value: &str, max: usize) -> String {
+    let clean = |s: &str| s.chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>();
+    if value.len() <= max {
+        return clean(value);
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", clean(&value[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_is_bounded_on_a_character_boundary_and_defuses_control_characters() {
+        assert_eq!(truncate_for_record("anna", 64), "anna");
+        assert_eq!(truncate_for_record("a\nb", 64), "a?b");
+        let long = "é".repeat(1000);
+        let t = truncate_for_record(&long, 64);
+        assert!(t.len() <= 64, "{}", t.len());
+        assert!(t.ends_with('…'));
+    }
+}

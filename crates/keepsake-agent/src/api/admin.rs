@@ -47,8 +47,7 @@ pub async fn users(agent: Arc<Agent>, _: Req) -> Result<Response, ApiError> {
 pub async fn create_user(agent: Arc<Agent>, req: Req) -> Result<Response, ApiError> {
     let r: NewUser = req.json()?;
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
-    let u =
-        agent.auth.create_user(&r.name, &display, &r.password, role(&r.role)?, &r.groups, &req.caller.identity)?;
+    let u = agent.auth.create_user(&r.name, &display, &r.password, role(&r.role)?, &r.groups, &req.caller.identity)?;
     req.note(|n| {
         n.target = Some(format!("user={}", u.name));
         n.detail = Some(format!("created with role {}", u.role));

@@ -103,13 +103,14 @@ impl Auth {
         check_display_name(display)?;
         password::check_rules(password, name)?;
         let hash = password::hash(password)?;
-        let user = self.store.insert_user(name, display, &hash, Role::Owner.name(), true).map_err(|e| match e.code() {
-            "setup.done" => AuthError::conflict(
-                "setup.done",
-                "Keepsake is already set up: sign in instead, or ask the owner for an account",
-            ),
-            _ => e.into(),
-        })?;
+        let user =
+            self.store.insert_user(name, display, &hash, Role::Owner.name(), true).map_err(|e| match e.code() {
+                "setup.done" => AuthError::conflict(
+                    "setup.done",
+                    "Keepsake is already set up: sign in instead, or ask the owner for an account",
+                ),
+                _ => e.into(),
+            })?;
         let session = self.start_session(&user, true, client)?;
         Ok((user, session))
     }
@@ -175,7 +176,10 @@ impl Auth {
             if (cur_role == Role::Owner || new_role == Role::Owner) && !by.is_owner_or_root() {
                 return Err(owner_only("change an owner, or make someone an owner"));
             }
-            if cur_role == Role::Owner && (new_role != Role::Owner || disabled) && !u.disabled && enabled_owners(tx)? <= 1
+            if cur_role == Role::Owner
+                && (new_role != Role::Owner || disabled)
+                && !u.disabled
+                && enabled_owners(tx)? <= 1
             {
                 return Err(AuthError::conflict(
                     "auth.last_owner",

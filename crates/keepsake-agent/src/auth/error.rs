@@ -101,7 +101,8 @@ impl AuthError {
             AuthError::TooLong { .. } => "input.too_long",
             AuthError::BadCredentials => "auth.bad_credentials",
             AuthError::TooManyAttempts { .. } => "auth.too_many_attempts",
-            AuthError::Internal(_) | AuthError::Secrets(_) => "internal",
+            AuthError::Internal(_) => "internal",
+            AuthError::Secrets(e) => e.code(),
             AuthError::Store(e) => e.code(),
         }
     }
@@ -124,17 +125,4 @@ pub fn check_chars(what: &'static str, value: &str, max: usize) -> Result<(), Au
     Ok(())
 }
 
-/// Cuts `value` to at most `max` bytes on a character boundary, marking the cut with `…`, and
-/// replaces control characters: for recording what an unknown caller claimed (an audit actor, a
-/// user agent) without letting them choose its size or inject lines.
-pub fn truncate_for_record(value: &str, max: usize) -> String {
-    let clean = |s: &str| s.chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>();
-    if value.len() <= max {
-        return clean(value);
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", clean(&value[..end]))
-}
+pub use keepsake_api::limits::truncate_for_record;

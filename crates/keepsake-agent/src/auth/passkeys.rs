@@ -48,9 +48,7 @@ impl Auth {
         if name.is_empty() || name.chars().any(char::is_control) {
             return Err(AuthError::bad_request(
                 "passkey.invalid_name",
-                format!(
-                    "give the passkey a name of 1 to {PASSKEY_NAME_MAX_CHARS} characters (e.g. \"Anna's phone\")"
-                ),
+                format!("give the passkey a name of 1 to {PASSKEY_NAME_MAX_CHARS} characters (e.g. \"Anna's phone\")"),
             ));
         }
         let existing: Vec<Passkey> = self.stored_passkeys(me.user.id)?.into_iter().map(|(_, p)| p).collect();
@@ -58,7 +56,13 @@ impl Auth {
             webauthn::start_registration(self.rp()?, me.user.id, &me.user.name, &me.user.display_name, &existing)?;
         let id = new_token()?;
         let state = serde_json::json!({"name": name, "state": state}).to_string();
-        self.store.insert_ceremony(&id, Some(me.user.id), "register", &state, Utc::now() + chrono::Duration::minutes(5))?;
+        self.store.insert_ceremony(
+            &id,
+            Some(me.user.id),
+            "register",
+            &state,
+            Utc::now() + chrono::Duration::minutes(5),
+        )?;
         Ok((id, options))
     }
 
@@ -116,7 +120,13 @@ impl Auth {
         }
         let (options, state) = webauthn::start_authentication(self.rp()?, &keys)?;
         let id = new_token()?;
-        self.store.insert_ceremony(&id, user.map(|u| u.id), "login", &state, Utc::now() + chrono::Duration::minutes(5))?;
+        self.store.insert_ceremony(
+            &id,
+            user.map(|u| u.id),
+            "login",
+            &state,
+            Utc::now() + chrono::Duration::minutes(5),
+        )?;
         Ok((id, options))
     }
 

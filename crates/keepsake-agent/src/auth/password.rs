@@ -6,7 +6,9 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use super::AuthError;
 
-pub use keepsake_api::limits::{PASSWORD_MAX_BYTES, PASSWORD_MAX_CHARS as MAX_LENGTH, PASSWORD_MIN_CHARS as MIN_LENGTH};
+pub use keepsake_api::limits::{
+    PASSWORD_MAX_BYTES, PASSWORD_MAX_CHARS as MAX_LENGTH, PASSWORD_MIN_CHARS as MIN_LENGTH,
+};
 
 /// Refuses a password too big to hash cheaply. Every path that hashes or verifies a caller's
 /// password checks this first: argon2 over a megabyte is a denial of service.

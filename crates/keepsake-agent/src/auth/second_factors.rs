@@ -94,11 +94,14 @@ impl Auth {
     /// strip an owner's second factor and sign in with a guessed or stolen password alone.
     pub fn reset_second_factor(&self, id: i64, by: &Identity) -> Result<UserRow> {
         self.store.transaction(|tx| {
-            let u = tx.user(id)?.ok_or_else(|| {
-                AuthError::not_found("user.not_found", format!("there is no account with id {id}"))
-            })?;
+            let u = tx
+                .user(id)?
+                .ok_or_else(|| AuthError::not_found("user.not_found", format!("there is no account with id {id}")))?;
             if u.role == Role::Owner.name() && !by.is_owner_or_root() {
-                return Err(AuthError::forbidden("auth.owner_only", "only an owner can reset an owner's second factors"));
+                return Err(AuthError::forbidden(
+                    "auth.owner_only",
+                    "only an owner can reset an owner's second factors",
+                ));
             }
             tx.set_totp_secret(id, None, false)?;
             tx.set_recovery_codes(id, &[])?;

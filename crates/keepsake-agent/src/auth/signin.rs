@@ -20,7 +20,8 @@ pub(super) type BackoffKeys = Vec<(String, backoff::Backoff)>;
 /// The backoff keys of a sign-in: the account (lower-cased; names longer than any account's are
 /// refused before this) and the address, if known (cut to its limit).
 pub(super) fn backoff_keys(name: &str, client: &ClientInfo) -> BackoffKeys {
-    let mut keys = vec![(format!("account:{}", truncate_for_record(&name.to_lowercase(), NAME_MAX)), backoff::PER_ACCOUNT)];
+    let mut keys =
+        vec![(format!("account:{}", truncate_for_record(&name.to_lowercase(), NAME_MAX)), backoff::PER_ACCOUNT)];
     if let Some(a) = &client.bounded().address {
         keys.push((format!("address:{a}"), backoff::PER_ADDRESS));
     }

@@ -84,7 +84,6 @@ fn finish_user((mut u, created): (UserRow, String)) -> Result<UserRow> {
     Ok(u)
 }
 
-
 /// Declares `Store` methods that each run one `Tx` method in a transaction of its own.
 macro_rules! in_own_transaction {
     ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
@@ -235,7 +234,8 @@ impl Tx<'_> {
     pub fn set_recovery_codes(&self, user_id: i64, hashes: &[String]) -> Result<()> {
         self.conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
         for h in hashes {
-            self.conn.execute("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?1, ?2)", params![user_id, h])?;
+            self.conn
+                .execute("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?1, ?2)", params![user_id, h])?;
         }
         Ok(())
     }
@@ -351,7 +351,8 @@ impl Tx<'_> {
     }
 
     pub fn delete_sessions_of(&self, user_id: i64, except: Option<i64>) -> Result<usize> {
-        let n = self.conn.execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![user_id, except])?;
+        let n =
+            self.conn.execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![user_id, except])?;
         self.identity_changed();
         Ok(n)
     }

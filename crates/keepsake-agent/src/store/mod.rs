@@ -24,7 +24,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use audit::{AuditEntry, AuditFilter, AuditVerdict, NewAudit};
+pub use audit::{AuditEntry, AuditFilter, AuditHead, AuditVerdict, NewAudit};
 pub use identity::{FailureRecord, GroupRow, PasskeyRow, SessionRow, UserRow};
 pub use jobs::JobFilter;
 
@@ -67,7 +67,10 @@ impl StoreError {
 
 /// Maps a constraint violation (UNIQUE, FOREIGN KEY, CHECK), which input caused, to a conflict
 /// with `code`; any other SQLite error stays an internal failure.
-pub(crate) fn on_constraint(code: &'static str, message: impl FnOnce() -> String) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(crate) fn on_constraint(
+    code: &'static str,
+    message: impl FnOnce() -> String,
+) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |e| match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict { code, message: message() }
