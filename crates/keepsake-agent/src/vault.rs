@@ -137,6 +137,9 @@ impl SecretBox {
     }
 }
 
+/// A secret's name and when it was last set (`None`: not set).
+pub type SecretName = (String, Option<DateTime<Utc>>);
+
 /// The named secrets, sealed in the store.
 pub struct Vault {
     store: Arc<Store>,
@@ -173,7 +176,7 @@ impl Vault {
     }
 
     /// Every known secret name, with when it was last set (`None`: not set).
-    pub fn names(&self) -> Result<Vec<(String, Option<DateTime<Utc>>)>, SecretsError> {
+    pub fn names(&self) -> Result<Vec<SecretName>, SecretsError> {
         let stored = self.store.secret_names()?;
         Ok(NAMES
             .iter()

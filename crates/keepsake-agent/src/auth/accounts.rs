@@ -196,7 +196,7 @@ impl Auth {
             if disabled {
                 tx.delete_sessions_of(id, None)?;
             }
-            Ok(user_in(tx, id)?)
+            user_in(tx, id)
         })
     }
 

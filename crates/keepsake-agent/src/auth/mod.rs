@@ -40,7 +40,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 use webauthn_rs::Webauthn;
@@ -282,7 +281,7 @@ impl Auth {
         Ok(self.vault.get(name)?)
     }
 
-    pub fn secret_names(&self) -> Result<Vec<(String, Option<DateTime<Utc>>)>> {
+    pub fn secret_names(&self) -> Result<Vec<crate::vault::SecretName>> {
         Ok(self.vault.names()?)
     }
 

@@ -49,6 +49,9 @@ pub struct AuditHead {
     pub hash: String,
 }
 
+/// A row as verification reads it: id, timestamp text, fields, previous hash, hash.
+type ChainRow = (i64, String, AuditEntry, String, String);
+
 /// Rows read per lock while verifying: bounds how long other requests wait on the store.
 const VERIFY_CHUNK: i64 = 500;
 
@@ -303,7 +306,7 @@ impl Store {
 
     /// Up to [`VERIFY_CHUNK`] rows after `after` (and at most `end`), holding the store only for
     /// this read.
-    fn audit_chunk(&self, after: i64, end: i64) -> Result<Vec<(i64, String, AuditEntry, String, String)>> {
+    fn audit_chunk(&self, after: i64, end: i64) -> Result<Vec<ChainRow>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT id, at, actor, action, target, outcome, source, detail, prev_hash, hash FROM audit_log \
