@@ -103,16 +103,17 @@ impl Auth {
         check_display_name(display)?;
         password::check_rules(password, name)?;
         let hash = password::hash(password)?;
-        let user =
-            self.store.insert_user(name, display, &hash, Role::Owner.name(), true).map_err(|e| match e.code() {
+        self.store.transaction(|tx| {
+            let user = tx.insert_user(name, display, &hash, Role::Owner.name(), true).map_err(|e| match e.code() {
                 "setup.done" => AuthError::conflict(
                     "setup.done",
                     "Keepsake is already set up: sign in instead, or ask the owner for an account",
                 ),
                 _ => e.into(),
             })?;
-        let session = self.start_session(&user, true, client)?;
-        Ok((user, session))
+            let session = self.start_session_in(tx, user.id, true, client)?;
+            Ok((user, session))
+        })
     }
 
     /// Creates an account with its groups, all or nothing: an unknown group (`user.unknown_group`)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Auth, AuthError, ClientInfo, NewSession, Permission, Result, Role, SessionState, UserIdentity};
 use super::{hash_token, new_token};
-use crate::store::{SessionRow, UserRow};
+use crate::store::{SessionRow, Tx, UserRow};
 
 /// The idle clock is written at most this often per session.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -77,12 +77,24 @@ impl Auth {
     }
 
     pub(super) fn start_session(&self, user: &UserRow, complete: bool, client: &ClientInfo) -> Result<NewSession> {
+        self.store.transaction(|tx| self.start_session_in(tx, user.id, complete, client))
+    }
+
+    /// Starts a session inside the caller's transaction (first-run setup creates the owner and
+    /// their session together).
+    pub(super) fn start_session_in(
+        &self,
+        tx: &Tx<'_>,
+        user_id: i64,
+        complete: bool,
+        client: &ClientInfo,
+    ) -> Result<NewSession> {
         let token = new_token()?;
         let expires =
             Utc::now() + chrono::Duration::from_std(self.cfg.session_max).unwrap_or(chrono::Duration::days(30));
         let client = client.bounded();
         let source = client.address.unwrap_or_else(|| "console".into());
-        self.store.insert_session(&hash_token(&token), user.id, complete, expires, &source, &client.user_agent)?;
+        tx.insert_session(&hash_token(&token), user_id, complete, expires, &source, &client.user_agent)?;
         Ok(NewSession { token, max_age: self.cfg.session_max })
     }
 
