@@ -122,20 +122,20 @@ describe('identity client', () => {
     expect(client.auditExportUrl({}, 'json')).toBe('/api/v1/audit?format=json');
   });
 
-  it('reports a lost session (401 unauthenticated) but not a wrong password (401 bad_credentials)', async () => {
-    let body = { code: 'unauthenticated', message: 'sign in first', hint: null };
+  it('reports a lost session (401 auth.unauthenticated) but not a wrong password (401 auth.bad_credentials)', async () => {
+    let body = { code: 'auth.unauthenticated', message: 'sign in first', hint: null };
     const { client } = recorder(() => json(401, body));
     const seen: string[] = [];
     client.onUnauthenticated = (e) => seen.push(e.code);
-    await expect(client.me()).rejects.toMatchObject({ status: 401, code: 'unauthenticated' });
-    body = { code: 'bad_credentials', message: 'wrong name or password', hint: null };
-    await expect(client.login('a', 'b')).rejects.toMatchObject({ code: 'bad_credentials' });
-    expect(seen).toEqual(['unauthenticated']);
+    await expect(client.me()).rejects.toMatchObject({ status: 401, code: 'auth.unauthenticated' });
+    body = { code: 'auth.bad_credentials', message: 'wrong name or password', hint: null };
+    await expect(client.login('a', 'b')).rejects.toMatchObject({ code: 'auth.bad_credentials' });
+    expect(seen).toEqual(['auth.unauthenticated']);
   });
 
   it('keeps the backoff message and hint of a 429', async () => {
     const { client } = recorder(() =>
-      json(429, { code: 'too_many_attempts', message: 'try again in 30 seconds', hint: 'Wait, then try again.' }),
+      json(429, { code: 'auth.too_many_attempts', message: 'try again in 30 seconds', hint: 'Wait, then try again.' }),
     );
     const e = (await client.login('a', 'b').catch((x: unknown) => x)) as ApiError;
     expect(e).toBeInstanceOf(ApiError);

@@ -405,7 +405,7 @@ export class Client {
     }
     if (!res.ok) {
       const e = await errorFromResponse(res);
-      if (e.status === 401 && e.code === 'unauthenticated') this.onUnauthenticated?.(e);
+      if (e.status === 401 && e.code === 'auth.unauthenticated') this.onUnauthenticated?.(e);
       throw e;
     }
     try {

@@ -184,7 +184,13 @@ pub struct LoginStep {
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    // On every signed-in request: one buffer, not a string per byte.
+    let mut hex = String::with_capacity(64);
+    for b in Sha256::digest(token.as_bytes()) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 fn new_token() -> Result<String> {

@@ -129,7 +129,8 @@ impl Store {
 
     /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back if it returns `Err`
     /// (or panics). Keep `f` short and free of slow work (no password hashing): the store is
-    /// locked while it runs.
+    /// locked while it runs. Inside `f`, use only the `Tx`: calling a `Store` method there would
+    /// wait forever for the lock `f` already holds.
     pub fn transaction<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(StoreError::from)?;
