@@ -202,6 +202,25 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_transaction_changes_nothing_and_moves_no_epoch() {
+        let store = Store::open_in_memory().unwrap();
+        let e0 = store.identity_epoch();
+        let r: Result<()> = store.transaction(|tx| {
+            tx.insert_user("bob", "Bob", "x", "viewer", false)?;
+            tx.set_user_groups(1, &[42])
+        });
+        assert_eq!(r.unwrap_err().code(), "user.unknown_group");
+        assert_eq!(store.user_count().unwrap(), 0, "the user outlived the rollback");
+        assert_eq!(store.identity_epoch(), e0, "a rolled-back write moved the epoch");
+        store.user_count().unwrap();
+        assert_eq!(store.identity_epoch(), e0, "a read moved the epoch");
+        store.insert_user("bob", "Bob", "x", "viewer", false).unwrap();
+        assert!(store.identity_epoch() > e0, "a committed identity write did not move the epoch");
+        let taken = store.insert_user("BOB", "Bob", "x", "viewer", false).unwrap_err();
+        assert_eq!(taken.code(), "user.name_taken");
+    }
+
+    #[test]
     fn reopening_does_not_reapply_migrations() {
         let dir = tempfile::tempdir().unwrap();
         drop(Store::open(dir.path()).unwrap());
