@@ -40,8 +40,8 @@ test('6) six wrong passwords show the backoff message', async () => {
         await screenshot(page, 'sign-in-wrong-password');
       }
     }
-    assert.deepEqual(codes.slice(0, 5), Array(5).fill('bad_credentials'), `the first five are plain refusals: ${codes}`);
-    assert.equal(codes[5], 'too_many_attempts', `the sixth is the backoff: ${codes}`);
+    assert.deepEqual(codes.slice(0, 5), Array(5).fill('auth.bad_credentials'), `the first five are plain refusals: ${codes}`);
+    assert.equal(codes[5], 'auth.too_many_attempts', `the sixth is the backoff: ${codes}`);
     const text = (await banner.textContent()) ?? '';
     assert.match(text, /Please wait before trying again/);
     assert.match(text, /try again in \d+ seconds/, `says how long to wait: ${text}`);
@@ -50,7 +50,7 @@ test('6) six wrong passwords show the backoff message', async () => {
     // Even the right password must wait now.
     await signInWithPassword(page, OWNER.name, OWNER.password);
     await page.waitForFunction(() => !document.querySelector('[data-testid="sign-in-page"] button[type="submit"]')?.disabled);
-    assert.equal(await page.locator('.banner[data-code]').getAttribute('data-code'), 'too_many_attempts');
+    assert.equal(await page.locator('.banner[data-code]').getAttribute('data-code'), 'auth.too_many_attempts');
     assert.equal(await page.getByTestId('agent-version').count(), 0, 'still not signed in');
   } finally {
     await context.close();
