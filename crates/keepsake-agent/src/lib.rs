@@ -10,6 +10,7 @@
 //! - [`events`]: the event bus and its durable outbox, for subsystems that must not miss events.
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
+//! - [`auth`]: identity and access; [`settings`]: typed settings; [`vault`]: sealed secrets.
 
 pub mod api;
 pub mod auth;
@@ -18,7 +19,9 @@ pub mod events;
 pub mod host;
 pub mod jobs;
 pub mod server;
+pub mod settings;
 pub mod store;
+pub mod vault;
 
 use std::sync::Arc;
 

@@ -23,18 +23,18 @@ pub struct AuthState {
 pub struct SetupRequest {
     #[schemars(regex(pattern = crate::limits::ACCOUNT_NAME_PATTERN))]
     pub name: String,
-    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = r"^[^\p{Cc}]*$"))]
+    #[schemars(length(max = crate::limits::DISPLAY_NAME_MAX_CHARS), regex(pattern = crate::limits::NO_CONTROL_PATTERN))]
     pub display_name: Option<String>,
-    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(min = crate::limits::PASSWORD_MIN_CHARS, max = crate::limits::PASSWORD_MAX_CHARS))]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schemars(length(max = crate::limits::LOGIN_NAME_MAX))]
+    #[schemars(length(max = crate::limits::NAME_MAX), regex(pattern = crate::limits::ASCII_PATTERN))]
     pub name: String,
-    #[schemars(length(max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(max = crate::limits::PASSWORD_MAX_CHARS))]
     pub password: String,
 }
 
@@ -50,14 +50,23 @@ pub struct LoginResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
-    #[schemars(length(max = crate::limits::CODE_MAX))]
+    #[schemars(length(max = crate::limits::CODE_MAX), regex(pattern = crate::limits::ASCII_PATTERN))]
     pub code: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameRequest {
-    #[schemars(length(max = crate::limits::LOGIN_NAME_MAX))]
+    #[schemars(length(max = crate::limits::NAME_MAX), regex(pattern = crate::limits::ASCII_PATTERN))]
+    pub name: String,
+}
+
+/// `POST /api/v1/me/passkeys/begin`: what to call the new passkey.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyNameRequest {
+    /// e.g. "Anna's phone".
+    #[schemars(length(max = crate::limits::PASSKEY_NAME_MAX_CHARS), regex(pattern = crate::limits::VISIBLE_PATTERN))]
     pub name: String,
 }
 
@@ -73,7 +82,7 @@ pub struct PasskeyChallenge {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAnswer {
-    #[schemars(length(max = crate::limits::CEREMONY_MAX))]
+    #[schemars(length(max = crate::limits::CEREMONY_ID_MAX), regex(pattern = crate::limits::ASCII_PATTERN))]
     pub ceremony: String,
     /// The credential as JSON (binary fields base64url-encoded).
     pub credential: serde_json::Value,
@@ -99,23 +108,23 @@ pub struct Me {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    #[schemars(length(max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(max = crate::limits::PASSWORD_MAX_CHARS))]
     pub current: String,
-    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(min = crate::limits::PASSWORD_MIN_CHARS, max = crate::limits::PASSWORD_MAX_CHARS))]
     pub new: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordConfirm {
-    #[schemars(length(max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(max = crate::limits::PASSWORD_MAX_CHARS))]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSet {
-    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(min = crate::limits::PASSWORD_MIN_CHARS, max = crate::limits::PASSWORD_MAX_CHARS))]
     pub password: String,
 }
 
@@ -189,25 +198,25 @@ pub struct UserList {
 pub struct NewUser {
     #[schemars(regex(pattern = crate::limits::ACCOUNT_NAME_PATTERN))]
     pub name: String,
-    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = r"^[^\p{Cc}]*$"))]
+    #[schemars(length(max = crate::limits::DISPLAY_NAME_MAX_CHARS), regex(pattern = crate::limits::NO_CONTROL_PATTERN))]
     pub display_name: Option<String>,
-    #[schemars(length(min = crate::limits::PASSWORD_MIN, max = crate::limits::PASSWORD_MAX))]
+    #[schemars(length(min = crate::limits::PASSWORD_MIN_CHARS, max = crate::limits::PASSWORD_MAX_CHARS))]
     pub password: String,
     /// owner, admin, operator or viewer.
     pub role: Role,
     #[serde(default)]
-    #[schemars(length(max = crate::limits::LIST_MAX))]
+    #[schemars(length(max = crate::limits::USER_GROUPS_MAX))]
     pub groups: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
-    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = crate::limits::LABEL_PATTERN))]
+    #[schemars(length(max = crate::limits::DISPLAY_NAME_MAX_CHARS), regex(pattern = crate::limits::VISIBLE_PATTERN))]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
-    #[schemars(length(max = crate::limits::LIST_MAX))]
+    #[schemars(length(max = crate::limits::USER_GROUPS_MAX))]
     pub groups: Option<Vec<i64>>,
 }
 
@@ -226,9 +235,9 @@ pub struct GroupList {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupUpsert {
-    #[schemars(length(max = crate::limits::LABEL_MAX), regex(pattern = crate::limits::LABEL_PATTERN))]
+    #[schemars(length(max = crate::limits::GROUP_NAME_MAX_CHARS), regex(pattern = crate::limits::VISIBLE_PATTERN))]
     pub name: String,
-    #[schemars(length(max = crate::limits::LIST_MAX))]
+    #[schemars(length(max = crate::limits::GROUP_PERMISSIONS_MAX))]
     pub permissions: Vec<String>,
 }
 
@@ -304,7 +313,7 @@ pub struct SecretList {
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
-    #[schemars(length(max = crate::limits::SECRET_MAX))]
+    #[schemars(length(max = crate::limits::SECRET_VALUE_MAX_CHARS))]
     pub value: String,
 }
 

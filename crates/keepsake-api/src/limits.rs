@@ -1,24 +1,93 @@
-//! Input limits the agent enforces, stated once: the wire types carry them into the OpenAPI
-//! document (as `maxLength`, `pattern`, ranges), the dispatcher enforces that document, and the
-//! identity code checks the same numbers again before anything is stored.
+//! Size limits on every identity input the agent stores, in one place: the agent enforces them
+//! (answering `input.too_long` with the limit) and the OpenAPI document states them, so input
+//! valid by the document is never refused for its size.
+//!
+//! Lengths are in bytes of UTF-8 unless the name says `_CHARS`. Byte limits bound storage and work
+//! (argon2 over a megabyte password is a denial of service); character limits are what people see.
 
-/// Account names: 1 to 32 lowercase letters, digits, dots, dashes or underscores.
+/// Account names: 1 to 32 of `a-z 0-9 . _ -` (so bytes and characters agree).
+pub const NAME_MAX: usize = 32;
+/// Display names, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+/// Passwords, in characters (the byte bound below applies too).
+pub const PASSWORD_MIN_CHARS: usize = 10;
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+/// Passwords in bytes: checked before any hashing, so argon2's work is bounded.
+pub const PASSWORD_MAX_BYTES: usize = 4096;
+/// A TOTP or recovery code as typed (spaces and dashes allowed).
+pub const CODE_MAX: usize = 32;
+/// Passkey names, in characters.
+pub const PASSKEY_NAME_MAX_CHARS: usize = 64;
+/// Group names, in characters.
+pub const GROUP_NAME_MAX_CHARS: usize = 64;
+/// Permissions one group may list (there are fewer grantable permissions than this).
+pub const GROUP_PERMISSIONS_MAX: usize = 64;
+/// Groups one user may be in.
+pub const USER_GROUPS_MAX: usize = 64;
+/// Secret values, in bytes.
+pub const SECRET_VALUE_MAX: usize = 64 * 1024;
+/// Secret names, in bytes.
+pub const SECRET_NAME_MAX: usize = 64;
+/// The client's User-Agent as recorded with a session; longer ones are cut, not refused.
+pub const USER_AGENT_MAX: usize = 200;
+/// The client's address as recorded (an IPv6 address with zone fits); longer ones are cut.
+pub const ADDRESS_MAX: usize = 64;
+/// A claimed name recorded for a caller who is not (yet) known, e.g. the audit actor of a failed
+/// sign-in; longer claims are cut to this and marked with `…`.
+pub const CLAIMED_NAME_MAX: usize = 64;
+/// WebAuthn ceremony ids (ours are 43 characters).
+pub const CEREMONY_ID_MAX: usize = 64;
+/// Rows of sign-in backoff bookkeeping kept; beyond this the oldest unlocked entries are dropped.
+pub const BACKOFF_ROWS_MAX: usize = 10_000;
+/// Audit fields as recorded; longer values are cut (see [`truncate_for_record`]), never refused,
+/// so an oversized request is still audited.
+pub const AUDIT_ACTOR_MAX: usize = 64;
+pub const AUDIT_WORD_MAX: usize = 64;
+pub const AUDIT_SOURCE_MAX: usize = 128;
+pub const AUDIT_TARGET_MAX: usize = 512;
+pub const AUDIT_DETAIL_MAX: usize = 2048;
+
+/// Cuts `value` to at most `max` bytes on a character boundary, marking the cut with `…`, and
+/// replaces control characters with `?`: for recording what a caller sent or claimed (an audit
+/// actor, a user agent) without letting them choose its size or inject lines.
+pub fn truncate_for_record(value: &str, max: usize) -> String {
+    let clean = |s: &str| s.chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>();
+    if value.len() <= max {
+        return clean(value);
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", clean(&value[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_is_bounded_on_a_character_boundary_and_defuses_control_characters() {
+        assert_eq!(truncate_for_record("anna", 64), "anna");
+        assert_eq!(truncate_for_record("a\nb", 64), "a?b");
+        let long = "é".repeat(1000);
+        let t = truncate_for_record(&long, 64);
+        assert!(t.len() <= 64, "{}", t.len());
+        assert!(t.ends_with('…'));
+    }
+}
+
+// Patterns and character counts the wire types state in the OpenAPI document. JSON Schema counts
+// characters, not bytes, so a field limited in bytes here is documented either as ASCII (where a
+// character is a byte) or with a character limit small enough that any text within it fits.
+
+/// Account names as created: 1 to 32 lowercase letters, digits, dots, dashes or underscores.
 pub const ACCOUNT_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,31}$";
-/// The longest name a sign-in may claim (longer ones cannot exist).
-pub const LOGIN_NAME_MAX: usize = 64;
-/// Display names, passkey names and group names, in characters.
-pub const LABEL_MAX: usize = 64;
-/// Text with at least one visible character and no control characters.
-pub const LABEL_PATTERN: &str = r"^[^\p{Cc}]*[^\p{Cc}\s][^\p{Cc}]*$";
-/// New passwords: at least this many characters.
-pub const PASSWORD_MIN: usize = 10;
-/// Passwords, in characters (argon2 on a megabyte is a denial of service).
-pub const PASSWORD_MAX: usize = 256;
-/// One-time codes (TOTP or recovery).
-pub const CODE_MAX: usize = 64;
-/// A secret's value, in characters.
-pub const SECRET_MAX: usize = 8192;
-/// How many groups or permissions one request may name.
-pub const LIST_MAX: usize = 256;
-/// Opaque WebAuthn ceremony identifiers.
-pub const CEREMONY_MAX: usize = 128;
+/// Printable ASCII only: names claimed at sign-in, codes and ceremony ids.
+pub const ASCII_PATTERN: &str = "^[\\x20-\\x7e]*$";
+/// Labels people give (display, group and passkey names): no control characters.
+pub const NO_CONTROL_PATTERN: &str = "^[^\\p{Cc}]*$";
+/// Labels that must also show something: at least one visible character.
+pub const VISIBLE_PATTERN: &str = "^[^\\p{Cc}]*[^\\p{Cc}\\s][^\\p{Cc}]*$";
+/// Secret values, in characters: at four bytes a character this stays within [`SECRET_VALUE_MAX`].
+pub const SECRET_VALUE_MAX_CHARS: usize = SECRET_VALUE_MAX / 4;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use keepsake_api::{
-    CodeRequest, Done, Me, NameRequest, NoParams, PasskeyAnswer, PasskeyChallenge, PasskeyInfo, PasskeyList,
+    CodeRequest, Done, Me, NoParams, PasskeyAnswer, PasskeyChallenge, PasskeyInfo, PasskeyList, PasskeyNameRequest,
     PasswordChange, PasswordConfirm, RecoveryCodes, SessionInfo, SessionList, TotpEnrollment,
 };
 
@@ -68,7 +68,7 @@ pub async fn passkey_register_begin(
     agent: Arc<Agent>,
     cx: Cx,
     _: NoQuery,
-    r: NameRequest,
+    r: PasskeyNameRequest,
 ) -> Result<PasskeyChallenge, ApiError> {
     let (ceremony, options) = agent.auth.passkey_register_begin(cx.caller.user()?, &r.name)?;
     Ok(PasskeyChallenge { ceremony, options })

@@ -197,14 +197,17 @@ fn authorize(route: &Route, caller: &Caller) -> Result<(), ApiError> {
     if !caller.identity.is_signed_in() {
         return Err(AuthError::Unauthenticated.into());
     }
-    let why = match &caller.identity {
-        Identity::User(u) if u.must_enroll_second_factor => {
-            "admins must set up a second factor first: add an authenticator app or a passkey on your account page"
-                .to_owned()
-        }
-        _ => format!("you do not have the `{}` permission; ask an owner or admin", p.name()),
+    let err = match &caller.identity {
+        Identity::User(u) if u.must_enroll_second_factor => AuthError::forbidden(
+            "auth.second_factor_enrollment_required",
+            "admins must set up a second factor first: add an authenticator app or a passkey on your account page",
+        ),
+        _ => AuthError::forbidden(
+            "auth.permission_missing",
+            format!("you do not have the `{}` permission; ask an owner or admin", p.name()),
+        ),
     };
-    Err(AuthError::Forbidden(why).into())
+    Err(err.into())
 }
 
 fn refusal(peer: &Peer, web_uid: u32) -> ApiError {

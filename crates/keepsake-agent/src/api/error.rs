@@ -94,8 +94,8 @@ pub fn clip(s: &str, max: usize) -> String {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        if let StoreError::Conflict(m) = e {
-            return ApiError::new(StatusCode::CONFLICT, "conflict", m);
+        if let StoreError::Conflict { code, message } = e {
+            return ApiError::new(StatusCode::CONFLICT, code, message);
         }
         ApiError::internal(format!("the agent's database failed: {e}"))
     }
@@ -115,21 +115,28 @@ impl From<JobsError> for ApiError {
 }
 
 impl From<crate::auth::AuthError> for ApiError {
+    /// The status follows the kind of error; the code is the error's own stable code.
     fn from(e: crate::auth::AuthError) -> ApiError {
         use crate::auth::AuthError as A;
+        use crate::vault::SecretsError as S;
+        let code = e.code();
         let msg = e.to_string();
         match e {
-            A::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, "auth.unauthenticated", "sign in first")
+            A::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, code, "sign in first")
                 .with_hint("Your session may have ended; sign in again."),
-            A::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "auth.forbidden", msg),
-            A::BadRequest(_) => ApiError::bad_request("bad_request", msg),
-            A::NotFound(_) => ApiError::not_found("not_found", msg),
-            A::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
-            A::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "auth.bad_credentials", msg)
+            A::Forbidden { .. } => ApiError::new(StatusCode::FORBIDDEN, code, msg),
+            A::BadRequest { .. } | A::TooLong { .. } => ApiError::new(StatusCode::BAD_REQUEST, code, msg),
+            A::Secrets(S::Empty | S::TooLong { .. }) => ApiError::new(StatusCode::BAD_REQUEST, code, msg),
+            A::NotFound { .. } | A::Secrets(S::UnknownName { .. }) => ApiError::new(StatusCode::NOT_FOUND, code, msg),
+            A::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, code, msg),
+            A::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, code, msg)
                 .with_hint("Check the name and password. After several failures, sign-in slows down."),
-            A::TooManyAttempts { retry_after_secs } => ApiError::too_many_attempts(msg, retry_after_secs),
-            A::Internal(_) | A::Secrets(_) => ApiError::internal(format!("identity check failed: {msg}")),
-            A::Store(s) => s.into(),
+            A::TooManyAttempts { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, msg)
+                .with_hint("This protects your account from guessing. Wait, then try again."),
+            A::Store(s) | A::Secrets(S::Store(s)) => s.into(),
+            A::Internal(_) | A::Secrets(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, format!("identity check failed: {msg}"))
+            }
         }
     }
 }

@@ -7,60 +7,37 @@ use keepsake_api::{Done, GroupInfo, GroupList, GroupUpsert, PermissionCatalog, P
 use super::ApiError;
 use super::contract::{Cx, NoBody, NoQuery};
 use crate::Agent;
-use crate::auth::{GRANTABLE, Permission, Role};
-
-fn check_permissions(names: &[String]) -> Result<(), ApiError> {
-    for n in names {
-        if Permission::parse(n).is_none() {
-            return Err(ApiError::new(
-                http::StatusCode::UNPROCESSABLE_ENTITY,
-                "group.unknown_permission",
-                format!("`{}` is not a permission; see /api/v1/permissions", super::error::clip(n, 64)),
-            ));
-        }
-    }
-    Ok(())
-}
+use crate::auth::{GRANTABLE, Role};
 
 pub async fn list(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<GroupList, ApiError> {
-    let groups = agent
-        .store
-        .groups()?
-        .into_iter()
-        .map(|g| GroupInfo { id: g.id, name: g.name, permissions: g.permissions })
-        .collect();
+    let groups = agent.auth.groups()?.into_iter().map(info).collect();
     Ok(GroupList { groups })
 }
 
+fn info(g: crate::store::GroupRow) -> GroupInfo {
+    GroupInfo { id: g.id, name: g.name, permissions: g.permissions }
+}
+
 pub async fn create(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: GroupUpsert) -> Result<GroupInfo, ApiError> {
-    check_permissions(&r.permissions)?;
-    let id = agent.store.upsert_group(None, r.name.trim(), &r.permissions)?;
+    let g = agent.auth.create_group(&r.name, &r.permissions)?;
     cx.note(|n| {
-        n.target = Some(format!("group={}", r.name));
-        n.detail = Some(format!("permissions: {}", r.permissions.join(", ")));
+        n.target = Some(format!("group={}", g.name));
+        n.detail = Some(format!("permissions: {}", g.permissions.join(", ")));
     });
-    Ok(GroupInfo { id, name: r.name.trim().to_owned(), permissions: r.permissions })
+    Ok(info(g))
 }
 
 pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: GroupUpsert) -> Result<GroupInfo, ApiError> {
-    let id = cx.id("id")?;
-    check_permissions(&r.permissions)?;
-    if !agent.store.groups()?.iter().any(|g| g.id == id) {
-        return Err(ApiError::not_found("group.not_found", format!("there is no group with id {id}")));
-    }
-    agent.store.upsert_group(Some(id), r.name.trim(), &r.permissions)?;
+    let g = agent.auth.update_group(cx.id("id")?, &r.name, &r.permissions)?;
     cx.note(|n| {
-        n.target = Some(format!("group={}", r.name));
-        n.detail = Some(format!("permissions: {}", r.permissions.join(", ")));
+        n.target = Some(format!("group={}", g.name));
+        n.detail = Some(format!("permissions: {}", g.permissions.join(", ")));
     });
-    Ok(GroupInfo { id, name: r.name.trim().to_owned(), permissions: r.permissions })
+    Ok(info(g))
 }
 
 pub async fn delete(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<Done, ApiError> {
-    let id = cx.id("id")?;
-    if !agent.store.delete_group(id)? {
-        return Err(ApiError::not_found("group.not_found", format!("there is no group with id {id}")));
-    }
+    agent.auth.delete_group(cx.id("id")?)?;
     Ok(Done::new("group deleted"))
 }
 

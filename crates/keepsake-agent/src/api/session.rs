@@ -83,7 +83,7 @@ pub async fn setup(
     _: NoQuery,
     r: SetupRequest,
 ) -> Result<WithCookie<LoginResponse>, ApiError> {
-    cx.note(|n| n.actor = Some(r.name.clone()));
+    cx.note(|n| n.actor = Some(crate::auth::claimed_name(&r.name)));
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
     let client = cx.caller.client.clone();
     let (user, session) = blocking(&agent, move |a| {
@@ -104,7 +104,7 @@ pub async fn login(
     _: NoQuery,
     r: LoginRequest,
 ) -> Result<WithCookie<LoginResponse>, ApiError> {
-    cx.note(|n| n.actor = Some(r.name.clone()));
+    cx.note(|n| n.actor = Some(crate::auth::claimed_name(&r.name)));
     let client = cx.caller.client.clone();
     let step =
         blocking(&agent, move |a| a.auth.login_password(&r.name, &r.password, &client).map_err(ApiError::from))

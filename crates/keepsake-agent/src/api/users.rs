@@ -7,7 +7,7 @@ use keepsake_api::{Done, NewUser, NoParams, PasswordSet, UserInfo, UserList, Use
 use super::contract::{Cx, NoBody, NoQuery};
 use super::{ApiError, blocking};
 use crate::Agent;
-use crate::auth::{AuthError, Identity, Role};
+use crate::auth::Role;
 use crate::store::UserRow;
 
 pub fn role(r: keepsake_api::Role) -> Role {
@@ -88,22 +88,12 @@ pub async fn delete(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<
     Ok(Done::new(format!("account {} deleted", u.name)))
 }
 
-/// Owners are changed by owners (and root) only.
-fn owner_or_root(by: &Identity) -> bool {
-    match by {
-        Identity::Root => true,
-        Identity::User(u) => u.role == Role::Owner,
-        Identity::Anonymous => false,
-    }
-}
-
 pub async fn set_password(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: PasswordSet) -> Result<Done, ApiError> {
     let id = cx.id("id")?;
     let target = agent.auth.user(id)?;
-    if target.role == Role::Owner.name() && !owner_or_root(&cx.caller.identity) {
-        return Err(ApiError::from(AuthError::Forbidden("only an owner can set an owner's password".into())));
-    }
-    blocking(&agent, move |a| a.auth.set_password(id, &r.password).map_err(ApiError::from)).await?;
+    // Auth refuses an admin setting an owner's password.
+    let by = cx.caller.identity.clone();
+    blocking(&agent, move |a| a.auth.set_password(id, &r.password, &by).map_err(ApiError::from)).await?;
     cx.note(|n| {
         n.target = Some(format!("user={}", target.name));
         n.detail = Some("password set by an admin; their sessions ended".into());

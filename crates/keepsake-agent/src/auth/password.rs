@@ -6,22 +6,28 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use super::AuthError;
 
-pub const MIN_LENGTH: usize = keepsake_api::limits::PASSWORD_MIN;
-pub const MAX_LENGTH: usize = keepsake_api::limits::PASSWORD_MAX;
+pub use keepsake_api::limits::{
+    PASSWORD_MAX_BYTES, PASSWORD_MAX_CHARS as MAX_LENGTH, PASSWORD_MIN_CHARS as MIN_LENGTH,
+};
+
+/// Refuses a password too big to hash cheaply. Every path that hashes or verifies a caller's
+/// password checks this first: argon2 over a megabyte is a denial of service.
+pub fn check_size(password: &str) -> Result<(), AuthError> {
+    super::check_bytes("the password", password, PASSWORD_MAX_BYTES)?;
+    super::check_chars("the password", password, MAX_LENGTH)
+}
 
 /// Checks a new password against the rules; the message says what to change.
 pub fn check_rules(password: &str, name: &str) -> Result<(), AuthError> {
-    let n = password.chars().count();
-    if n < MIN_LENGTH {
-        return Err(AuthError::BadRequest(format!(
-            "the password is too short: use at least {MIN_LENGTH} characters (a few words make a good one)"
-        )));
-    }
-    if n > MAX_LENGTH {
-        return Err(AuthError::BadRequest(format!("the password is too long: use at most {MAX_LENGTH} characters")));
+    check_size(password)?;
+    if password.chars().count() < MIN_LENGTH {
+        return Err(AuthError::bad_request(
+            "password.too_short",
+            format!("the password is too short: use at least {MIN_LENGTH} characters (a few words make a good one)"),
+        ));
     }
     if password.eq_ignore_ascii_case(name) {
-        return Err(AuthError::BadRequest("the password must not be the account name".into()));
+        return Err(AuthError::bad_request("password.is_name", "the password must not be the account name"));
     }
     Ok(())
 }
@@ -65,5 +71,7 @@ mod tests {
         assert!(check_rules("short", "alice").unwrap_err().to_string().contains("at least 10"));
         assert!(check_rules("Alice12345", "alice12345").is_err());
         assert!(check_rules("a good long passphrase", "alice").is_ok());
+        assert_eq!(check_rules(&"x".repeat(MAX_LENGTH + 1), "alice").unwrap_err().code(), "input.too_long");
+        assert_eq!(check_size(&"é".repeat(PASSWORD_MAX_BYTES)).unwrap_err().code(), "input.too_long");
     }
 }

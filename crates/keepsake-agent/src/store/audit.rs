@@ -5,6 +5,12 @@
 //! close the ends: `audit.anchor` (where the chain starts after retention pruned old rows) and
 //! `audit.head` (the last row written), so cutting rows off either end is detected too. A trigger
 //! refuses UPDATEs, so a mistake cannot edit history; someone who drops it is caught by `verify`.
+//!
+//! Root can still rewrite the whole chain and recompute every hash. What stops that is a witness
+//! outside the box: the head ([`Store::audit_head`]) is published where root cannot reach it later,
+//! and [`Store::verify_audit_to`] checks that the chain still passes through a published head.
+//! Verification walks the log in chunks, releasing the store between them, up to the head read
+//! when it started. Fields are cut to `keepsake_api::limits::AUDIT_*` before they are stored.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -37,6 +43,19 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
     pub limit: u32,
 }
+
+/// The last row of the chain: what a witness outside the box records.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditHead {
+    pub id: i64,
+    pub hash: String,
+}
+
+/// A row as verification reads it: id, timestamp text, fields, previous hash, hash.
+type ChainRow = (i64, String, AuditEntry, String, String);
+
+/// Rows read per lock while verifying: bounds how long other requests wait on the store.
+const VERIFY_CHUNK: i64 = 500;
 
 /// The result of checking the chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -110,6 +129,27 @@ impl Store {
     /// Appends a row, chained to the previous one. Returns its id. A `security.*` action is also
     /// published on the event bus, in the same transaction.
     pub fn append_audit(&self, a: &NewAudit<'_>) -> Result<i64> {
+        use keepsake_api::limits::{
+            AUDIT_ACTOR_MAX, AUDIT_DETAIL_MAX, AUDIT_SOURCE_MAX, AUDIT_TARGET_MAX, AUDIT_WORD_MAX,
+            truncate_for_record as cut,
+        };
+        // Callers may pass what a client claimed (a sign-in name of any length): bound it here, once.
+        let (actor, action, outcome, source, detail) = (
+            cut(a.actor, AUDIT_ACTOR_MAX),
+            cut(a.action, AUDIT_WORD_MAX),
+            cut(a.outcome, AUDIT_WORD_MAX),
+            cut(a.source, AUDIT_SOURCE_MAX),
+            cut(a.detail, AUDIT_DETAIL_MAX),
+        );
+        let target = a.target.map(|t| cut(t, AUDIT_TARGET_MAX));
+        let a = &NewAudit {
+            actor: &actor,
+            action: &action,
+            target: target.as_deref(),
+            outcome: &outcome,
+            source: &source,
+            detail: &detail,
+        };
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let prev: String = tx
@@ -183,17 +223,113 @@ impl Store {
             .collect()
     }
 
+    /// The chain's last row (`None` while the log is empty): the value to publish as a witness.
+    pub fn audit_head(&self) -> Result<Option<AuditHead>> {
+        Ok(self
+            .lock()
+            .query_row("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| {
+                Ok(AuditHead { id: r.get(0)?, hash: r.get(1)? })
+            })
+            .optional()?)
+    }
+
     /// Walks the whole chain and names the first row that does not fit.
     pub fn verify_audit(&self) -> Result<AuditVerdict> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let anchor = marker(&tx, "audit.anchor")?;
-        let head = marker(&tx, "audit.head")?;
-        let rows: Vec<(i64, String, AuditEntry, String, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT id, at, actor, action, target, outcome, source, detail, prev_hash, hash FROM audit_log ORDER BY id",
-            )?;
-            stmt.query_map([], |r| {
+        self.verify_audit_to(None)
+    }
+
+    /// Walks the chain, as it stood when the walk started, and names the first row that does not
+    /// fit. With `expected_head` (the hash of a head published earlier), the chain must also pass
+    /// through that row: a log cut back before it, or rewritten up to it with recomputed hashes,
+    /// fails even though it is consistent in itself.
+    pub fn verify_audit_to(&self, expected_head: Option<&str>) -> Result<AuditVerdict> {
+        let expected = expected_head.map(|h| h.trim().to_ascii_lowercase());
+        let (anchor, head, end_id) = {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            let anchor = marker(&tx, "audit.anchor")?;
+            let head = marker(&tx, "audit.head")?;
+            let end: Option<i64> = tx.query_row("SELECT MAX(id) FROM audit_log", [], |r| r.get(0))?;
+            (anchor, head, end)
+        };
+        let bad = |id: i64, checked: u64, why: String| AuditVerdict {
+            ok: false,
+            checked,
+            bad_row: Some(id),
+            problem: Some(why),
+        };
+        let mut prev = anchor.as_ref().map(|(_, h)| h.clone()).unwrap_or_default();
+        let mut witnessed = expected.as_deref().is_some_and(|e| !prev.is_empty() && prev == e);
+        // Without an anchor the chain starts at row 1 (ids count up from 1 and are never reused).
+        let mut expected_id = anchor.as_ref().map(|(id, _)| *id).unwrap_or(1);
+        let mut checked = 0;
+        let mut last: Option<(i64, String)> = None;
+        let end_id = end_id.unwrap_or(0);
+        while expected_id <= end_id {
+            let rows = self.audit_chunk(expected_id - 1, end_id)?;
+            if rows.is_empty() {
+                break;
+            }
+            for (id, at, e, prev_hash, hash) in &rows {
+                if *id != expected_id {
+                    return Ok(bad(
+                        expected_id,
+                        checked,
+                        format!("row {expected_id} is missing (the next row is {id})"),
+                    ));
+                }
+                if *prev_hash != prev {
+                    return Ok(bad(
+                        *id,
+                        checked,
+                        format!("row {id} does not follow the row before it (a row was deleted or changed)"),
+                    ));
+                }
+                if *hash != row_hash(prev_hash, e, at) {
+                    return Ok(bad(*id, checked, format!("row {id} was edited: its contents do not match its hash")));
+                }
+                witnessed |= expected.as_deref() == Some(hash.as_str());
+                prev = hash.clone();
+                expected_id = id + 1;
+                checked += 1;
+                last = Some((*id, hash.clone()));
+            }
+        }
+        match (head, &last) {
+            // Both ends were read together before the walk; rows appended since are not walked.
+            (Some((hid, hhash)), Some((lid, lhash))) if hid != *lid || hhash != *lhash => {
+                return Ok(bad(hid, checked, format!("row {hid}, the last one written, is missing or changed")));
+            }
+            (Some((hid, _)), None) => {
+                return Ok(bad(hid, checked, format!("the log is empty but row {hid} was written")));
+            }
+            _ => {}
+        }
+        if let Some(e) = expected
+            && !witnessed
+        {
+            return Ok(AuditVerdict {
+                ok: false,
+                checked,
+                bad_row: None,
+                problem: Some(format!(
+                    "the chain does not pass through the published head {e}: the log was cut back or rewritten since it was published (or the head is older than the retained log)"
+                )),
+            });
+        }
+        Ok(AuditVerdict { ok: true, checked, bad_row: None, problem: None })
+    }
+
+    /// Up to [`VERIFY_CHUNK`] rows after `after` (and at most `end`), holding the store only for
+    /// this read.
+    fn audit_chunk(&self, after: i64, end: i64) -> Result<Vec<ChainRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, at, actor, action, target, outcome, source, detail, prev_hash, hash FROM audit_log \
+             WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+        )?;
+        Ok(stmt
+            .query_map(params![after, end, VERIFY_CHUNK], |r| {
                 let at: String = r.get(1)?;
                 Ok((
                     r.get(0)?,
@@ -212,48 +348,7 @@ impl Store {
                     r.get(9)?,
                 ))
             })?
-            .collect::<rusqlite::Result<_>>()?
-        };
-        let bad = |id: i64, checked: u64, why: String| AuditVerdict {
-            ok: false,
-            checked,
-            bad_row: Some(id),
-            problem: Some(why),
-        };
-        let mut prev = anchor.as_ref().map(|(_, h)| h.clone()).unwrap_or_default();
-        // Without an anchor the chain starts at row 1 (ids count up from 1 and are never reused).
-        let mut expected_id = Some(anchor.as_ref().map(|(id, _)| *id).unwrap_or(1));
-        let mut checked = 0;
-        for (id, at, e, prev_hash, hash) in &rows {
-            if let Some(want) = expected_id
-                && *id != want
-            {
-                return Ok(bad(want, checked, format!("row {want} is missing (the next row is {id})")));
-            }
-            if *prev_hash != prev {
-                return Ok(bad(
-                    *id,
-                    checked,
-                    format!("row {id} does not follow the row before it (a row was deleted or changed)"),
-                ));
-            }
-            if *hash != row_hash(prev_hash, e, at) {
-                return Ok(bad(*id, checked, format!("row {id} was edited: its contents do not match its hash")));
-            }
-            prev = hash.clone();
-            expected_id = Some(id + 1);
-            checked += 1;
-        }
-        match (head, rows.last()) {
-            (Some((hid, hhash)), Some((lid, _, _, _, lhash))) if hid != *lid || hhash != *lhash => {
-                return Ok(bad(hid, checked, format!("row {hid}, the last one written, is missing or changed")));
-            }
-            (Some((hid, _)), None) => {
-                return Ok(bad(hid, checked, format!("the log is empty but row {hid} was written")));
-            }
-            _ => {}
-        }
-        Ok(AuditVerdict { ok: true, checked, bad_row: None, problem: None })
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// Deletes rows older than `cutoff` and moves the chain's anchor to the first row kept.
@@ -368,6 +463,76 @@ mod tests {
         let first = s.audit_entries(&AuditFilter { limit: 10, ..Default::default() }).unwrap().last().unwrap().id;
         s.lock().execute("DELETE FROM audit_log WHERE id = ?1", [first]).unwrap();
         assert!(!s.verify_audit().unwrap().ok);
+    }
+
+    /// Rewrites the whole chain as root could: drops the trigger, applies `edit`, recomputes every
+    /// hash and both markers.
+    fn forge(s: &Store, edit: &str) {
+        let mut conn = s.lock();
+        conn.execute_batch("DROP TRIGGER audit_log_append_only").unwrap();
+        conn.execute_batch(edit).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute("DELETE FROM settings WHERE key IN ('audit.head', 'audit.anchor')", []).unwrap();
+        seal_existing(&tx).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_forged_chain_passes_alone_but_not_against_the_published_head() {
+        for edit in [
+            // Cut back before the published head.
+            "DELETE FROM audit_log WHERE id >= 3",
+            // Rewrite a row the published head covers.
+            "UPDATE audit_log SET outcome = 'denied' WHERE id = 2",
+        ] {
+            let s = Store::open_in_memory().unwrap();
+            for a in ["a", "b", "c"] {
+                add(&s, a);
+            }
+            let head = s.audit_head().unwrap().unwrap();
+            assert_eq!(head.id, 3);
+            assert!(s.verify_audit_to(Some(&head.hash)).unwrap().ok);
+            add(&s, "d");
+            assert!(s.verify_audit_to(Some(&head.hash)).unwrap().ok, "later rows do not break the witness");
+            forge(&s, edit);
+            assert!(s.verify_audit().unwrap().ok, "{edit}: the forgery is consistent in itself");
+            let v = s.verify_audit_to(Some(&head.hash)).unwrap();
+            assert!(!v.ok, "{edit}: went unnoticed against the published head");
+            assert!(v.problem.unwrap().contains("published head"));
+        }
+    }
+
+    #[test]
+    fn verification_walks_more_than_one_chunk_and_stops_at_the_head_it_started_with() {
+        let s = Store::open_in_memory().unwrap();
+        for i in 0..(VERIFY_CHUNK * 2 + 7) {
+            add(&s, &format!("a{i}"));
+        }
+        let v = s.verify_audit().unwrap();
+        assert!(v.ok, "{v:?}");
+        assert_eq!(v.checked, (VERIFY_CHUNK * 2 + 7) as u64);
+        let middle = VERIFY_CHUNK + 3;
+        s.lock().execute("DELETE FROM audit_log WHERE id = ?1", [middle]).unwrap();
+        assert_eq!(s.verify_audit().unwrap().bad_row, Some(middle));
+    }
+
+    #[test]
+    fn oversized_fields_are_cut_before_they_are_stored() {
+        let s = Store::open_in_memory().unwrap();
+        let huge = "x".repeat(1 << 20);
+        s.append_audit(&NewAudit {
+            actor: &huge,
+            action: "auth.login",
+            target: Some(&huge),
+            outcome: "denied",
+            source: &huge,
+            detail: &huge,
+        })
+        .unwrap();
+        let e = &s.audit_entries(&AuditFilter { limit: 1, ..Default::default() }).unwrap()[0];
+        let total = e.actor.len() + e.target.as_ref().unwrap().len() + e.source.len() + e.detail.len();
+        assert!(total < 4096, "{total} bytes stored for one row");
+        assert!(s.verify_audit().unwrap().ok);
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! Persistence of accounts, groups, sessions and second factors. Policy (who may do what, how
 //! passwords are hashed, when sessions expire) lives in `auth`; this file only stores and fetches.
+//!
+//! Every method is written once, on [`Tx`], so it can run inside a caller's
+//! [`Store::transaction`]; the `Store` methods of the same name run it in a transaction of its own.
+//! Writes that change who someone is or what they may do mark the transaction, which moves the
+//! identity epoch when it commits. Constraint violations caused by input come back as
+//! [`StoreError::Conflict`] with a stable code, never as an internal error.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Result, Store, StoreError, now, parse_ts, ts};
+use super::{Result, Store, StoreError, Tx, now, on_constraint, parse_ts, ts};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -78,13 +84,68 @@ fn finish_user((mut u, created): (UserRow, String)) -> Result<UserRow> {
     Ok(u)
 }
 
-impl Store {
+/// Declares `Store` methods that each run one `Tx` method in a transaction of its own.
+macro_rules! in_own_transaction {
+    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$m])*
+                pub fn $name(&self $(, $arg: $ty)*) -> Result<$ret> {
+                    self.transaction(|t| t.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+in_own_transaction! {
+    fn user_count(&self) -> i64;
+    /// Creates an account; see [`Tx::insert_user`].
+    fn insert_user(&self, name: &str, display_name: &str, password_hash: &str, role: &str, only_if_none: bool) -> UserRow;
+    fn user(&self, id: i64) -> Option<UserRow>;
+    fn user_by_name(&self, name: &str) -> Option<UserRow>;
+    fn users(&self) -> Vec<UserRow>;
+    fn update_user(&self, id: i64, display_name: &str, role: &str, disabled: bool) -> ();
+    fn set_password_hash(&self, id: i64, hash: &str) -> ();
+    fn delete_user(&self, id: i64) -> ();
+    fn set_totp_secret(&self, id: i64, secret: Option<&[u8]>, enabled: bool) -> ();
+    fn set_recovery_codes(&self, user_id: i64, hashes: &[String]) -> ();
+    fn use_totp_step(&self, user_id: i64, step: u64) -> bool;
+    fn use_recovery_code(&self, user_id: i64, hash: &str) -> bool;
+    fn unused_recovery_codes(&self, user_id: i64) -> i64;
+    fn insert_session(&self, token_hash: &str, user_id: i64, second_factor_done: bool, expires_at: DateTime<Utc>, source: &str, user_agent: &str) -> i64;
+    fn session_by_token_hash(&self, token_hash: &str) -> Option<SessionRow>;
+    fn sessions_of(&self, user_id: i64) -> Vec<SessionRow>;
+    fn touch_session(&self, id: i64, at: DateTime<Utc>) -> ();
+    fn complete_session_second_factor(&self, id: i64) -> ();
+    fn delete_session(&self, id: i64) -> bool;
+    fn delete_sessions_of(&self, user_id: i64, except: Option<i64>) -> usize;
+    fn groups(&self) -> Vec<GroupRow>;
+    fn upsert_group(&self, id: Option<i64>, name: &str, permissions: &[String]) -> i64;
+    fn delete_group(&self, id: i64) -> bool;
+    fn group_ids_of(&self, user_id: i64) -> Vec<i64>;
+    fn set_user_groups(&self, user_id: i64, group_ids: &[i64]) -> ();
+    fn insert_passkey(&self, user_id: i64, name: &str, credential_id: &str, passkey: &str) -> i64;
+    fn passkeys_of(&self, user_id: i64) -> Vec<PasskeyRow>;
+    fn all_passkeys(&self) -> Vec<PasskeyRow>;
+    fn update_passkey(&self, id: i64, passkey: &str) -> ();
+    fn delete_passkey(&self, user_id: i64, id: i64) -> bool;
+    fn delete_passkeys_of(&self, user_id: i64) -> ();
+    fn insert_ceremony(&self, id: &str, user_id: Option<i64>, kind: &str, state: &str, expires_at: DateTime<Utc>) -> ();
+    fn take_ceremony(&self, id: &str, kind: &str) -> Option<(Option<i64>, String)>;
+    fn login_failures(&self, key: &str) -> Option<FailureRecord>;
+    fn set_login_failures(&self, key: &str, failures: u32, locked_until: Option<DateTime<Utc>>) -> ();
+    fn clear_login_failures(&self, key: &str) -> ();
+}
+
+impl Tx<'_> {
     pub fn user_count(&self) -> Result<i64> {
-        Ok(self.lock().query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
     }
 
-    /// Creates an account. `only_if_none` makes it the first-run path: it fails with `Conflict` if
-    /// any account exists, atomically, so two setup requests cannot both create an owner.
+    /// Creates an account. `only_if_none` makes it the first-run path: it fails with a conflict
+    /// (`setup.done`) if any account exists, atomically, so two setup requests cannot both create
+    /// an owner. A taken name is `user.name_taken`.
     pub fn insert_user(
         &self,
         name: &str,
@@ -93,102 +154,96 @@ impl Store {
         role: &str,
         only_if_none: bool,
     ) -> Result<UserRow> {
-        let id = {
-            let mut conn = self.lock();
-            let tx = conn.transaction()?;
-            if only_if_none {
-                let n: i64 = tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
-                if n > 0 {
-                    return Err(StoreError::Conflict("an account already exists".into()));
-                }
-            }
-            let exists: Option<i64> =
-                tx.query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0)).optional()?;
-            if exists.is_some() {
-                return Err(StoreError::Conflict(format!("the name `{name}` is taken")));
-            }
-            let t = ts(now());
-            tx.execute(
+        if only_if_none && self.user_count()? > 0 {
+            return Err(StoreError::conflict("setup.done", "an account already exists"));
+        }
+        let taken = || format!("the name `{name}` is taken: choose another");
+        if self.user_by_name(name)?.is_some() {
+            return Err(StoreError::conflict("user.name_taken", taken()));
+        }
+        let t = ts(now());
+        self.conn
+            .execute(
                 "INSERT INTO users (name, display_name, password_hash, role, created_at, password_changed_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 params![name, display_name, password_hash, role, t],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
-            id
-        };
+            )
+            .map_err(on_constraint("user.name_taken", taken))?;
+        self.identity_changed();
+        let id = self.conn.last_insert_rowid();
         self.user(id)?.ok_or_else(|| StoreError::Corrupt(format!("user {id} vanished")))
     }
 
     pub fn user(&self, id: i64) -> Result<Option<UserRow>> {
-        let conn = self.lock();
-        let r = conn
+        let r = self
+            .conn
             .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
             .optional()?;
         r.map(finish_user).transpose()
     }
 
     pub fn user_by_name(&self, name: &str) -> Result<Option<UserRow>> {
-        let conn = self.lock();
-        let r = conn
+        let r = self
+            .conn
             .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"), [name], user_from_row)
             .optional()?;
         r.map(finish_user).transpose()
     }
 
     pub fn users(&self) -> Result<Vec<UserRow>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))?;
+        let mut stmt = self.conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))?;
         let rows = stmt.query_map([], user_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(finish_user).collect()
     }
 
     pub fn update_user(&self, id: i64, display_name: &str, role: &str, disabled: bool) -> Result<()> {
-        self.lock().execute(
+        self.conn.execute(
             "UPDATE users SET display_name = ?2, role = ?3, disabled = ?4 WHERE id = ?1",
             params![id, display_name, role, disabled as i64],
         )?;
+        self.identity_changed();
         Ok(())
     }
 
     pub fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
-        self.lock().execute(
+        self.conn.execute(
             "UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
             params![id, hash, ts(now())],
         )?;
+        self.identity_changed();
         Ok(())
     }
 
     pub fn delete_user(&self, id: i64) -> Result<()> {
-        self.lock().execute("DELETE FROM users WHERE id = ?1", [id])?;
+        self.conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
+        self.identity_changed();
         Ok(())
     }
 
     /// Stores a TOTP secret being enrolled (not yet enabled).
     pub fn set_totp_secret(&self, id: i64, secret: Option<&[u8]>, enabled: bool) -> Result<()> {
-        self.lock().execute(
+        self.conn.execute(
             "UPDATE users SET totp_secret = ?2, totp_enabled = ?3 WHERE id = ?1",
             params![id, secret, enabled as i64],
         )?;
+        self.identity_changed();
         Ok(())
     }
 
     /// Replaces a user's recovery codes (hashes).
     pub fn set_recovery_codes(&self, user_id: i64, hashes: &[String]) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        self.conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
         for h in hashes {
-            tx.execute("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?1, ?2)", params![user_id, h])?;
+            self.conn
+                .execute("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?1, ?2)", params![user_id, h])?;
         }
-        tx.commit()?;
         Ok(())
     }
 
     /// Records that a TOTP code of time step `step` was used; false if that step (or a later one)
     /// was already used, which makes the code a replay.
     pub fn use_totp_step(&self, user_id: i64, step: u64) -> Result<bool> {
-        let n = self.lock().execute(
+        let n = self.conn.execute(
             "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
             params![user_id, step as i64],
         )?;
@@ -197,7 +252,7 @@ impl Store {
 
     /// Marks an unused recovery code used; true if it existed and was unused.
     pub fn use_recovery_code(&self, user_id: i64, hash: &str) -> Result<bool> {
-        let n = self.lock().execute(
+        let n = self.conn.execute(
             "UPDATE recovery_codes SET used_at = ?3 WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
             params![user_id, hash, ts(now())],
         )?;
@@ -205,7 +260,7 @@ impl Store {
     }
 
     pub fn unused_recovery_codes(&self, user_id: i64) -> Result<i64> {
-        Ok(self.lock().query_row(
+        Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
             [user_id],
             |r| r.get(0),
@@ -214,7 +269,6 @@ impl Store {
 
     // ---- sessions
 
-    #[allow(clippy::too_many_arguments)]
     pub fn insert_session(
         &self,
         token_hash: &str,
@@ -224,14 +278,16 @@ impl Store {
         source: &str,
         user_agent: &str,
     ) -> Result<i64> {
-        let conn = self.lock();
         let t = ts(now());
-        conn.execute(
-            "INSERT INTO sessions (token_hash, user_id, second_factor_done, created_at, last_seen_at, expires_at, source, user_agent) \
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
-            params![token_hash, user_id, second_factor_done as i64, t, ts(expires_at), source, user_agent],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.conn
+            .execute(
+                "INSERT INTO sessions (token_hash, user_id, second_factor_done, created_at, last_seen_at, expires_at, source, user_agent) \
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+                params![token_hash, user_id, second_factor_done as i64, t, ts(expires_at), source, user_agent],
+            )
+            .map_err(on_constraint("user.not_found", || format!("there is no account with id {user_id}")))?;
+        self.identity_changed();
+        Ok(self.conn.last_insert_rowid())
     }
 
     pub fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRow>> {
@@ -244,8 +300,7 @@ impl Store {
     }
 
     fn sessions_where(&self, cond: &str, arg: &str) -> Result<Vec<SessionRow>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT id, user_id, second_factor_done, source, created_at, last_seen_at, expires_at, user_agent \
              FROM sessions WHERE {cond} ORDER BY id"
         ))?;
@@ -277,29 +332,35 @@ impl Store {
             .collect()
     }
 
+    /// Idle-expiry bookkeeping; not an identity change (nobody's rights move with it).
     pub fn touch_session(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        self.lock().execute("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1", params![id, ts(at)])?;
+        self.conn.execute("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1", params![id, ts(at)])?;
         Ok(())
     }
 
     pub fn complete_session_second_factor(&self, id: i64) -> Result<()> {
-        self.lock().execute("UPDATE sessions SET second_factor_done = 1 WHERE id = ?1", [id])?;
+        self.conn.execute("UPDATE sessions SET second_factor_done = 1 WHERE id = ?1", [id])?;
+        self.identity_changed();
         Ok(())
     }
 
     pub fn delete_session(&self, id: i64) -> Result<bool> {
-        Ok(self.lock().execute("DELETE FROM sessions WHERE id = ?1", [id])? == 1)
+        let n = self.conn.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+        self.identity_changed();
+        Ok(n == 1)
     }
 
     pub fn delete_sessions_of(&self, user_id: i64, except: Option<i64>) -> Result<usize> {
-        Ok(self.lock().execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![user_id, except])?)
+        let n =
+            self.conn.execute("DELETE FROM sessions WHERE user_id = ?1 AND id IS NOT ?2", params![user_id, except])?;
+        self.identity_changed();
+        Ok(n)
     }
 
     // ---- groups
 
     pub fn groups(&self) -> Result<Vec<GroupRow>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT id, name, permissions FROM groups ORDER BY name")?;
+        let mut stmt = self.conn.prepare("SELECT id, name, permissions FROM groups ORDER BY name")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -312,59 +373,70 @@ impl Store {
             .collect()
     }
 
+    /// Creates (no `id`) or changes a group. A name another group has is `group.name_taken`; an
+    /// `id` with no group is `group.not_found`.
     pub fn upsert_group(&self, id: Option<i64>, name: &str, permissions: &[String]) -> Result<i64> {
-        let conn = self.lock();
         let p = serde_json::to_string(permissions).expect("strings serialize");
-        match id {
+        let taken = || format!("a group named `{name}` exists: choose another name");
+        let id = match id {
             Some(id) => {
-                conn.execute("UPDATE groups SET name = ?2, permissions = ?3 WHERE id = ?1", params![id, name, p])?;
-                Ok(id)
+                let n = self
+                    .conn
+                    .execute("UPDATE groups SET name = ?2, permissions = ?3 WHERE id = ?1", params![id, name, p])
+                    .map_err(on_constraint("group.name_taken", taken))?;
+                if n == 0 {
+                    return Err(StoreError::conflict("group.not_found", format!("there is no group with id {id}")));
+                }
+                id
             }
             None => {
-                conn.execute("INSERT INTO groups (name, permissions) VALUES (?1, ?2)", params![name, p]).map_err(
-                    |e| match e {
-                        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                            StoreError::Conflict(format!("a group named `{name}` exists"))
-                        }
-                        e => e.into(),
-                    },
-                )?;
-                Ok(conn.last_insert_rowid())
+                self.conn
+                    .execute("INSERT INTO groups (name, permissions) VALUES (?1, ?2)", params![name, p])
+                    .map_err(on_constraint("group.name_taken", taken))?;
+                self.conn.last_insert_rowid()
             }
-        }
+        };
+        self.identity_changed();
+        Ok(id)
     }
 
     pub fn delete_group(&self, id: i64) -> Result<bool> {
-        Ok(self.lock().execute("DELETE FROM groups WHERE id = ?1", [id])? == 1)
+        let n = self.conn.execute("DELETE FROM groups WHERE id = ?1", [id])?;
+        self.identity_changed();
+        Ok(n == 1)
     }
 
     pub fn group_ids_of(&self, user_id: i64) -> Result<Vec<i64>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT group_id FROM user_groups WHERE user_id = ?1 ORDER BY group_id")?;
+        let mut stmt = self.conn.prepare("SELECT group_id FROM user_groups WHERE user_id = ?1 ORDER BY group_id")?;
         Ok(stmt.query_map([user_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Replaces a user's groups. An id with no group is `user.unknown_group` (and, run in a
+    /// transaction, changes nothing).
     pub fn set_user_groups(&self, user_id: i64, group_ids: &[i64]) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM user_groups WHERE user_id = ?1", [user_id])?;
+        self.conn.execute("DELETE FROM user_groups WHERE user_id = ?1", [user_id])?;
         for g in group_ids {
-            tx.execute("INSERT INTO user_groups (user_id, group_id) VALUES (?1, ?2)", params![user_id, g])
-                .map_err(|_| StoreError::Conflict(format!("no group with id {g}")))?;
+            self.conn
+                .execute("INSERT OR IGNORE INTO user_groups (user_id, group_id) VALUES (?1, ?2)", params![user_id, g])
+                .map_err(on_constraint("user.unknown_group", || format!("there is no group with id {g}")))?;
         }
-        tx.commit()?;
+        self.identity_changed();
         Ok(())
     }
 
     // ---- passkeys
 
     pub fn insert_passkey(&self, user_id: i64, name: &str, credential_id: &str, passkey: &str) -> Result<i64> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO passkeys (user_id, name, credential_id, passkey, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![user_id, name, credential_id, passkey, ts(now())],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.conn
+            .execute(
+                "INSERT INTO passkeys (user_id, name, credential_id, passkey, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user_id, name, credential_id, passkey, ts(now())],
+            )
+            .map_err(on_constraint("passkey.already_registered", || {
+                "this passkey is already registered (here or to another account)".into()
+            }))?;
+        self.identity_changed();
+        Ok(self.conn.last_insert_rowid())
     }
 
     pub fn passkeys_of(&self, user_id: i64) -> Result<Vec<PasskeyRow>> {
@@ -376,8 +448,7 @@ impl Store {
     }
 
     fn passkeys_where(&self, cond: &str, arg: String) -> Result<Vec<PasskeyRow>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT id, user_id, name, credential_id, passkey, created_at, last_used_at FROM passkeys WHERE {cond} ORDER BY id"
         ))?;
         let rows = stmt
@@ -408,8 +479,9 @@ impl Store {
             .collect()
     }
 
+    /// Stores a passkey's new state after a sign-in (its signature counter); not an identity change.
     pub fn update_passkey(&self, id: i64, passkey: &str) -> Result<()> {
-        self.lock().execute(
+        self.conn.execute(
             "UPDATE passkeys SET passkey = ?2, last_used_at = ?3 WHERE id = ?1",
             params![id, passkey, ts(now())],
         )?;
@@ -417,11 +489,14 @@ impl Store {
     }
 
     pub fn delete_passkey(&self, user_id: i64, id: i64) -> Result<bool> {
-        Ok(self.lock().execute("DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2", params![id, user_id])? == 1)
+        let n = self.conn.execute("DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2", params![id, user_id])?;
+        self.identity_changed();
+        Ok(n == 1)
     }
 
     pub fn delete_passkeys_of(&self, user_id: i64) -> Result<()> {
-        self.lock().execute("DELETE FROM passkeys WHERE user_id = ?1", [user_id])?;
+        self.conn.execute("DELETE FROM passkeys WHERE user_id = ?1", [user_id])?;
+        self.identity_changed();
         Ok(())
     }
 
@@ -435,9 +510,8 @@ impl Store {
         state: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        let conn = self.lock();
-        conn.execute("DELETE FROM ceremonies WHERE expires_at < ?1", [ts(now())])?;
-        conn.execute(
+        self.conn.execute("DELETE FROM ceremonies WHERE expires_at < ?1", [ts(now())])?;
+        self.conn.execute(
             "INSERT INTO ceremonies (id, user_id, kind, state, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, user_id, kind, state, ts(expires_at)],
         )?;
@@ -446,23 +520,22 @@ impl Store {
 
     /// Takes (reads and deletes) an unexpired ceremony: each challenge can be answered once.
     pub fn take_ceremony(&self, id: &str, kind: &str) -> Result<Option<(Option<i64>, String)>> {
-        let conn = self.lock();
-        let r = conn
+        Ok(self
+            .conn
             .query_row(
                 "DELETE FROM ceremonies WHERE id = ?1 AND kind = ?2 AND expires_at >= ?3 RETURNING user_id, state",
                 params![id, kind, ts(now())],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?;
-        Ok(r)
+            .optional()?)
     }
 
     // ---- brute-force bookkeeping
 
     /// Failures in a row for `key`, when the last was, and until when attempts must wait.
     pub fn login_failures(&self, key: &str) -> Result<Option<FailureRecord>> {
-        let conn = self.lock();
-        let r = conn
+        let r = self
+            .conn
             .query_row("SELECT failures, last_at, locked_until FROM login_failures WHERE key = ?1", [key], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
             })
@@ -471,17 +544,32 @@ impl Store {
             .transpose()
     }
 
+    /// Records failures for `key`. The table is bounded: past
+    /// [`keepsake_api::limits::BACKOFF_ROWS_MAX`] rows, the entries not currently locking anyone
+    /// go first, oldest first, so junk names cannot grow it without bound.
     pub fn set_login_failures(&self, key: &str, failures: u32, locked_until: Option<DateTime<Utc>>) -> Result<()> {
-        self.lock().execute(
+        let t = ts(now());
+        self.conn.execute(
             "INSERT INTO login_failures (key, failures, last_at, locked_until) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(key) DO UPDATE SET failures = ?2, last_at = ?3, locked_until = ?4",
-            params![key, failures as i64, ts(now()), locked_until.map(ts)],
+            params![key, failures as i64, t, locked_until.map(ts)],
+        )?;
+        self.conn.execute(
+            "DELETE FROM login_failures WHERE key IN (SELECT key FROM login_failures WHERE key != ?1 \
+             ORDER BY (locked_until IS NOT NULL AND locked_until > ?2), last_at \
+             LIMIT MAX((SELECT COUNT(*) FROM login_failures) - ?3, 0))",
+            params![key, t, keepsake_api::limits::BACKOFF_ROWS_MAX as i64],
         )?;
         Ok(())
     }
 
     pub fn clear_login_failures(&self, key: &str) -> Result<()> {
-        self.lock().execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
+        self.conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
         Ok(())
+    }
+
+    /// How many backoff rows exist (for tests and diagnostics).
+    pub fn login_failure_rows(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM login_failures", [], |r| r.get(0))?)
     }
 }

@@ -4,6 +4,12 @@
 //! statement the agent runs; other modules call typed methods and never see SQL. The database is
 //! opened in WAL mode with foreign keys on. Calls are short and synchronous behind a mutex: the agent
 //! does little enough writing that a connection pool would only add moving parts.
+//!
+//! Multi-step writes run in one SQLite transaction through [`Store::transaction`]: the closure gets
+//! a [`Tx`] with the same typed methods, and an error from it rolls everything back, so bad input
+//! changes nothing. Every write that can change who a caller is or what they may do (accounts,
+//! groups, sessions, second factors, settings) bumps [`Store::identity_epoch`] after it commits;
+//! the identity cache in `auth` trusts an entry only while the epoch is unchanged.
 
 mod audit;
 mod identity;
@@ -12,13 +18,15 @@ mod migrations;
 mod outbox;
 mod settings;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use audit::{AuditEntry, AuditFilter, AuditVerdict, NewAudit};
-pub use identity::{GroupRow, PasskeyRow, SessionRow, UserRow};
+pub use audit::{AuditEntry, AuditFilter, AuditHead, AuditVerdict, NewAudit};
+pub use identity::{FailureRecord, GroupRow, PasskeyRow, SessionRow, UserRow};
 pub use jobs::{Checkpoint, JobFilter, Unfinished};
 pub use outbox::Delivered;
 
@@ -39,8 +47,38 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("corrupt value in the state database: {0}")]
     Corrupt(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// The input clashes with what is stored (a taken name, a reference to something that does
+    /// not exist). `code` is a stable dotted code such as `group.name_taken`.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+}
+
+impl StoreError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> StoreError {
+        StoreError::Conflict { code, message: message.into() }
+    }
+
+    /// The stable code of a conflict; `internal` for every other store failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict { code, .. } => code,
+            _ => "internal",
+        }
+    }
+}
+
+/// Maps a constraint violation (UNIQUE, FOREIGN KEY, CHECK), which input caused, to a conflict
+/// with `code`; any other SQLite error stays an internal failure.
+pub(crate) fn on_constraint(
+    code: &'static str,
+    message: impl FnOnce() -> String,
+) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict { code, message: message() }
+        }
+        e => e.into(),
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -51,6 +89,21 @@ pub struct Store {
     path: PathBuf,
     /// The newest committed outbox sequence number, for waking event consumers.
     outbox_head: tokio::sync::watch::Sender<i64>,
+    identity_epoch: AtomicU64,
+}
+
+/// The store inside one transaction (or, through the store's own one-statement methods, inside
+/// none). Its methods are the store's; see [`Store::transaction`].
+pub struct Tx<'c> {
+    conn: &'c Connection,
+    identity_changed: Cell<bool>,
+}
+
+impl Tx<'_> {
+    /// Notes that this transaction changed identity data, so the epoch moves when it commits.
+    fn identity_changed(&self) {
+        self.identity_changed.set(true);
+    }
 }
 
 impl Store {
@@ -76,7 +129,33 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut conn)?;
         let (outbox_head, _) = tokio::sync::watch::channel(outbox::head(&conn)?);
-        Ok(Store { conn: Mutex::new(conn), path, outbox_head })
+        Ok(Store { conn: Mutex::new(conn), path, outbox_head, identity_epoch: AtomicU64::new(0) })
+    }
+
+    /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back if it returns `Err`
+    /// (or panics). Keep `f` short and free of slow work (no password hashing): the store is
+    /// locked while it runs. Inside `f`, use only the `Tx`: calling a `Store` method there would
+    /// wait forever for the lock `f` already holds.
+    pub fn transaction<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let t = Tx { conn: &tx, identity_changed: Cell::new(false) };
+        let out = f(&t)?;
+        let changed = t.identity_changed.get();
+        tx.commit().map_err(StoreError::from)?;
+        if changed {
+            // Bumped while still holding the lock, after the commit: a reader that saw the old
+            // epoch either read the old rows (and its entry is now stale) or waits for the lock.
+            self.identity_epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(out)
+    }
+
+    /// A counter that moves after every committed write to accounts, groups, sessions, second
+    /// factors or settings. Read it before reading identity data; a cached identity is current
+    /// only while the counter still has the value read.
+    pub fn identity_epoch(&self) -> u64 {
+        self.identity_epoch.load(Ordering::SeqCst)
     }
 
     pub fn path(&self) -> &Path {
@@ -125,6 +204,25 @@ mod tests {
         assert_eq!(fk, 1);
         drop(conn);
         assert_eq!(store.schema_version().unwrap(), migrations::MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_failed_transaction_changes_nothing_and_moves_no_epoch() {
+        let store = Store::open_in_memory().unwrap();
+        let e0 = store.identity_epoch();
+        let r: Result<()> = store.transaction(|tx| {
+            tx.insert_user("bob", "Bob", "x", "viewer", false)?;
+            tx.set_user_groups(1, &[42])
+        });
+        assert_eq!(r.unwrap_err().code(), "user.unknown_group");
+        assert_eq!(store.user_count().unwrap(), 0, "the user outlived the rollback");
+        assert_eq!(store.identity_epoch(), e0, "a rolled-back write moved the epoch");
+        store.user_count().unwrap();
+        assert_eq!(store.identity_epoch(), e0, "a read moved the epoch");
+        store.insert_user("bob", "Bob", "x", "viewer", false).unwrap();
+        assert!(store.identity_epoch() > e0, "a committed identity write did not move the epoch");
+        let taken = store.insert_user("BOB", "Bob", "x", "viewer", false).unwrap_err();
+        assert_eq!(taken.code(), "user.name_taken");
     }
 
     #[test]

@@ -103,9 +103,10 @@ impl Store {
             .lock()
             .execute("UPDATE outbox_consumers SET cursor = MAX(cursor, ?2) WHERE name = ?1", params![consumer, seq])?;
         if n == 0 {
-            return Err(StoreError::Conflict(format!(
-                "no outbox consumer named {consumer:?}; register it before acknowledging"
-            )));
+            return Err(StoreError::conflict(
+                "outbox.unknown_consumer",
+                format!("no outbox consumer named {consumer:?}; register it before acknowledging"),
+            ));
         }
         Ok(())
     }

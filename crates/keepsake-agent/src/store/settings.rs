@@ -1,21 +1,34 @@
-//! Key/value settings and encrypted secrets. Values are stored as given: settings as JSON text,
-//! secrets as ciphertext that only `auth::secrets` can open (the key is not in the database).
+//! Key/value settings and encrypted secrets. Values are stored as given: settings as text (typed
+//! by `crate::settings`), secrets as ciphertext that only `crate::vault` can open (the key is not
+//! in the database). A settings write moves the identity epoch: a setting (the second factor for
+//! admins) decides what callers may do.
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, Store, now, ts};
+use super::{Result, Store, Tx, now, ts};
 
-impl Store {
+impl Tx<'_> {
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.lock().query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self.conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.lock().execute(
+        self.conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             params![key, value],
         )?;
+        self.identity_changed();
         Ok(())
+    }
+}
+
+impl Store {
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.transaction(|t| t.setting(key))
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.transaction(|t| t.set_setting(key, value))
     }
 
     pub fn secret_ciphertext(&self, name: &str) -> Result<Option<Vec<u8>>> {

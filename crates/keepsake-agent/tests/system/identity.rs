@@ -64,7 +64,7 @@ async fn every_route_answers_401_without_a_session_and_403_without_its_permissio
     // Denials of mutating routes are audited.
     let audit = json(&owner.call("GET", "/api/v1/audit?outcome=denied&limit=1000", None).await);
     let entries = audit["entries"].as_array().unwrap();
-    assert!(entries.iter().any(|e| e["actor"] == "vic" && e["outcome"] == "denied:auth.forbidden"));
+    assert!(entries.iter().any(|e| e["actor"] == "vic" && e["outcome"] == "denied:auth.permission_missing"));
     assert!(entries.iter().any(|e| e["actor"] == "anonymous" && e["outcome"] == "denied:auth.unauthenticated"));
 }
 

@@ -1,13 +1,21 @@
-//! Secrets at rest: encrypted with XChaCha20-Poly1305 under a key kept in a root-only file
-//! (mode 0600) beside the database, never in it. A stolen database alone reveals no secret.
-//! Secret values are write-only through the API and never logged: [`Secret`] redacts itself.
+//! The secrets vault: secrets at rest, encrypted with XChaCha20-Poly1305 under a key kept in a
+//! root-only file (mode 0600) beside the database, never in it. A stolen database alone reveals no
+//! secret. Secret values are write-only through the API and never logged: [`Secret`] redacts
+//! itself. [`SecretBox`] seals and opens bytes (also the TOTP secrets of `auth`); [`Vault`] keeps
+//! the named secrets of [`NAMES`] in the store.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use keepsake_api::limits::SECRET_VALUE_MAX;
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+
+use crate::store::{Store, StoreError};
 
 /// The names of the secrets Keepsake keeps; anything else is refused.
 pub const NAMES: &[(&str, &str)] = &[
@@ -51,6 +59,27 @@ pub enum SecretsError {
     Decrypt,
     #[error("no randomness available: {0}")]
     Random(String),
+    #[error("there is no secret called `{name}`; the secrets are: {known}")]
+    UnknownName { name: String, known: String },
+    #[error("a secret must not be empty")]
+    Empty,
+    #[error("the secret is too long: use at most {max} bytes")]
+    TooLong { max: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SecretsError {
+    /// The stable code of an error the caller caused; `internal` for the agent's own failures.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SecretsError::UnknownName { .. } => "secret.not_found",
+            SecretsError::Empty => "secret.empty",
+            SecretsError::TooLong { .. } => "input.too_long",
+            SecretsError::Store(e) => e.code(),
+            _ => "internal",
+        }
+    }
 }
 
 pub struct SecretBox {
@@ -108,9 +137,99 @@ impl SecretBox {
     }
 }
 
+/// A secret's name and when it was last set (`None`: not set).
+pub type SecretName = (String, Option<DateTime<Utc>>);
+
+/// The named secrets, sealed in the store.
+pub struct Vault {
+    store: Arc<Store>,
+    sealer: Arc<SecretBox>,
+}
+
+impl Vault {
+    pub fn new(store: Arc<Store>, sealer: Arc<SecretBox>) -> Vault {
+        Vault { store, sealer }
+    }
+
+    pub fn set(&self, name: &str, value: &Secret) -> Result<(), SecretsError> {
+        check_name(name)?;
+        if value.expose().is_empty() {
+            return Err(SecretsError::Empty);
+        }
+        if value.expose().len() > SECRET_VALUE_MAX {
+            return Err(SecretsError::TooLong { max: SECRET_VALUE_MAX });
+        }
+        self.store.set_secret_ciphertext(name, &self.sealer.seal(value.expose().as_bytes())?)?;
+        Ok(())
+    }
+
+    /// Reads a secret for the agent's own use (sending mail, calling Immich). Never for the API.
+    pub fn get(&self, name: &str) -> Result<Option<Secret>, SecretsError> {
+        check_name(name)?;
+        match self.store.secret_ciphertext(name)? {
+            None => Ok(None),
+            Some(ct) => {
+                let bytes = self.sealer.open_sealed(&ct)?;
+                Ok(Some(Secret::new(String::from_utf8(bytes).map_err(|_| SecretsError::Decrypt)?)))
+            }
+        }
+    }
+
+    /// Every known secret name, with when it was last set (`None`: not set).
+    pub fn names(&self) -> Result<Vec<SecretName>, SecretsError> {
+        let stored = self.store.secret_names()?;
+        Ok(NAMES
+            .iter()
+            .map(|(n, _)| {
+                let at = stored
+                    .iter()
+                    .find(|(s, _)| s == n)
+                    .and_then(|(_, t)| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc)));
+                ((*n).to_owned(), at)
+            })
+            .collect())
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), SecretsError> {
+        check_name(name)?;
+        self.store.delete_secret(name)?;
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), SecretsError> {
+    if NAMES.iter().any(|(n, _)| *n == name) {
+        return Ok(());
+    }
+    let known = NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+    // The name is echoed back; cut it so a huge one is not.
+    Err(SecretsError::UnknownName { name: crate::auth::truncate_for_record(name, 64), known })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_sealed_at_rest_and_names_and_sizes_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let v = Vault::new(Arc::clone(&store), Arc::new(SecretBox::open(&dir.path().join("k")).unwrap()));
+        v.set("smtp_password", &Secret::new("pa55-w0rd-xyz".into())).unwrap();
+        let ct = store.secret_ciphertext("smtp_password").unwrap().unwrap();
+        assert!(!ct.windows(13).any(|w| w == b"pa55-w0rd-xyz"));
+        assert_eq!(v.get("smtp_password").unwrap().unwrap().expose(), "pa55-w0rd-xyz");
+        let e = v.set("root_password", &Secret::new("x".into())).unwrap_err();
+        assert_eq!(e.code(), "secret.not_found");
+        let e = v.set("smtp_password", &Secret::new("x".repeat(SECRET_VALUE_MAX + 1))).unwrap_err();
+        assert_eq!(e.code(), "input.too_long");
+        assert_eq!(v.set("smtp_password", &Secret::new(String::new())).unwrap_err().code(), "secret.empty");
+        let names = v.names().unwrap();
+        assert!(names.iter().any(|(n, at)| n == "smtp_password" && at.is_some()));
+        assert!(names.iter().any(|(n, at)| n == "tunnel_token" && at.is_none()));
+        v.delete("smtp_password").unwrap();
+        assert!(v.get("smtp_password").unwrap().is_none());
+    }
 
     #[test]
     fn creates_a_private_key_and_round_trips() {
