@@ -15,8 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use hyperlocal::{UnixConnector, Uri};
 use serde::de::DeserializeOwned;
 
-use crate::types::{ApiError, Health, Job, JobList, JobLog, Status};
 use crate::paths;
+use crate::types::{ApiError, Health, Job, JobList, JobLog, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -125,7 +125,8 @@ impl Client {
         if let Some(s) = q.state {
             params.push(format!("state={}", s.as_str()));
         }
-        let path = if params.is_empty() { paths::JOBS.to_owned() } else { format!("{}?{}", paths::JOBS, params.join("&")) };
+        let path =
+            if params.is_empty() { paths::JOBS.to_owned() } else { format!("{}?{}", paths::JOBS, params.join("&")) };
         self.call_json(Method::GET, &path, None).await
     }
 
@@ -138,7 +139,8 @@ impl Client {
     }
 
     pub async fn cancel_job(&self, id: i64) -> Result<Job, ClientError> {
-        self.call_json(Method::POST, &paths::fill(paths::JOB_CANCEL, &[("id", &id)]), Some(&serde_json::json!({}))).await
+        self.call_json(Method::POST, &paths::fill(paths::JOB_CANCEL, &[("id", &id)]), Some(&serde_json::json!({})))
+            .await
     }
 
     pub async fn start_self_check(&self) -> Result<Job, ClientError> {

@@ -48,8 +48,8 @@ pub enum UserCommand {
     Create {
         name: String,
         /// owner, admin, operator or viewer.
-        #[arg(long, default_value = "owner")]
-        role: String,
+        #[arg(long, default_value = "owner", value_parser = parse_role)]
+        role: keepsake_api::Role,
         #[arg(long)]
         display_name: Option<String>,
     },
@@ -155,4 +155,10 @@ mod tests {
         let err = Cli::try_parse_from(["keepsake", "jobs", "list", "--state", "done"]).unwrap_err();
         assert!(err.to_string().contains("use queued, running, succeeded, failed or cancelled"), "{err}");
     }
+}
+
+/// A role as the API names it: owner, admin, operator or viewer.
+fn parse_role(s: &str) -> Result<keepsake_api::Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}` is not a role: use owner, admin, operator or viewer"))
 }

@@ -1,8 +1,8 @@
 //! `keepsake audit`: check the audit log's hash chain (optionally against a head witnessed outside
 //! the machine) and list recent entries.
 
-use keepsake_api::{AuditList, AuditVerification, AuditVerifyRequest, Client};
 use keepsake_api::paths;
+use keepsake_api::{AuditList, AuditVerification, AuditVerifyRequest, Client};
 
 use crate::args::AuditCommand;
 use crate::term::print_json_or;

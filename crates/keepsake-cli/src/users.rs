@@ -3,8 +3,8 @@
 
 use std::io::IsTerminal;
 
-use keepsake_api::{Client, NewUser, PasswordSet, UserInfo, UserList};
 use keepsake_api::paths;
+use keepsake_api::{Client, NewUser, PasswordSet, UserInfo, UserList};
 
 use crate::args::UserCommand;
 use crate::term::{confirm, print_json_or};
@@ -42,8 +42,9 @@ pub async fn run(client: &Client, cmd: UserCommand, json: bool) -> anyhow::Resul
             let u = find(users(client).await?, &name)?;
             let (password, made_up) = read_or_make_password()?;
             let body = serde_json::to_value(PasswordSet { password: password.clone() })?;
-            let _: serde_json::Value =
-                client.call_json(http::Method::POST, &paths::fill(paths::USER_PASSWORD, &[("id", &u.id)]), Some(&body)).await?;
+            let _: serde_json::Value = client
+                .call_json(http::Method::POST, &paths::fill(paths::USER_PASSWORD, &[("id", &u.id)]), Some(&body))
+                .await?;
             println!("password of {} reset; their sessions ended", u.name);
             if made_up {
                 println!("new password: {password}\n(shown once)");

@@ -57,7 +57,8 @@ pub async fn verify(
     r: AuditVerifyRequest,
 ) -> Result<AuditVerification, ApiError> {
     // The walk reads the whole log: off the async runtime, and the store is taken per chunk.
-    let v = super::blocking(&agent, move |a| a.store.verify_audit_to(r.head.as_deref()).map_err(ApiError::from)).await?;
+    let v =
+        super::blocking(&agent, move |a| a.store.verify_audit_to(r.head.as_deref()).map_err(ApiError::from)).await?;
     cx.note(|n| {
         n.detail =
             Some(if v.ok { format!("{} rows verified", v.checked) } else { v.problem.clone().unwrap_or_default() })

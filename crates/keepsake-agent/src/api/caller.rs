@@ -83,8 +83,7 @@ pub fn identify(agent: &Agent, headers: &HeaderMap, peer: &Peer) -> Result<Calle
     // Bounded before anything can store them: these come from a browser.
     let header = |n: &str, max: usize| headers.get(n).and_then(|v| v.to_str().ok()).map(|v| clip(v, max));
     let address = header(HEADER_CLIENT_ADDR, 64);
-    let client =
-        ClientInfo { address: address.clone(), user_agent: header("user-agent", 200).unwrap_or_default() };
+    let client = ClientInfo { address: address.clone(), user_agent: header("user-agent", 200).unwrap_or_default() };
     let token = cookie_value(headers, crate::auth::COOKIE);
     let (identity, pending) = match agent.auth.session_state(token.as_deref())? {
         SessionState::None => (Identity::Anonymous, None),

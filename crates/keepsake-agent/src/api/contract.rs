@@ -25,7 +25,8 @@ use crate::Agent;
 use crate::auth::Permission;
 
 /// A route's handler after its types are erased: the dispatcher's view.
-pub type Erased = Box<dyn Fn(Arc<Agent>, Cx, &str, &[u8]) -> BoxFuture<'static, Result<Response, ApiError>> + Send + Sync>;
+pub type Erased =
+    Box<dyn Fn(Arc<Agent>, Cx, &str, &[u8]) -> BoxFuture<'static, Result<Response, ApiError>> + Send + Sync>;
 /// Writes a schema into the OpenAPI generator (and returns it, usually as a `$ref`).
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -296,10 +297,8 @@ impl<T: DeserializeOwned + Serialize + JsonSchema + Send + 'static> Query for T 
         let mut settings = SchemaSettings::openapi3();
         settings.inline_subschemas = true;
         let root = settings.into_generator().into_root_schema_for::<T>();
-        let required: Vec<String> = root
-            .get("required")
-            .and_then(|r| serde_json::from_value(r.clone()).ok())
-            .unwrap_or_default();
+        let required: Vec<String> =
+            root.get("required").and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default();
         let Some(serde_json::Value::Object(props)) = root.get("properties") else { return Vec::new() };
         props
             .iter()
@@ -447,7 +446,7 @@ mod tests {
     }
 
     fn body(raw: &str) -> Result<Named, ApiError> {
-        Named::parse(raw.as_bytes(), Named::validator().as_ref())
+        <Named as Body>::parse(raw.as_bytes(), <Named as Body>::validator().as_ref())
     }
 
     #[test]
@@ -478,13 +477,13 @@ mod tests {
 
     #[test]
     fn queries_are_typed_documented_and_range_checked() {
-        let v = Paged::validator();
-        assert_eq!(Paged::parse("limit=5", v.as_ref()).unwrap().limit, Some(5));
-        assert_eq!(Paged::parse("", v.as_ref()).unwrap().limit, None);
-        assert_eq!(Paged::parse("limit=0", v.as_ref()).unwrap_err().code, "request.invalid");
-        assert_eq!(Paged::parse("limit=x", v.as_ref()).unwrap_err().code, "request.bad_query");
-        assert_eq!(Paged::parse("other=1", v.as_ref()).unwrap_err().code, "request.bad_query");
-        let params = Paged::params();
+        let v = <Paged as Query>::validator();
+        assert_eq!(<Paged as Query>::parse("limit=5", v.as_ref()).unwrap().limit, Some(5));
+        assert_eq!(<Paged as Query>::parse("", v.as_ref()).unwrap().limit, None);
+        assert_eq!(<Paged as Query>::parse("limit=0", v.as_ref()).unwrap_err().code, "request.invalid");
+        assert_eq!(<Paged as Query>::parse("limit=x", v.as_ref()).unwrap_err().code, "request.bad_query");
+        assert_eq!(<Paged as Query>::parse("other=1", v.as_ref()).unwrap_err().code, "request.bad_query");
+        let params = <Paged as Query>::params();
         assert_eq!(params.len(), 1);
         assert_eq!(params[0].name, "limit");
         assert_eq!(params[0].description, "How many.");

@@ -131,8 +131,7 @@ impl From<crate::auth::AuthError> for ApiError {
             A::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, code, msg),
             A::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, code, msg)
                 .with_hint("Check the name and password. After several failures, sign-in slows down."),
-            A::TooManyAttempts { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, msg)
-                .with_hint("This protects your account from guessing. Wait, then try again."),
+            A::TooManyAttempts { retry_after_secs } => ApiError::too_many_attempts(msg, retry_after_secs),
             A::Store(s) | A::Secrets(S::Store(s)) => s.into(),
             A::Internal(_) | A::Secrets(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, format!("identity check failed: {msg}"))

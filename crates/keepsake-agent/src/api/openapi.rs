@@ -106,7 +106,9 @@ fn build() -> OpenApiDocument {
     info.insert("version".into(), json!(crate::VERSION));
     info.insert(
         "description".into(),
-        json!("The privileged agent's API, served on a Unix socket only. The web server proxies it under the same paths."),
+        json!(
+            "The privileged agent's API, served on a Unix socket only. The web server proxies it under the same paths."
+        ),
     );
     let mut components = Map::new();
     components.insert("schemas".into(), Value::Object(schemas));

@@ -86,10 +86,9 @@ pub async fn setup(
     cx.note(|n| n.actor = Some(crate::auth::claimed_name(&r.name)));
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
     let client = cx.caller.client.clone();
-    let (user, session) = blocking(&agent, move |a| {
-        a.auth.setup_owner(&r.name, &display, &r.password, &client).map_err(ApiError::from)
-    })
-    .await?;
+    let (user, session) =
+        blocking(&agent, move |a| a.auth.setup_owner(&r.name, &display, &r.password, &client).map_err(ApiError::from))
+            .await?;
     cx.note(|n| {
         n.target = Some(format!("user={}", user.name));
         n.detail = Some("first-run setup created the owner".into());
@@ -107,8 +106,7 @@ pub async fn login(
     cx.note(|n| n.actor = Some(crate::auth::claimed_name(&r.name)));
     let client = cx.caller.client.clone();
     let step =
-        blocking(&agent, move |a| a.auth.login_password(&r.name, &r.password, &client).map_err(ApiError::from))
-            .await?;
+        blocking(&agent, move |a| a.auth.login_password(&r.name, &r.password, &client).map_err(ApiError::from)).await?;
     let complete = step.second_factors.is_empty();
     cx.note(|n| {
         n.detail = Some(if complete { "signed in".into() } else { "password accepted; second factor owed".into() })
@@ -133,10 +131,8 @@ async fn second_factor(agent: Arc<Agent>, cx: Cx, r: CodeRequest, recovery: bool
     });
     let client = cx.caller.client.clone();
     let (s, u) = (session.clone(), user.clone());
-    blocking(&agent, move |a| {
-        a.auth.second_factor_code(&s, &u, &r.code, recovery, &client).map_err(ApiError::from)
-    })
-    .await?;
+    blocking(&agent, move |a| a.auth.second_factor_code(&s, &u, &r.code, recovery, &client).map_err(ApiError::from))
+        .await?;
     let id = agent.auth.identity_for_session(user.id, session.id)?;
     signed_in(&agent, &id)
 }
@@ -149,12 +145,7 @@ pub async fn login_recovery(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: CodeReques
     second_factor(agent, cx, r, true).await
 }
 
-pub async fn passkey_begin(
-    agent: Arc<Agent>,
-    _: Cx,
-    _: NoQuery,
-    r: NameRequest,
-) -> Result<PasskeyChallenge, ApiError> {
+pub async fn passkey_begin(agent: Arc<Agent>, _: Cx, _: NoQuery, r: NameRequest) -> Result<PasskeyChallenge, ApiError> {
     let (ceremony, options) = agent.auth.passkey_login_begin(&r.name)?;
     Ok(PasskeyChallenge { ceremony, options })
 }
@@ -166,8 +157,7 @@ pub async fn passkey_finish(
     r: PasskeyAnswer,
 ) -> Result<WithCookie<LoginResponse>, ApiError> {
     let pending = cx.caller.pending.as_ref().map(|(s, _)| s);
-    let (user, session) =
-        agent.auth.passkey_login_finish(&r.ceremony, &r.credential, pending, &cx.caller.client)?;
+    let (user, session) = agent.auth.passkey_login_finish(&r.ceremony, &r.credential, pending, &cx.caller.client)?;
     cx.note(|n| {
         n.actor = Some(user.name.clone());
         n.detail =

@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn acknowledging_for_an_unknown_consumer_is_refused() {
         let s = Store::open_in_memory().unwrap();
-        assert!(matches!(s.ack_outbox("nobody", 1), Err(StoreError::Conflict(_))));
+        assert!(matches!(s.ack_outbox("nobody", 1), Err(StoreError::Conflict { .. })));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keepsake_api::{Client, FacilityKind, FacilityState, JobState, SelfCheckReport};
+use keepsake_api::{Client, FacilityKind, FacilityState, JobState};
 
 use crate::harness::{bin, open_tempdir, wait_state};
 
@@ -150,7 +150,9 @@ async fn the_agent_starts_over_a_hung_data_folder_and_reports_it() {
     // kernel): it finishes and reports it at once, instead of adding another stuck thread.
     let job = client.start_self_check().await.unwrap();
     let job = wait_state(&client, job.id, 30, JobState::Succeeded).await;
-    let report: SelfCheckReport = serde_json::from_value(job.result.unwrap()).unwrap();
+    let Some(keepsake_api::JobResult::SelfCheck(report)) = job.result.clone() else {
+        panic!("no self-check report: {job:?}")
+    };
     let storage = report.checks.iter().find(|f| f.kind == FacilityKind::Storage).unwrap();
     assert_eq!(storage.state, FacilityState::Missing, "{storage:?}");
     assert!(storage.detail.contains("is still waiting; the filesystem may be hung"), "{storage:?}");
