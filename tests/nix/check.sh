@@ -9,7 +9,9 @@
 #   1. every .nix file in the repo parses (nix-instantiate --parse; this also
 #      catches duplicate attributes);
 #   2. the pure helper nix/lib.nix passes its unit tests, evaluated strictly
-#      in restricted mode (it may read nothing outside the repo);
+#      in restricted mode (it may read nothing outside the repo), also with a
+#      warning forced onto stderr (only stdout is ever parsed); 2b. the Rust
+#      package definitions pass theirs, with stand-ins for nixpkgs;
 #   3. hosts/example/options.json evaluates to the expected keepsake.* values,
 #      and malformed options.json files fail with the expected message;
 #   4. every mkOption in modules/ has a description and a type;
@@ -62,7 +64,7 @@ both() { # <stdout> <stderr>: both streams, for a failure message
 
 # ---------------------------------------------------------------- 1. parse
 section "1. every .nix file parses"
-mapfile -t nix_files < <(find . \( -name node_modules -o -name target -o -name .git -o -name result \) -prune -o -type f -name '*.nix' -print | sort)
+mapfile -t nix_files < <(find . \( -name node_modules -o -name target -o -name .git -o -name result -o -path ./tests/.lab \) -prune -o -type f -name '*.nix' -print | sort)
 if [ "${#nix_files[@]}" -eq 0 ]; then
     fail "no .nix files found under $ROOT"
 fi
@@ -102,6 +104,13 @@ if split out err "${NIX_EVAL[@]}" --option build-users-group keepsake-check-no-s
     fi
 else
     fail "tests/nix/lib-test.nix does not evaluate with a missing build-users-group" "$(both "$out" "$err")"
+fi
+
+section "2b. Rust package definitions (stand-ins for nixpkgs)"
+if split out err "${NIX_EVAL[@]}" tests/nix/packages-test.nix; then
+    if res=$(lib_results "$out" 2>&1); then pass "$res package tests"; else fail "package tests failed" "$res"$'\n'"$(both "" "$err")"; fi
+else
+    fail "tests/nix/packages-test.nix does not evaluate" "$(both "$out" "$err")"
 fi
 
 # ---------------------------------------------------------------- 3. options.json
@@ -235,7 +244,7 @@ else
 fi
 if [ -f Cargo.lock ]; then
     if grep -q '^source = "git+' Cargo.lock; then
-        fail "Cargo.lock has git dependencies; add cargoLock.outputHashes in nix/keepsake-*.nix" "$(grep '^source = "git+' Cargo.lock | sort -u)"
+        fail "Cargo.lock has git dependencies; add cargoLock.outputHashes in nix/rust-package.nix" "$(grep '^source = "git+' Cargo.lock | sort -u)"
     else
         pass "Cargo.lock: registry-only sources ($(grep -c '^name = ' Cargo.lock) packages), no outputHashes needed"
     fi
