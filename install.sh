@@ -144,31 +144,27 @@ find_rust() {
 	fi
 }
 
-# rust_problem / node_problem: empty when fine, else what is wrong and how to fix it.
-rust_problem() {
-	want=$(min_rust)
-	how="install it with rustup: curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y, then . \"\$HOME/.cargo/env\" (Debian's rustc is too old)"
-	if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
-		echo "Rust $want or newer (cargo and rustc) is not installed: $how"
+# tool_problem LABEL WANT TOOL OTHER HOW: nothing when TOOL and OTHER exist and `TOOL --version`
+# says WANT or newer; else one line saying what is wrong and how to fix it.
+tool_problem() {
+	if ! command -v "$3" >/dev/null 2>&1 || ! command -v "$4" >/dev/null 2>&1; then
+		echo "$1 $2 or newer ($3 and $4) is not installed: $5"
 		return 0
 	fi
-	have=$(first_version "$(rustc --version 2>/dev/null)")
-	if [ -z "$have" ] || ! version_ge "$have" "$want"; then
-		echo "Rust ${have:-of unknown version} is too old; $want or newer is needed: rustup update stable (or $how)"
+	have=$(first_version "$("$3" --version 2>/dev/null)")
+	if [ -z "$have" ] || ! version_ge "$have" "$2"; then
+		echo "$1 ${have:-of unknown version} is too old; $2 or newer is needed: $5"
 	fi
 }
 
+rust_problem() {
+	tool_problem Rust "$(min_rust)" rustc cargo \
+		"install it with rustup: curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y, then . \"\$HOME/.cargo/env\" (or rustup update stable; Debian 12's rustc is too old)"
+}
+
 node_problem() {
-	want=$(min_node)
-	how="install Node.js $want or newer with npm from https://nodejs.org/en/download (for example NodeSource: curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs); Debian 12's nodejs is 18"
-	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-		echo "Node.js with npm is not installed: $how"
-		return 0
-	fi
-	have=$(first_version "$(node --version 2>/dev/null)")
-	if [ -z "$have" ] || ! version_ge "$have" "$want"; then
-		echo "Node.js ${have:-of unknown version} is too old: $how"
-	fi
+	tool_problem Node.js "$(min_node)" node npm \
+		"install it from https://nodejs.org/en/download (for example NodeSource: curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs; Debian 12's nodejs is 18)"
 }
 
 # check_deps: installs the missing Debian packages when it can, else names everything missing and
