@@ -196,7 +196,7 @@ check_deps() {
 	if [ -n "$pkgs" ]; then
 		for p in $pkgs; do say "  - $p"; done
 		if [ "$can_apt" = 1 ]; then
-			say "  run as root, this script installs those itself; or: apt-get update && apt-get install -y --no-install-recommends $pkgs"
+			say "  this script installs those itself once Rust and Node.js are in place; or now: apt-get update && apt-get install -y --no-install-recommends $pkgs"
 		elif command -v apt-get >/dev/null 2>&1; then
 			say "  install them with: sudo apt-get update && sudo apt-get install -y --no-install-recommends $pkgs"
 			say "  (or run this script as root, which installs them itself)"
