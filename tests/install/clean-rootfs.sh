@@ -29,8 +29,6 @@ source "$REPO/tests/lab/rootfs.sh"
 
 IMAGES=$REPO/tests/.lab/images
 TARBALL=$IMAGES/bookworm-minbase.tar
-WORK=$REPO/tests/.lab/install-test
-ROOTFS=$WORK/root
 ARTIFACTS=$REPO/tests/artifacts/install
 TIMEOUT=${KEEPSAKE_INSTALL_TEST_TIMEOUT:-3600}
 
@@ -79,18 +77,22 @@ npm_registry=$(npm config get registry 2>/dev/null || true)
 [ -n "$npm_registry" ] && pass_env+=("npm_config_registry=$npm_registry")
 
 # ---- the clean root filesystem
+WORK=""
+cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; }
+trap cleanup EXIT
 mkdir -p "$IMAGES" "$ARTIFACTS"
 t0=$SECONDS
 if [ ! -s "$TARBALL" ]; then
   echo "# building $TARBALL with debootstrap (once per machine)"
 fi
 rootfs_tarball "$TARBALL" "$ARTIFACTS/debootstrap.log" || give_up "could not build the bookworm rootfs (see $ARTIFACTS/debootstrap.log)"
-rm -rf "$WORK"
+# Outside the repository, so that nothing that walks the checkout (tests/nix/check.sh, which may
+# run at the same time) sees the copy inside the rootfs.
+WORK=$(mktemp -d /var/tmp/keepsake-install-test.XXXXXX) || give_up "mktemp failed"
+ROOTFS=$WORK/root
 mkdir -p "$ROOTFS"
 tar -C "$ROOTFS" -xf "$TARBALL" || give_up "could not unpack $TARBALL"
 echo "# rootfs ready in $((SECONDS - t0)) s"
-cleanup() { rm -rf "$WORK"; }
-trap cleanup EXIT
 
 present=()
 for f in usr/bin/pkg-config usr/lib/x86_64-linux-gnu/pkgconfig/libudev.pc usr/bin/cc usr/bin/gcc \
