@@ -61,13 +61,156 @@ local_stop() {
 	stop_one "$RUN/agent.pid" keepsake-agent
 }
 
-need() {
-	command -v "$1" >/dev/null 2>&1 || die "$1 is needed for --local but is not installed. $2"
+# ---- dependencies
+# Every build and run dependency of --local is checked before anything is built. The Debian
+# packages are installed here when we are root on a machine with apt-get; anything else (and Rust
+# and Node.js, whose Debian 12 versions are too old) is named with the command that installs it.
+
+# version_ge A B: true when dotted version A >= B (numeric parts, missing parts count as 0).
+version_ge() {
+	a=$1
+	b=$2
+	while [ -n "$a$b" ]; do
+		x=${a%%.*}
+		y=${b%%.*}
+		x=${x:-0}
+		y=${y:-0}
+		[ "$x" -gt "$y" ] && return 0
+		[ "$x" -lt "$y" ] && return 1
+		case "$a" in *.*) a=${a#*.} ;; *) a="" ;; esac
+		case "$b" in *.*) b=${b#*.} ;; *) b="" ;; esac
+	done
+	return 0
+}
+
+# first_version TEXT: the first dotted number in TEXT ("rustc 1.95.0 (5980 2026)" -> 1.95.0).
+first_version() {
+	printf '%s\n' "$1" | sed -n 's/^[^0-9]*\([0-9][0-9]*\.[0-9][0-9.]*\).*/\1/p' | head -n 1
+}
+
+# The minimum Rust and Node.js versions, read from the manifests so they never disagree.
+min_rust() {
+	v=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+	printf '%s\n' "${v:-1.89}"
+}
+min_node() {
+	v=$(sed -n 's/.*"node" *: *">= *\([0-9.]*\)".*/\1/p' "$ROOT/frontend/package.json" | head -n 1)
+	printf '%s\n' "${v:-20.19}"
+}
+
+# cc_works: a C compiler that can also link (libc headers and start files present): the cc crate
+# compiles SQLite with it and rustc links every binary with it.
+cc_works() {
+	command -v cc >/dev/null 2>&1 || return 1
+	dir=$(mktemp -d) || return 1
+	printf '#include <stdio.h>\nint main(void) { return 0; }\n' >"$dir/t.c"
+	ok=0
+	cc "$dir/t.c" -o "$dir/t" >/dev/null 2>&1 || ok=1
+	rm -rf "$dir"
+	return "$ok"
+}
+
+# missing_packages: the Debian packages --local needs that this machine lacks, one per line.
+# Each is checked by what the build uses (a command, a pkg-config module, a file), not by dpkg,
+# so the check also means something where the packages have other names.
+missing_packages() {
+	command -v curl >/dev/null 2>&1 || echo curl
+	# cargo and npm download over HTTPS and verify against the system's CA bundle.
+	[ -s /etc/ssl/certs/ca-certificates.crt ] || echo ca-certificates
+	command -v pkg-config >/dev/null 2>&1 || echo pkg-config
+	# libudev-sys finds libudev through pkg-config (libudev.pc comes with libudev-dev).
+	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists libudev 2>/dev/null; then
+		echo libudev-dev
+	fi
+	if ! command -v cc >/dev/null 2>&1; then
+		echo gcc
+		echo libc6-dev
+	elif ! cc_works; then
+		echo libc6-dev
+	fi
+	command -v cmp >/dev/null 2>&1 || echo diffutils
+	if [ "$(id -u)" = 0 ]; then
+		# Root drops the web server's privileges with setpriv.
+		command -v setpriv >/dev/null 2>&1 || echo util-linux
+	fi
+	return 0
+}
+
+# A cargo installed by rustup for this user may not be on PATH (sudo, a fresh shell).
+find_rust() {
+	if ! command -v cargo >/dev/null 2>&1 && [ -n "${HOME:-}" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
+		PATH="$HOME/.cargo/bin:$PATH"
+		export PATH
+	fi
+}
+
+# tool_problem LABEL WANT TOOL OTHER HOW: nothing when TOOL and OTHER exist and `TOOL --version`
+# says WANT or newer; else one line saying what is wrong and how to fix it.
+tool_problem() {
+	if ! command -v "$3" >/dev/null 2>&1 || ! command -v "$4" >/dev/null 2>&1; then
+		echo "$1 $2 or newer ($3 and $4) is not installed: $5"
+		return 0
+	fi
+	have=$(first_version "$("$3" --version 2>/dev/null)")
+	if [ -z "$have" ] || ! version_ge "$have" "$2"; then
+		echo "$1 ${have:-of unknown version} is too old; $2 or newer is needed: $5"
+	fi
+}
+
+rust_problem() {
+	tool_problem Rust "$(min_rust)" rustc cargo \
+		"install it with rustup: curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y, then . \"\$HOME/.cargo/env\" (or rustup update stable; Debian 12's rustc is too old)"
+}
+
+node_problem() {
+	tool_problem Node.js "$(min_node)" node npm \
+		"install it from https://nodejs.org/en/download (for example NodeSource: curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs; Debian 12's nodejs is 18)"
+}
+
+# check_deps: installs the missing Debian packages when it can, else names everything missing and
+# how to install it, and exits non-zero. Nothing is installed when Rust or Node.js is missing too,
+# so a run that cannot finish changes nothing on the machine.
+check_deps() {
+	find_rust
+	pkgs=$(missing_packages | tr '\n' ' ')
+	pkgs=${pkgs% }
+	rust=$(rust_problem)
+	node=$(node_problem)
+	[ -z "$pkgs$rust$node" ] && return 0
+
+	can_apt=0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then can_apt=1; fi
+	if [ -n "$pkgs" ] && [ "$can_apt" = 1 ] && [ -z "$rust$node" ]; then
+		say "installing the Debian packages --local needs: $pkgs"
+		# shellcheck disable=SC2086 # $pkgs is a list of package names, split on purpose
+		{
+			DEBIAN_FRONTEND=noninteractive apt-get update &&
+				DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs
+		} >&2 || die "apt-get could not install $pkgs (see above). Install them and run ./install.sh --local again."
+		left=$(missing_packages | tr '\n' ' ')
+		[ -z "$left" ] || die "still missing after apt-get install: ${left% }"
+		return 0
+	fi
+
+	say "--local cannot build Keepsake on this machine yet; nothing was built or installed. Missing:"
+	if [ -n "$pkgs" ]; then
+		for p in $pkgs; do say "  - $p"; done
+		if [ "$can_apt" = 1 ]; then
+			say "  this script installs those itself once Rust and Node.js are in place; or now: apt-get update && apt-get install -y --no-install-recommends $pkgs"
+		elif command -v apt-get >/dev/null 2>&1; then
+			say "  install them with: sudo apt-get update && sudo apt-get install -y --no-install-recommends $pkgs"
+			say "  (or run this script as root, which installs them itself)"
+		else
+			say "  (Debian/Ubuntu package names; install the same with your distribution's package manager:"
+			say "   a C compiler with libc headers, pkg-config, the libudev development files, curl, CA certificates)"
+		fi
+	fi
+	[ -z "$rust" ] || say "  - $rust"
+	[ -z "$node" ] || say "  - $node"
+	exit 1
 }
 
 build() {
-	need cargo "Install Rust (https://rustup.rs) and try again."
-	need npm "Install Node.js 20 or newer and try again."
 	say "building the dashboard"
 	# Reinstall the dashboard's packages only when its lock file changed since the last install.
 	stamp="$ROOT/frontend/node_modules/.keepsake-lock"
@@ -114,12 +257,30 @@ pick_web_user() {
 
 local_start() {
 	PORT=$1
+	check_deps
 	build
 	local_stop
 	port_free "$PORT" || die "port $PORT is already in use. Pass --port N to use another one."
+	# The same modes as the NixOS units (StateDirectoryMode=0700, UMask=0077): the database holds
+	# password hashes and the audit log, so only the agent's user may read it. Everything the agent
+	# and this script create from here on is private; the build above kept the default umask so
+	# that the binaries stay readable by the web server's user.
+	umask 077
 	mkdir -p "$STATE/state" "$STATE/photos" "$STATE/logs" "$RUN"
-	chmod 755 "$STATE" "$RUN"
+	# Files an older installer left readable become private too.
+	chmod -R go= "$STATE/state" "$STATE/logs"
+	chmod 700 "$STATE/state" "$STATE/logs" "$STATE/photos"
+	# The top folder only lets the web server's user pass through to the socket's folder.
+	chmod 711 "$STATE"
+	chmod 755 "$RUN"
 	pick_web_user
+	# Like /run/keepsake (0750 root:keepsake): only the web server's group may reach the socket.
+	if [ "$(id -u)" = 0 ] && [ "$WEB_GID" != 0 ]; then
+		chgrp "$WEB_GID" "$RUN"
+		chmod 750 "$RUN"
+	else
+		chmod 700 "$RUN"
+	fi
 	docker_host=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
 	say "starting keepsake-agent"
@@ -212,7 +373,6 @@ main() {
 		local_stop
 		exit 0
 	fi
-	need curl "Install curl and try again."
 	local_start "$port"
 }
 

@@ -101,7 +101,7 @@ print(f"| {name} | {r['requests'] / secs:.0f} | {ms(r['p50_us'])} | {ms(r['p95_u
 PY
 }
 
-echo "GET /api/v1/status, offered ${RATE} req/s for ${DURATION} s over ${CONNECTIONS} connections (wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}'), $(nproc) cores)"
+echo "GET /api/v1/status, offered ${RATE} req/s for ${DURATION} s over ${CONNECTIONS} connections (wrk $(wrk --version 2>/dev/null | head -1 | awk '{print $2}'), $(nproc) cores)"
 echo
 echo "| path | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | errors |"
 echo "|---|---|---|---|---|---|---|"

@@ -28,6 +28,7 @@ let
   webCfg = config.keepsake.web;
   keepsakeLib = import ../nix/lib.nix;
   keepsakePkgs = import ../nix { inherit pkgs; };
+  hardening = import ../nix/hardening.nix;
 
   # Fixed names: the agent's defaults, the VM test and the docs all agree on them,
   # and systemd's RuntimeDirectory=/StateDirectory= derive paths from them.
@@ -196,7 +197,7 @@ in
         # change is therefore safe, and needed to run the new agent after an update.
         restartIfChanged = true;
 
-        serviceConfig = {
+        serviceConfig = hardening.common // {
           Type = "exec";
           ExecStart = lib.escapeShellArgs (
             [
@@ -242,10 +243,10 @@ in
           # /dev/zfs), talk to systemd and logind over D-Bus, write
           # options.json, and start nixos-rebuild in a transient unit (which
           # runs outside this sandbox, so activation can write /etc and /boot).
+          # hardening.common (nix/hardening.nix) is merged in below; with
+          # NIX_REMOTE=daemon nothing here creates namespaces (Docker does that
+          # inside dockerd, not in its client), so RestrictNamespaces holds.
 
-          # The agent never needs to gain privileges through setuid binaries;
-          # it already is root.
-          NoNewPrivileges = true;
           # "full" = /usr, /boot, /efi and /etc read-only. Not "strict": the
           # agent writes under /var (Docker data, the photo library, USB
           # mounts). /etc/nixos stays writable for options.json; the "-"
@@ -253,24 +254,9 @@ in
           # ReadWritePaths= entry would fail to start).
           ProtectSystem = "full";
           ReadWritePaths = [ "-${cfg.flakeDir}" ];
-          ProtectHome = true;
-          PrivateTmp = true;
           # NOT PrivateDevices/DevicePolicy/ProtectClock: /dev/zfs and USB
           # block devices must stay visible, and ProtectClock= silently adds a
           # DeviceAllow= list that would hide them.
-          ProtectKernelModules = true;
-          ProtectKernelLogs = true;
-          ProtectKernelTunables = true;
-          ProtectControlGroups = true;
-          ProtectHostname = true;
-          # With NIX_REMOTE=daemon nothing here creates namespaces; Docker does
-          # that inside dockerd, not in its client.
-          RestrictNamespaces = true;
-          RestrictRealtime = true;
-          RestrictSUIDSGID = true;
-          LockPersonality = true;
-          MemoryDenyWriteExecute = true;
-          SystemCallArchitectures = "native";
           # AF_NETLINK: udev (USB drive hotplug) and interface enumeration.
           RestrictAddressFamilies = [
             "AF_UNIX"
@@ -290,7 +276,6 @@ in
             "~@reboot"
             "~@swap"
           ];
-          SystemCallErrorNumber = "EPERM";
           # No CapabilityBoundingSet=: root needs CAP_SYS_ADMIN (mount, zfs),
           # CAP_DAC_OVERRIDE (library files owned by container users) and
           # CAP_CHOWN/CAP_FOWNER (restores), and a partial list would break
@@ -331,7 +316,7 @@ in
 
         environment.KEEPSAKE_LOG = webCfg.logFilter;
 
-        serviceConfig = {
+        serviceConfig = hardening.unprivileged // {
           Type = "exec";
           ExecStart = lib.escapeShellArgs (
             [
@@ -355,48 +340,18 @@ in
           SupplementaryGroups = [ socketGroup ];
           UMask = "0077";
 
-          # --- Hardening modelled on cockpit-ws: this process parses
-          # untrusted HTTP, so it gets nothing it does not need. ---
-          CapabilityBoundingSet = "";
-          AmbientCapabilities = "";
-          NoNewPrivileges = true;
-          # The whole file system read-only; it writes nothing (state lives in
-          # the agent). connect(2) on the agent socket still works on a
-          # read-only mount.
-          ProtectSystem = "strict";
-          ProtectHome = true;
-          PrivateTmp = true;
-          PrivateDevices = true;
-          DevicePolicy = "closed";
-          PrivateIPC = true;
-          # No PrivateUsers=: the agent socket's group must be the real
-          # `keepsake` group, and SO_PEERCRED must carry the real uid.
-          ProtectProc = "invisible";
-          ProcSubset = "pid";
-          ProtectKernelTunables = true;
-          ProtectKernelModules = true;
-          ProtectKernelLogs = true;
-          ProtectControlGroups = true;
-          ProtectClock = true;
-          ProtectHostname = true;
-          RestrictNamespaces = true;
-          RestrictRealtime = true;
-          RestrictSUIDSGID = true;
-          RemoveIPC = true;
-          LockPersonality = true;
-          MemoryDenyWriteExecute = true;
+          # --- Hardening: hardening.unprivileged (nix/hardening.nix), modelled
+          # on cockpit-ws: this process parses untrusted HTTP, so it gets
+          # nothing it does not need. The file system is read-only; it writes
+          # nothing (state lives in the agent), and connect(2) on the agent
+          # socket still works on a read-only mount. No PrivateUsers=: the
+          # agent socket's group must be the real `keepsake` group, and
+          # SO_PEERCRED must carry the real uid. ---
           RestrictAddressFamilies = [
             "AF_UNIX"
             "AF_INET"
             "AF_INET6"
           ];
-          SystemCallArchitectures = "native";
-          SystemCallFilter = [
-            "@system-service"
-            "~@privileged"
-            "~@resources"
-          ];
-          SystemCallErrorNumber = "EPERM";
         }
         # When listening on loopback, the only peers are local (Caddy, the
         # agent's health checks, Immich on 127.0.0.1): forbid everything else.

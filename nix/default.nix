@@ -6,9 +6,10 @@
 { pkgs }:
 let
   frontend = pkgs.callPackage ./frontend.nix { };
+  buildKeepsakeRust = import ./rust-package.nix { inherit (pkgs) lib rustPlatform; };
 in
 {
   inherit frontend;
-  keepsake-agent = pkgs.callPackage ./keepsake-agent.nix { };
-  keepsake-web = pkgs.callPackage ./keepsake-web.nix { inherit frontend; };
+  keepsake-agent = pkgs.callPackage ./keepsake-agent.nix { inherit buildKeepsakeRust; };
+  keepsake-web = pkgs.callPackage ./keepsake-web.nix { inherit buildKeepsakeRust frontend; };
 }

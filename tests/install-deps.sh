@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build (udev crate), browser tests, Nix checks, shell checks, the installer and benchmarks.
-PACKAGES=(pkg-config libudev-dev chromium chromium-driver nix-bin shellcheck curl util-linux sqlite3 wrk)
+# Build (udev crate), browser tests, Nix checks, shell checks, the installer and benchmarks, and
+# the clean-rootfs install test (debootstrap; unshare and chroot from util-linux and coreutils).
+PACKAGES=(pkg-config libudev-dev chromium chromium-driver nix-bin shellcheck curl util-linux sqlite3 wrk debootstrap)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -53,6 +53,9 @@ count() {
 	browser) # node --test: "# pass 6" / "# fail 0"
 		p=$(grep -E '^# pass' "$log" | grep -Eo '[0-9]+' || echo 0)
 		f=$(grep -E '^# fail' "$log" | grep -Eo '[0-9]+' || echo 0) ;;
+	install) # tests/install/clean-rootfs.sh: one "ok N - …" or "not ok N - …" line per check
+		p=$(grep -cE '^ok [0-9]+ ' "$log" || true)
+		f=$(grep -cE '^not ok [0-9]+ ' "$log" || true) ;;
 	nix) # check.sh: one "  ok    …" or "FAIL …" line per check
 		p=$(grep -cE '^\s+ok\s' "$log" || true)
 		f=$(grep -cE '^\s*FAIL' "$log" || true) ;;
@@ -111,15 +114,27 @@ fi
 # shellcheck disable=SC1091
 [ -f tests/.lab/env ] && . tests/.lab/env
 
+# The clean-machine install test takes minutes (a cold cargo build in a fresh Debian rootfs), so it
+# runs alongside the other suites and is collected at the end.
+step "install: tests/install/clean-rootfs.sh, in the background (log: $LOGS/install.log)"
+tests/install/clean-rootfs.sh >"$LOGS/install.log" 2>&1 &
+install_pid=$!
+
 suite style cargo fmt --all --check
 suite lint cargo clippy --locked --workspace --all-targets -- -D warnings
 suite rust cargo nextest run --locked --workspace --no-fail-fast
 suite lab python3 -m pytest -q tests/lab
 suite nix tests/nix/check.sh
-suite shell shellcheck install.sh tests/run.sh tests/install-deps.sh tests/lab/lab.sh .ci/run bench/status.sh
+suite shell shellcheck install.sh tests/run.sh tests/install-deps.sh tests/lab/lab.sh tests/lab/rootfs.sh \
+	tests/install/clean-rootfs.sh tests/install/inside.sh .ci/run bench/status.sh
 suite dashboard-check npm --prefix frontend run check
 suite dashboard-unit npm --prefix frontend test
 suite browser env KEEPSAKE_BIN_DIR="$ROOT/target/debug" node --test --test-concurrency=1 tests/browser/
+
+step "install: waiting for tests/install/clean-rootfs.sh"
+if wait "$install_pid"; then install_outcome=ok; else install_outcome=fail; fi
+cat "$LOGS/install.log"
+count install "$LOGS/install.log" "$install_outcome"
 
 echo
 if [ ${#broken[@]} -gt 0 ]; then

@@ -3,7 +3,7 @@
 // shows live agent status; `./install.sh --local --stop` stops it again.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -65,6 +65,14 @@ test('f) install.sh --local serves a working dashboard and --stop stops it', { t
 
     const health = await getJson(base, '/api/v1/health');
     assert.equal(health.status, 'ok');
+
+    // The state is private, as under the NixOS unit (StateDirectoryMode=0700, UMask=0077): the
+    // database holds password hashes and the audit log.
+    const mode = (p) => (statSync(path.join(localDir, p)).mode & 0o777).toString(8);
+    assert.equal(mode('state'), '700', 'the state folder is 0700');
+    assert.equal(mode('state/keepsake.db'), '600', 'keepsake.db is 0600');
+    assert.equal(mode('logs'), '700', 'the log folder is 0700');
+    assert.equal(mode('logs/agent.log'), '600', 'the agent log is 0600');
     const unsigned = await fetch(`${base}/api/v1/status`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(unsigned.status, 401, 'the status needs sign-in');
 

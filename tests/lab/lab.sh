@@ -35,6 +35,9 @@ SYS_PY=/usr/bin/python3
 
 export DOCKER_HOST=$DOCKER_HOST_URL
 
+# shellcheck disable=SC1091 # checked on its own (tests/run.sh lists it)
+source "$LAB_SRC/rootfs.sh"
+
 # ---------------------------------------------------------------- helpers
 
 log() { printf 'lab: %s\n' "$*" >&2; }
@@ -148,19 +151,6 @@ started_components() {
     [[ -f $STATE/$c.env ]] && echo "$c"
   done
   return 0
-}
-
-debian_mirror() {
-  local m=""
-  if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-    m=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' \
-      /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [[ -z $m && -f /etc/apt/sources.list ]]; then
-    m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' \
-      /etc/apt/sources.list)
-  fi
-  echo "${m:-http://deb.debian.org/debian}"
 }
 
 # ---------------------------------------------------------------- install
@@ -309,17 +299,13 @@ systemd_ready() {
 
 build_systemd_image() {
   if docker image inspect "$SYSTEMD_IMAGE" >/dev/null 2>&1; then return 0; fi
-  local tarball=$LAB/images/systemd-12.tar root=$LAB/images/systemd-root
+  local tarball=$LAB/images/systemd-12.tar
   mkdir -p "$LAB/images"
   if [[ ! -s $tarball ]]; then
     command -v debootstrap >/dev/null || fail systemd "debootstrap not installed (run: tests/lab/lab.sh install systemd)"
-    rm -rf "$root"
     log "systemd: debootstrap of bookworm (takes about a minute)"
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$root" "$(debian_mirror)" \
-      >>"$LOGS/debootstrap.log" 2>&1 || fail systemd "debootstrap failed" "$LOGS/debootstrap.log"
-    tar -C "$root" -cf "$tarball.tmp" .
-    mv "$tarball.tmp" "$tarball"
-    rm -rf "$root"
+    rootfs_tarball "$tarball" "$LOGS/debootstrap.log" systemd,systemd-sysv,dbus ||
+      fail systemd "debootstrap failed" "$LOGS/debootstrap.log"
   fi
   docker import "$tarball" "$SYSTEMD_IMAGE" >>"$LOGS/docker-build.log" 2>&1 ||
     fail systemd "docker import of $tarball failed" "$LOGS/docker-build.log"

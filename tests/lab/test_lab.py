@@ -239,7 +239,8 @@ def loops():
 def _udev_monitor():
     proc = subprocess.Popen(
         ["udevadm", "monitor", "--udev", "--property", "--subsystem-match=block"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        # stderr apart: only stdout is parsed into events, and a warning must not become one.
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
     )
     lines = queue.Queue()
 

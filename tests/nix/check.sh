@@ -9,7 +9,9 @@
 #   1. every .nix file in the repo parses (nix-instantiate --parse; this also
 #      catches duplicate attributes);
 #   2. the pure helper nix/lib.nix passes its unit tests, evaluated strictly
-#      in restricted mode (it may read nothing outside the repo);
+#      in restricted mode (it may read nothing outside the repo), also with a
+#      warning forced onto stderr (only stdout is ever parsed); 2b. the Rust
+#      package definitions pass theirs, with stand-ins for nixpkgs;
 #   3. hosts/example/options.json evaluates to the expected keepsake.* values,
 #      and malformed options.json files fail with the expected message;
 #   4. every mkOption in modules/ has a description and a type;
@@ -42,9 +44,27 @@ done
 
 NIX_EVAL=(nix-instantiate --eval --strict --json --option restrict-eval true -I "keepsake=$ROOT")
 
+# split <out-var> <err-var> CMD...: runs CMD with its stdout and stderr in two variables and
+# returns its status. Tools warn on stderr (Debian's nix-bin: "the group 'nixbld' ... does not
+# exist" on a machine without that group), so only stdout is ever parsed; stderr is shown on failure.
+split() {
+    local __out_var=$1 __err_var=$2 __errf __o __rc=0
+    shift 2
+    __errf=$(mktemp)
+    __o=$("$@" 2>"$__errf") || __rc=$?
+    printf -v "$__out_var" '%s' "$__o"
+    printf -v "$__err_var" '%s' "$(cat "$__errf")"
+    rm -f "$__errf"
+    return "$__rc"
+}
+both() { # <stdout> <stderr>: both streams, for a failure message
+    printf '%s' "$1"
+    if [ -n "$2" ]; then printf '\n[stderr]\n%s' "$2"; fi
+}
+
 # ---------------------------------------------------------------- 1. parse
 section "1. every .nix file parses"
-mapfile -t nix_files < <(find . \( -name node_modules -o -name target -o -name .git -o -name result \) -prune -o -type f -name '*.nix' -print | sort)
+mapfile -t nix_files < <(find . \( -name node_modules -o -name target -o -name .git -o -name result -o -path ./tests/.lab \) -prune -o -type f -name '*.nix' -print | sort)
 if [ "${#nix_files[@]}" -eq 0 ]; then
     fail "no .nix files found under $ROOT"
 fi
@@ -58,36 +78,63 @@ done
 
 # ---------------------------------------------------------------- 2. lib unit tests
 section "2. nix/lib.nix unit tests (strict, restricted eval)"
-if out=$("${NIX_EVAL[@]}" tests/nix/lib-test.nix 2>&1); then
-    bad=$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("\n".join(k for k,v in sorted(r.items()) if v is not True)); sys.exit(0)')
-    total=$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-    if [ -z "$bad" ]; then pass "$total lib tests"; else fail "lib tests failed" "$bad"; fi
+# lib_results <stdout of lib-test.nix>: "<total>" when every test is true, else the failing names.
+lib_results() {
+    printf '%s' "$1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+bad = [k for k, v in sorted(r.items()) if v is not True]
+print("\n".join(bad) if bad else len(r))
+sys.exit(1 if bad else 0)'
+}
+if split out err "${NIX_EVAL[@]}" tests/nix/lib-test.nix; then
+    if res=$(lib_results "$out" 2>&1); then pass "$res lib tests"; else fail "lib tests failed" "$res"$'\n'"$(both "" "$err")"; fi
 else
-    fail "tests/nix/lib-test.nix does not evaluate" "$out"
+    fail "tests/nix/lib-test.nix does not evaluate" "$(both "$out" "$err")"
+fi
+# The same evaluation with a warning forced onto stderr (a build-users-group that does not
+# exist, as on a fresh Debian machine without the nixbld group): a warning must not break parsing.
+if split out err "${NIX_EVAL[@]}" --option build-users-group keepsake-check-no-such-group tests/nix/lib-test.nix; then
+    if [ -z "$err" ]; then
+        fail "nix-instantiate printed no warning for a missing build-users-group; this check proves nothing (nix changed?)"
+    elif res=$(lib_results "$out" 2>&1); then
+        pass "lib tests still parse with a warning on stderr ($(printf '%s' "$err" | head -n1))"
+    else
+        fail "lib tests with a warning on stderr" "$res"$'\n'"$(both "" "$err")"
+    fi
+else
+    fail "tests/nix/lib-test.nix does not evaluate with a missing build-users-group" "$(both "$out" "$err")"
+fi
+
+section "2b. Rust package definitions (stand-ins for nixpkgs)"
+if split out err "${NIX_EVAL[@]}" tests/nix/packages-test.nix; then
+    if res=$(lib_results "$out" 2>&1); then pass "$res package tests"; else fail "package tests failed" "$res"$'\n'"$(both "" "$err")"; fi
+else
+    fail "tests/nix/packages-test.nix does not evaluate" "$(both "$out" "$err")"
 fi
 
 # ---------------------------------------------------------------- 3. options.json
 section "3. options.json -> keepsake.* values"
 expr='let l = import <keepsake/nix/lib.nix>; in l.toKeepsakeConfig (l.readSettings <keepsake/hosts/example/options.json>)'
-if out=$("${NIX_EVAL[@]}" --expr "$expr" 2>&1); then
+if split out err "${NIX_EVAL[@]}" --expr "$expr"; then
     expected='{"caddy":{"dashboardHostName":"keepsake.local"},"docker":{"storageDriver":"overlay2"},"hostName":"immich","sanoid":{"datasets":["tank/immich"],"retention":{"daily":30,"hourly":36,"monthly":12,"yearly":2}},"updates":{"allowReboot":true,"dates":"04:40","enable":true,"rebootWindow":{"lower":"03:00","upper":"05:00"}}}'
     if python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1]) == json.loads(sys.argv[2]) else 1)' "$out" "$expected"; then
         pass "hosts/example/options.json evaluates to the expected settings"
     else
-        fail "hosts/example/options.json: unexpected settings" "got:      $out"$'\n'"expected: $expected"
+        fail "hosts/example/options.json: unexpected settings" "got:      $(both "$out" "$err")"$'\n'"expected: $expected"
     fi
 else
-    fail "hosts/example/options.json does not evaluate" "$out"
+    fail "hosts/example/options.json does not evaluate" "$(both "$out" "$err")"
 fi
 
 expect_error() { # <fixture> <message fragment>
-    local fixture="$1" want="$2" out
-    if out=$("${NIX_EVAL[@]}" --expr "(import <keepsake/nix/lib.nix>).readSettings <keepsake/$fixture>" 2>&1); then
-        fail "$fixture was accepted; expected an error containing: $want" "$out"
-    elif printf '%s' "$out" | grep -qF -- "$want"; then
+    local fixture="$1" want="$2" out err
+    if split out err "${NIX_EVAL[@]}" --expr "(import <keepsake/nix/lib.nix>).readSettings <keepsake/$fixture>"; then
+        fail "$fixture was accepted; expected an error containing: $want" "$(both "$out" "$err")"
+    elif printf '%s' "$err" | grep -qF -- "$want"; then
         pass "$fixture rejected: $want"
     else
-        fail "$fixture failed with the wrong message (wanted: $want)" "$out"
+        fail "$fixture failed with the wrong message (wanted: $want)" "$(both "$out" "$err")"
     fi
 }
 expect_error tests/nix/fixtures/unknown-key.json "keepsake: options.json: updates: unknown key(s) rebootAt"
@@ -99,10 +146,10 @@ done
 
 # ---------------------------------------------------------------- 4. option descriptions
 section "4. every mkOption in modules/ has a description and a type"
-if out=$(python3 tests/nix/check-options.py "$ROOT" 2>&1); then
+if split out err python3 tests/nix/check-options.py "$ROOT"; then
     pass "$(printf '%s' "$out" | tail -n1)"
 else
-    fail "mkOption declarations without description/type" "$out"
+    fail "mkOption declarations without description/type" "$(both "$out" "$err")"
 fi
 
 # ---------------------------------------------------------------- 5. flake.lock
@@ -134,11 +181,14 @@ if nix --version >/dev/null 2>&1; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     cp flake.nix flake.lock "$tmp/"
-    if out=$(nix --extra-experimental-features 'nix-command flakes' flake metadata --offline --no-update-lock-file --json "path:$tmp" 2>&1); then
-        rev=$(printf '%s' "$out" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["locks"]["nodes"]["nixpkgs"]["locked"]["rev"])')
-        pass "nix flake metadata accepts the lock without re-locking (nixpkgs $rev)"
+    if split out err nix --extra-experimental-features 'nix-command flakes' flake metadata --offline --no-update-lock-file --json "path:$tmp"; then
+        if rev=$(printf '%s' "$out" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["locks"]["nodes"]["nixpkgs"]["locked"]["rev"])' 2>&1); then
+            pass "nix flake metadata accepts the lock without re-locking (nixpkgs $rev)"
+        else
+            fail "nix flake metadata printed no nixpkgs lock" "$rev"$'\n'"$(both "$out" "$err")"
+        fi
     else
-        fail "flake.lock does not match flake.nix inputs (or nix flake metadata failed)" "$out"
+        fail "flake.lock does not match flake.nix inputs (or nix flake metadata failed)" "$(both "$out" "$err")"
     fi
 else
     fail "the nix command is missing; cannot check flake.lock against flake.nix"
@@ -170,7 +220,9 @@ if [ -f frontend/package-lock.json ]; then
     # Entries may lack `resolved` (nix/lib.nix npmFillResolved adds it), but
     # each must have an integrity hash, and after filling each must have a URL.
     fill_expr='let l = import <keepsake/nix/lib.nix>; f = l.npmFillResolved "https://registry.npmjs.org" (builtins.fromJSON (builtins.readFile <keepsake/frontend/package-lock.json>)); in f'
-    if filled=$("${NIX_EVAL[@]}" --expr "$fill_expr" 2>&1) && out=$(printf '%s' "$filled" | python3 -c '
+    filled="" filled_err=""
+    # shellcheck disable=SC2016 # the single-quoted text is Python, not shell
+    if split filled filled_err "${NIX_EVAL[@]}" --expr "$fill_expr" && out=$(printf '%s' "$filled" | python3 -c '
 import json, sys
 lock = json.load(sys.stdin)
 pk = lock.get("packages", {})
@@ -185,14 +237,14 @@ print(f"{len(entries)} npm packages fetchable by integrity ({filled} registry UR
 ' 2>&1); then
         pass "frontend/package-lock.json: $out"
     else
-        fail "frontend/package-lock.json" "${out:-$filled}"
+        fail "frontend/package-lock.json" "${out:-$(both "$filled" "$filled_err")}"
     fi
 else
     fail "frontend/package-lock.json is missing; nix/frontend.nix needs it"
 fi
 if [ -f Cargo.lock ]; then
     if grep -q '^source = "git+' Cargo.lock; then
-        fail "Cargo.lock has git dependencies; add cargoLock.outputHashes in nix/keepsake-*.nix" "$(grep '^source = "git+' Cargo.lock | sort -u)"
+        fail "Cargo.lock has git dependencies; add cargoLock.outputHashes in nix/rust-package.nix" "$(grep '^source = "git+' Cargo.lock | sort -u)"
     else
         pass "Cargo.lock: registry-only sources ($(grep -c '^name = ' Cargo.lock) packages), no outputHashes needed"
     fi
