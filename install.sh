@@ -219,12 +219,12 @@ build() {
 		cp "$ROOT/frontend/package-lock.json" "$stamp"
 	fi
 	(cd "$ROOT/frontend" && npm run build --silent) || die "the dashboard did not build (see above)"
-	say "building keepsake-agent and keepsake-web ($PROFILE)"
+	say "building keepsake-agent, keepsake-web and the keepsake command ($PROFILE)"
 	if [ "$PROFILE" = release ]; then
-		(cd "$ROOT" && cargo build --release --locked -p keepsake-agent -p keepsake-web) || die "cargo build failed (see above)"
+		(cd "$ROOT" && cargo build --release --locked -p keepsake-agent -p keepsake-web -p keepsake-cli) || die "cargo build failed (see above)"
 		BIN="$ROOT/target/release"
 	else
-		(cd "$ROOT" && cargo build --locked -p keepsake-agent -p keepsake-web) || die "cargo build failed (see above)"
+		(cd "$ROOT" && cargo build --locked -p keepsake-agent -p keepsake-web -p keepsake-cli) || die "cargo build failed (see above)"
 		BIN="$ROOT/target/debug"
 	fi
 }

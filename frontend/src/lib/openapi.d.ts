@@ -766,6 +766,17 @@ export interface components {
             ok: boolean;
             problem?: string | null;
         };
+        /**
+         * @description `POST /api/v1/audit/verify`: check the hash chain, optionally against a head published
+         *     outside the box (a weekly summary, a backup drive), which root on the box cannot rewrite.
+         */
+        AuditVerifyRequest: {
+            /**
+             * @description The witnessed head hash (64 hex digits) the chain must still contain: from a backup drive
+             *     or the weekly summary.
+             */
+            head?: string | null;
+        };
         /** @description `GET /api/v1/auth/state`: what the sign-in page needs to know. */
         AuthState: {
             passkeys_available: boolean;
@@ -779,6 +790,10 @@ export interface components {
         };
         CodeRequest: {
             code: string;
+        };
+        /** @description What a request that changed something did, in words (for routes with nothing else to say). */
+        Done: {
+            message: string;
         };
         /** @description What the agent knows of one facility. */
         Facility: {
@@ -832,11 +847,16 @@ export interface components {
             id: number;
             /** @description Kind of work, e.g. `host.self_check`. */
             kind: string;
+            /**
+             * @description Set once the job passed a point after which it can no longer be cancelled (the name of the
+             *     point, e.g. "switching to the new configuration"); a cancel is then refused.
+             */
+            point_of_no_return?: string | null;
             progress: components["schemas"]["Progress"];
             /** @description Who asked for it, e.g. "root@console" or a user name. */
             requested_by: string;
-            /** @description The kind-specific outcome (for `host.self_check`, a [`SelfCheckReport`]). */
-            result?: unknown;
+            /** @description What it produced; set only once it succeeded, and only for kinds that produce something. */
+            result?: components["schemas"]["JobResult"] | (null);
             /** Format: date-time */
             started_at?: string | null;
             state: components["schemas"]["JobState"];
@@ -851,6 +871,17 @@ export interface components {
         /** @description `GET /api/v1/jobs/{id}/log`. */
         JobLog: {
             lines: components["schemas"]["LogLine"][];
+        };
+        /**
+         * @description What a job produced when it succeeded, tagged by the job's kind: `kind` holds the same value as
+         *     [`Job::kind`] and `report` the kind's own result, e.g.
+         *     `{"kind": "host.self_check", "report": {"checks": [...], "problems": 0}}`. A new job kind with a
+         *     result adds a variant here.
+         */
+        JobResult: {
+            /** @enum {string} */
+            kind: "host.self_check";
+            report: components["schemas"]["SelfCheckReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -913,10 +944,30 @@ export interface components {
             name: string;
             password: string;
             /** @description owner, admin, operator or viewer. */
-            role: string;
+            role: components["schemas"]["Role"];
         };
         /** @description The body of a request that takes no parameters: `{}` (or nothing). */
         NoParams: Record<string, never>;
+        /**
+         * @description `GET /api/v1/openapi.json`: this API described in OpenAPI 3.0. The route table generates it;
+         *     its parts are free-form JSON as OpenAPI defines them.
+         */
+        OpenApiDocument: {
+            /** @description Schemas referenced by the operations. */
+            components: {
+                [key: string]: unknown;
+            };
+            /** @description Title, version and description of the API. */
+            info: {
+                [key: string]: unknown;
+            };
+            /** @description The OpenAPI version, `3.0.3`. */
+            openapi: string;
+            /** @description Every route: path, then method, then the operation. */
+            paths: {
+                [key: string]: unknown;
+            };
+        };
         PasskeyAnswer: {
             ceremony: string;
             /** @description The credential as JSON (binary fields base64url-encoded). */
@@ -940,6 +991,11 @@ export interface components {
         };
         PasskeyList: {
             passkeys: components["schemas"]["PasskeyInfo"][];
+        };
+        /** @description `POST /api/v1/me/passkeys/begin`: what to call the new passkey. */
+        PasskeyNameRequest: {
+            /** @description e.g. "Anna's phone". */
+            name: string;
         };
         PasswordChange: {
             current: string;
@@ -975,6 +1031,11 @@ export interface components {
         RecoveryCodes: {
             codes: string[];
         };
+        /**
+         * @description The built-in roles, from most to least powerful.
+         * @enum {string}
+         */
+        Role: "owner" | "admin" | "operator" | "viewer";
         RoleInfo: {
             name: string;
             permissions: string[];
@@ -996,10 +1057,19 @@ export interface components {
         SecuritySettings: {
             /**
              * Format: uint32
-             * @description Audit entries older than this are removed (at least 30).
+             * @description Audit entries older than this are removed (30 to 36500 days).
              */
             audit_retention_days: number;
             require_second_factor_for_admins: boolean;
+        };
+        /** @description The result of a host self-check job (`JobResult::SelfCheck`). */
+        SelfCheckReport: {
+            checks: components["schemas"]["Facility"][];
+            /**
+             * Format: uint32
+             * @description How many checks are not `ok`.
+             */
+            problems: number;
         };
         SessionInfo: {
             /** Format: date-time */
@@ -1069,7 +1139,7 @@ export interface components {
             disabled?: boolean | null;
             display_name?: string | null;
             groups?: number[] | null;
-            role?: string | null;
+            role?: components["schemas"]["Role"] | (null);
         };
     };
     responses: never;
@@ -1083,20 +1153,20 @@ export interface operations {
     "audit.list": {
         parameters: {
             query?: {
-                /** @description Only entries by this actor. */
-                actor?: string;
                 /** @description Only actions starting with this, e.g. `auth.` or `users.`. */
-                action?: string;
-                /** @description Only outcomes starting with this: ok, denied, error, ... */
-                outcome?: string;
-                /** @description Only entries at or after this RFC 3339 time. */
-                since?: string;
-                /** @description Only entries at or before this RFC 3339 time. */
-                until?: string;
-                /** @description At most this many entries (default 200). */
-                limit?: number;
+                action?: string | null;
+                /** @description Only entries by this actor. */
+                actor?: string | null;
                 /** @description `json` (default) or `csv` (a download). */
-                format?: string;
+                format?: "json" | "csv" | null;
+                /** @description At most this many entries (1 to 100000, default 200). */
+                limit?: number | null;
+                /** @description Only outcomes starting with this: ok, denied, error, ... */
+                outcome?: string | null;
+                /** @description Only entries at or after this time (RFC 3339). */
+                since?: string | null;
+                /** @description Only entries at or before this time (RFC 3339). */
+                until?: string | null;
             };
             header?: never;
             path?: never;
@@ -1111,9 +1181,10 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditList"];
+                    "text/csv": string;
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1131,9 +1202,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["NoParams"];
+                "application/json": components["schemas"]["AuditVerifyRequest"];
             };
         };
         responses: {
@@ -1146,7 +1218,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditVerification"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1164,6 +1236,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["LoginRequest"];
@@ -1179,7 +1252,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1197,6 +1270,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CodeRequest"];
@@ -1212,7 +1286,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1230,6 +1304,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CodeRequest"];
@@ -1245,7 +1320,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1263,6 +1338,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -1275,10 +1351,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1296,6 +1372,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NameRequest"];
@@ -1311,7 +1388,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasskeyChallenge"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1329,6 +1406,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PasskeyAnswer"];
@@ -1344,7 +1422,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1362,6 +1440,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SetupRequest"];
@@ -1377,7 +1456,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1406,7 +1485,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthState"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1426,7 +1505,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events: `event: job` carries a Job, `event: log` a LogLine. */
+            /** @description Live `job` events of every job (active jobs are sent first) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1435,7 +1514,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1464,7 +1543,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupList"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1482,6 +1561,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["GroupUpsert"];
@@ -1497,7 +1577,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupInfo"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,6 +1597,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["GroupUpsert"];
@@ -1532,7 +1613,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupInfo"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1560,10 +1641,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1592,7 +1673,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1610,6 +1691,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -1625,7 +1707,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1639,12 +1721,12 @@ export interface operations {
     "jobs.list": {
         parameters: {
             query?: {
-                /** @description At most this many jobs (1 to 500, default 50). */
-                limit?: number;
                 /** @description Only jobs of this kind, e.g. `host.self_check`. */
-                kind?: string;
-                /** @description Only jobs in this state: queued, running, succeeded, failed or cancelled. */
-                state?: string;
+                kind?: string | null;
+                /** @description At most this many jobs (1 to 500, default 50). */
+                limit?: number | null;
+                /** @description Only jobs in this state. */
+                state?: "queued" | "running" | "succeeded" | "failed" | "cancelled" | null;
             };
             header?: never;
             path?: never;
@@ -1661,7 +1743,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobList"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1692,7 +1774,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1712,6 +1794,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -1727,7 +1810,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1749,7 +1832,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events: `event: job` carries a Job, `event: log` a LogLine. */
+            /** @description Live events of one job: `job` snapshots and `log` lines; ends after the job ends */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1758,7 +1841,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1789,7 +1872,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobLog"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1818,7 +1901,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1847,7 +1930,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasskeyList"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1865,9 +1948,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["NameRequest"];
+                "application/json": components["schemas"]["PasskeyNameRequest"];
             };
         };
         responses: {
@@ -1880,7 +1964,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasskeyChallenge"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1898,6 +1982,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PasskeyAnswer"];
@@ -1913,7 +1998,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasskeyInfo"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1941,10 +2026,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1962,6 +2047,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PasswordChange"];
@@ -1974,10 +2060,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1995,6 +2081,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PasswordConfirm"];
@@ -2010,7 +2097,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2039,7 +2126,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionList"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2067,10 +2154,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2088,6 +2175,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -2103,7 +2191,7 @@ export interface operations {
                     "application/json": components["schemas"]["TotpEnrollment"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2121,6 +2209,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CodeRequest"];
@@ -2136,7 +2225,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2154,6 +2243,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PasswordConfirm"];
@@ -2166,10 +2256,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2195,10 +2285,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["OpenApiDocument"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2227,7 +2317,7 @@ export interface operations {
                     "application/json": components["schemas"]["PermissionCatalog"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2256,7 +2346,7 @@ export interface operations {
                     "application/json": components["schemas"]["SecretList"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2272,10 +2362,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                name: string;
+                name: "smtp_password" | "immich_api_key" | "tunnel_token" | "backup_encryption_key";
             };
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SecretValue"];
@@ -2288,10 +2379,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2307,7 +2398,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                name: string;
+                name: "smtp_password" | "immich_api_key" | "tunnel_token" | "backup_encryption_key";
             };
             cookie?: never;
         };
@@ -2319,10 +2410,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2351,7 +2442,7 @@ export interface operations {
                     "application/json": components["schemas"]["SecuritySettings"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2369,6 +2460,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SecuritySettings"];
@@ -2384,7 +2476,7 @@ export interface operations {
                     "application/json": components["schemas"]["SecuritySettings"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2413,7 +2505,7 @@ export interface operations {
                     "application/json": components["schemas"]["Status"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2442,7 +2534,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserList"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2460,6 +2552,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NewUser"];
@@ -2475,7 +2568,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserInfo"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2506,7 +2599,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserInfo"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2534,10 +2627,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2557,6 +2650,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["UserUpdate"];
@@ -2572,7 +2666,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserInfo"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2592,6 +2686,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["PasswordSet"];
@@ -2604,10 +2699,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2627,6 +2722,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description An empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -2639,10 +2735,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Done"];
                 };
             };
-            /** @description An error: what failed, why, and what to do. */
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
             default: {
                 headers: {
                     [name: string]: unknown;
