@@ -94,7 +94,7 @@ pub struct Me {
     pub id: i64,
     pub name: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub groups: Vec<String>,
     /// Every permission the user holds (role and groups).
     pub permissions: Vec<String>,
@@ -180,7 +180,7 @@ pub struct UserInfo {
     pub id: i64,
     pub name: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     pub groups: Vec<i64>,
     pub totp_enabled: bool,
@@ -249,7 +249,7 @@ pub struct PermissionInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RoleInfo {
-    pub name: String,
+    pub name: Role,
     pub permissions: Vec<String>,
 }
 
@@ -331,6 +331,23 @@ pub enum Role {
     Admin,
     Operator,
     Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// The query of `GET /api/v1/audit`. Text filters match the start of the field.

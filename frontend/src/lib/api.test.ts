@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, Client, selfCheckReport, type Job } from './api';
+import { ApiError, Client, selfCheckReport, type Job, type SecretName } from './api';
 
 const BASE = 'http://box.test';
 
@@ -114,15 +114,17 @@ describe('Client', () => {
 
 describe('selfCheckReport', () => {
   const base = { result: null } as unknown as Job;
-  it('reads a report, counting problems if missing', () => {
+  it('reads the report of a self-check result, and nothing else', () => {
     expect(selfCheckReport(base)).toBeNull();
-    expect(selfCheckReport({ ...base, result: { foo: 1 } })).toBeNull();
-    const checks = [
-      { kind: 'zfs', label: 'ZFS', state: 'missing', version: null, detail: '', remedy: 'Install it' },
-      { kind: 'nix', label: 'Nix', state: 'ok', version: '2.18', detail: '', remedy: null },
-    ];
-    expect(selfCheckReport({ ...base, result: { checks, problems: 1 } })?.problems).toBe(1);
-    expect(selfCheckReport({ ...base, result: { checks } })?.problems).toBe(1);
+    const report = {
+      checks: [
+        { kind: 'zfs' as const, label: 'ZFS', state: 'missing' as const, version: null, detail: '', remedy: 'Install it' },
+        { kind: 'nix' as const, label: 'Nix', state: 'ok' as const, version: '2.18', detail: '', remedy: null },
+      ],
+      problems: 1,
+    };
+    expect(selfCheckReport({ ...base, result: { kind: 'host.self_check', report } })?.problems).toBe(1);
+    expect(selfCheckReport({ ...base, result: { kind: 'other', report } } as unknown as Job)).toBeNull();
   });
 });
 
@@ -133,7 +135,8 @@ describe('identity client', () => {
     await client.updateUser(3, { role: 'viewer' });
     await client.updateGroup(4, { name: 'g', permissions: ['jobs.view'] });
     await client.deleteUser(5);
-    await client.setSecret('smtp password/1', 's3cret');
+    // A name the document does not list, to see the path segment encoded.
+    await client.setSecret('smtp password/1' as SecretName, 's3cret');
     await client.changePassword('old', 'new password');
     expect(calls.map((c) => [c.method, c.url])).toEqual([
       ['POST', '/api/v1/auth/login'],

@@ -41,6 +41,9 @@ export type AuditEntry = Schemas['AuditEntry'];
 export type AuditVerification = Schemas['AuditVerification'];
 export type SecuritySettings = Schemas['SecuritySettings'];
 export type SecretInfo = Schemas['SecretInfo'];
+export type AuditList = Schemas['AuditList'];
+/** The secrets the box knows (a path parameter the document lists). */
+export type SecretName = paths['/api/v1/secrets/{name}']['put']['parameters']['path']['name'];
 
 /** The paths that answer GET. */
 type GetPath = { [P in keyof paths]: paths[P] extends { get: object } ? P : never }[keyof paths];
@@ -50,14 +53,8 @@ type QueryOf<P extends GetPath> = NonNullable<paths[P]['get']['parameters']['que
 export type JobQuery = QueryOf<'/api/v1/jobs'>;
 export type AuditQuery = QueryOf<'/api/v1/audit'>;
 
-/**
- * What a host self-check job leaves in `result`. Not in the document: a job's `result` is untyped
- * there (`unknown`), so `selfCheckReport` checks the shape before trusting it.
- */
-export interface SelfCheckReport {
-  checks: Facility[];
-  problems: number;
-}
+/** What a host self-check job leaves in `result`. */
+export type SelfCheckReport = Extract<NonNullable<Job['result']>, { kind: 'host.self_check' }>['report'];
 
 export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -65,13 +62,9 @@ export function isTerminal(state: JobState): boolean {
   return TERMINAL_STATES.includes(state);
 }
 
-/** Narrow a job's `result` to a self-check report, or null if it isn't one. */
+/** A job's result when it is a self-check report, or null. */
 export function selfCheckReport(job: Job): SelfCheckReport | null {
-  const r = job.result as Partial<SelfCheckReport> | null | undefined;
-  if (!r || typeof r !== 'object' || !Array.isArray(r.checks)) return null;
-  const problems =
-    typeof r.problems === 'number' ? r.problems : r.checks.filter((c) => c.state !== 'ok').length;
-  return { checks: r.checks, problems };
+  return job.result?.kind === 'host.self_check' ? job.result.report : null;
 }
 
 export type FetchLike = (request: Request) => Promise<Response>;
@@ -331,7 +324,9 @@ export class Client {
   // Audit, security settings, secrets
 
   async audit(q: AuditQuery = {}): Promise<AuditEntry[]> {
-    return (await this.data(this.http.GET('/api/v1/audit', { params: { query: compact(q) } }))).entries;
+    // Without `format=csv` the answer is the JSON list (the document also lists the CSV form).
+    const list = (await this.data(this.http.GET('/api/v1/audit', { params: { query: compact(q) } }))) as AuditList;
+    return list.entries;
   }
 
   /** A download link of the same query in `csv` or `json`. */
@@ -355,11 +350,11 @@ export class Client {
     return (await this.data(this.http.GET('/api/v1/secrets'))).secrets;
   }
 
-  setSecret(name: string, value: string): Promise<void> {
+  setSecret(name: SecretName, value: string): Promise<void> {
     return this.done(this.http.PUT('/api/v1/secrets/{name}', { params: { path: { name } }, body: { value } }));
   }
 
-  deleteSecret(name: string): Promise<void> {
+  deleteSecret(name: SecretName): Promise<void> {
     return this.done(this.http.DELETE('/api/v1/secrets/{name}', { params: { path: { name } } }));
   }
 }

@@ -931,7 +931,7 @@ export interface components {
             permissions: string[];
             /** Format: uint32 */
             recovery_codes_left: number;
-            role: string;
+            role: components["schemas"]["Role"];
             totp_enabled: boolean;
         };
         NameRequest: {
@@ -1037,7 +1037,7 @@ export interface components {
          */
         Role: "owner" | "admin" | "operator" | "viewer";
         RoleInfo: {
-            name: string;
+            name: components["schemas"]["Role"];
             permissions: string[];
         };
         SecretInfo: {
@@ -1129,7 +1129,7 @@ export interface components {
             name: string;
             /** Format: uint32 */
             passkeys: number;
-            role: string;
+            role: components["schemas"]["Role"];
             totp_enabled: boolean;
         };
         UserList: {

@@ -46,10 +46,7 @@ pub async fn permissions(_: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<
         GRANTABLE.iter().map(|p| PermissionInfo { name: p.name().into(), area: p.area().into() }).collect();
     let roles = Role::ALL
         .iter()
-        .map(|r| RoleInfo {
-            name: r.name().into(),
-            permissions: r.permissions().iter().map(|p| p.name().into()).collect(),
-        })
+        .map(|r| RoleInfo { name: (*r).into(), permissions: r.permissions().iter().map(|p| p.name().into()).collect() })
         .collect();
     Ok(PermissionCatalog { permissions, roles })
 }

@@ -21,7 +21,7 @@ pub fn me(agent: &Agent, u: &UserIdentity) -> Result<Me, ApiError> {
         id: u.user.id,
         name: u.user.name.clone(),
         display_name: u.user.display_name.clone(),
-        role: u.role.name().to_owned(),
+        role: u.role.into(),
         groups: groups.into_iter().filter(|g| mine.contains(&g.id)).map(|g| g.name).collect(),
         permissions: u.permissions.iter().map(|p| p.name().to_owned()).collect(),
         totp_enabled: u.user.totp_enabled,

@@ -10,23 +10,16 @@ use crate::Agent;
 use crate::auth::Role;
 use crate::store::UserRow;
 
-pub fn role(r: keepsake_api::Role) -> Role {
-    match r {
-        keepsake_api::Role::Owner => Role::Owner,
-        keepsake_api::Role::Admin => Role::Admin,
-        keepsake_api::Role::Operator => Role::Operator,
-        keepsake_api::Role::Viewer => Role::Viewer,
-    }
-}
-
 fn user_info(agent: &Agent, u: UserRow) -> Result<UserInfo, ApiError> {
+    let role = Role::parse(&u.role)
+        .ok_or_else(|| ApiError::internal(format!("account {} has an unknown role {:?}", u.name, u.role)))?;
     Ok(UserInfo {
         groups: agent.store.group_ids_of(u.id)?,
         passkeys: agent.store.passkeys_of(u.id)?.len() as u32,
         id: u.id,
         name: u.name,
         display_name: u.display_name,
-        role: u.role,
+        role: role.into(),
         disabled: u.disabled,
         totp_enabled: u.totp_enabled,
         created_at: u.created_at,
@@ -42,7 +35,7 @@ pub async fn create(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: NewUser) -> Result
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
     let by = cx.caller.identity.clone();
     let u = blocking(&agent, move |a| {
-        a.auth.create_user(&r.name, &display, &r.password, role(r.role), &r.groups, &by).map_err(ApiError::from)
+        a.auth.create_user(&r.name, &display, &r.password, r.role.into(), &r.groups, &by).map_err(ApiError::from)
     })
     .await?;
     cx.note(|n| {
@@ -63,7 +56,7 @@ pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: UserUpdate) -> Res
     let u = agent.auth.update_user(
         id,
         r.display_name.as_deref(),
-        r.role.map(role),
+        r.role.map(Role::from),
         r.disabled,
         r.groups.as_deref(),
         &cx.caller.identity,

@@ -79,6 +79,29 @@ pub enum Role {
     Viewer,
 }
 
+/// The wire form of a role is the API's own enum; the two are the same four names.
+impl From<Role> for keepsake_api::Role {
+    fn from(r: Role) -> keepsake_api::Role {
+        match r {
+            Role::Owner => keepsake_api::Role::Owner,
+            Role::Admin => keepsake_api::Role::Admin,
+            Role::Operator => keepsake_api::Role::Operator,
+            Role::Viewer => keepsake_api::Role::Viewer,
+        }
+    }
+}
+
+impl From<keepsake_api::Role> for Role {
+    fn from(r: keepsake_api::Role) -> Role {
+        match r {
+            keepsake_api::Role::Owner => Role::Owner,
+            keepsake_api::Role::Admin => Role::Admin,
+            keepsake_api::Role::Operator => Role::Operator,
+            keepsake_api::Role::Viewer => Role::Viewer,
+        }
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Operator, Role::Viewer];
 
