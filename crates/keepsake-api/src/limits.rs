@@ -62,21 +62,6 @@ pub fn truncate_for_record(value: &str, max: usize) -> String {
     format!("{}…", clean(&value[..end]))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation_is_bounded_on_a_character_boundary_and_defuses_control_characters() {
-        assert_eq!(truncate_for_record("anna", 64), "anna");
-        assert_eq!(truncate_for_record("a\nb", 64), "a?b");
-        let long = "é".repeat(1000);
-        let t = truncate_for_record(&long, 64);
-        assert!(t.len() <= 64, "{}", t.len());
-        assert!(t.ends_with('…'));
-    }
-}
-
 // Patterns and character counts the wire types state in the OpenAPI document. JSON Schema counts
 // characters, not bytes, so a field limited in bytes here is documented either as ASCII (where a
 // character is a byte) or with a character limit small enough that any text within it fits.
@@ -91,3 +76,18 @@ pub const NO_CONTROL_PATTERN: &str = "^[^\\p{Cc}]*$";
 pub const VISIBLE_PATTERN: &str = "^[^\\p{Cc}]*[^\\p{Cc}\\s][^\\p{Cc}]*$";
 /// Secret values, in characters: at four bytes a character this stays within [`SECRET_VALUE_MAX`].
 pub const SECRET_VALUE_MAX_CHARS: usize = SECRET_VALUE_MAX / 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_is_bounded_on_a_character_boundary_and_defuses_control_characters() {
+        assert_eq!(truncate_for_record("anna", 64), "anna");
+        assert_eq!(truncate_for_record("a\nb", 64), "a?b");
+        let long = "é".repeat(1000);
+        let t = truncate_for_record(&long, 64);
+        assert!(t.len() <= 64, "{}", t.len());
+        assert!(t.ends_with('…'));
+    }
+}

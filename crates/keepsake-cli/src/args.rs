@@ -127,6 +127,12 @@ fn parse_head(s: &str) -> Result<String, String> {
     Ok(head.to_owned())
 }
 
+/// A role as the API names it: owner, admin, operator or viewer.
+fn parse_role(s: &str) -> Result<keepsake_api::Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}` is not a role: use owner, admin, operator or viewer"))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};
@@ -155,10 +161,4 @@ mod tests {
         let err = Cli::try_parse_from(["keepsake", "jobs", "list", "--state", "done"]).unwrap_err();
         assert!(err.to_string().contains("use queued, running, succeeded, failed or cancelled"), "{err}");
     }
-}
-
-/// A role as the API names it: owner, admin, operator or viewer.
-fn parse_role(s: &str) -> Result<keepsake_api::Role, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| format!("`{s}` is not a role: use owner, admin, operator or viewer"))
 }
