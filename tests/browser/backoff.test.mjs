@@ -40,7 +40,7 @@ test('6) six wrong passwords show the backoff message', async () => {
         await screenshot(page, 'sign-in-wrong-password');
       }
     }
-    assert.deepEqual(codes.slice(0, 5), Array(5).fill('bad_credentials'), `the first five are plain refusals: ${codes}`);
+    assert.deepEqual(codes.slice(0, 5), Array(5).fill('auth.bad_credentials'), `the first five are plain refusals: ${codes}`);
     assert.equal(codes[5], 'auth.too_many_attempts', `the sixth is the backoff: ${codes}`);
     const text = (await banner.textContent()) ?? '';
     assert.match(text, /Please wait before trying again/);

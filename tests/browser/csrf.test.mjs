@@ -47,5 +47,5 @@ test('e) a cross-origin POST to /api/v1/host/self-check is refused with 403', as
   assert.equal(ok.status, 202, `same-origin POST accepted: ${ok.status} ${okText}`);
   const job = JSON.parse(okText);
   assert.equal(job.kind, 'host.self_check');
-  assert.equal(job.state, 'queued');
+  assert.ok(['queued', 'running'].includes(job.state), `a new job: ${job.state}`);
 });

@@ -191,7 +191,8 @@ describe('home page', () => {
 
       const done = await getJson(stack.baseUrl, `/api/v1/jobs/${job.id}`, owner);
       assert.equal(done.state, 'succeeded', `the self-check job succeeded: ${JSON.stringify(done.error)}`);
-      const report = done.result;
+      assert.equal(done.result.kind, 'host.self_check', 'the result says what it is');
+      const report = done.result.report;
       assert.equal(report.checks.length, 6, 'the report has six checks');
       assert.equal(
         report.problems,

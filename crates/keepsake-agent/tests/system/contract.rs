@@ -4,15 +4,7 @@
 use std::path::Path;
 
 use crate::harness::http::{header, json};
-use crate::harness::{Agent, AgentOpts, Browser, PASSWORD, Web, open_tempdir};
-
-async fn stack() -> (tempfile::TempDir, Agent, Web) {
-    let dir = open_tempdir();
-    let opts = AgentOpts { web_uid: 0, socket_gid: 0, ..AgentOpts::default() };
-    let agent = Agent::start(dir.path(), opts).await;
-    let web = Web::start(dir.path(), &agent.socket, None).await;
-    (dir, agent, web)
-}
+use crate::harness::{Agent, AgentOpts, Browser, PASSWORD, open_tempdir, stack};
 
 fn sqlite(db: &Path, sql: &str) -> String {
     let out = std::process::Command::new("sqlite3")
@@ -59,15 +51,7 @@ async fn bad_input_to_any_mutating_route_changes_nothing_and_is_audited() {
     let (_dir, agent, web) = stack().await;
     let mut owner = Browser::new(&web);
     owner.setup_owner("anna").await;
-    let vic = json(
-        &owner
-            .call(
-                "POST",
-                "/api/v1/users",
-                Some(serde_json::json!({"name": "vic", "password": PASSWORD, "role": "viewer"})),
-            )
-            .await,
-    );
+    let vic = owner.create_user("vic", "viewer").await;
     let group = json(
         &owner
             .call("POST", "/api/v1/groups", Some(serde_json::json!({"name": "family", "permissions": ["jobs.view"]})))
@@ -130,15 +114,7 @@ async fn multi_step_writes_are_all_or_nothing() {
     assert_eq!(json(&r)["code"], "user.unknown_group", "{}", String::from_utf8_lossy(&r.2));
     assert_eq!(dump(&agent), before, "a refused create left something behind");
 
-    let vic = json(
-        &owner
-            .call(
-                "POST",
-                "/api/v1/users",
-                Some(serde_json::json!({"name": "vic", "password": PASSWORD, "role": "viewer"})),
-            )
-            .await,
-    );
+    let vic = owner.create_user("vic", "viewer").await;
     let before = dump(&agent);
     let r = owner
         .call(
@@ -157,10 +133,7 @@ async fn findings_from_trying_to_break_it_stay_fixed() {
     let mut owner = Browser::new(&web);
     owner.setup_owner("anna").await;
     for (name, role) in [("adam", "admin"), ("otto", "operator"), ("olga", "owner")] {
-        let r = owner
-            .call("POST", "/api/v1/users", Some(serde_json::json!({"name": name, "password": PASSWORD, "role": role})))
-            .await;
-        assert_eq!(r.0, 201, "{}", String::from_utf8_lossy(&r.2));
+        owner.create_user(name, role).await;
     }
     let users = json(&owner.call("GET", "/api/v1/users", None).await);
     let id_of = |n: &str| users["users"].as_array().unwrap().iter().find(|u| u["name"] == n).unwrap()["id"].clone();

@@ -409,3 +409,24 @@ impl Browser {
         self.call("POST", "/api/v1/auth/login", Some(serde_json::json!({"name": name, "password": password}))).await
     }
 }
+
+/// An agent (run as if the web server were root, as `install.sh --local` does) and a web server in
+/// front of it, in a fresh folder: the stack a browser talks to.
+pub async fn stack() -> (tempfile::TempDir, Agent, Web) {
+    let dir = open_tempdir();
+    let opts = AgentOpts { web_uid: 0, socket_gid: 0, ..AgentOpts::default() };
+    let agent = Agent::start(dir.path(), opts).await;
+    let web = Web::start(dir.path(), &agent.socket, None).await;
+    (dir, agent, web)
+}
+
+impl Browser {
+    /// Creates an account as this (signed-in) browser; returns its `UserInfo` as JSON.
+    pub async fn create_user(&mut self, name: &str, role: &str) -> serde_json::Value {
+        let r = self
+            .call("POST", "/api/v1/users", Some(serde_json::json!({"name": name, "password": PASSWORD, "role": role})))
+            .await;
+        assert_eq!(r.0, 201, "creating {name}: {}", String::from_utf8_lossy(&r.2));
+        http::json(&r)
+    }
+}

@@ -5,15 +5,7 @@ use std::collections::BTreeSet;
 use keepsake_agent::auth::totp;
 
 use crate::harness::http::{header, json, request};
-use crate::harness::{Agent, AgentOpts, Browser, PASSWORD, Web, open_tempdir};
-
-async fn stack() -> (tempfile::TempDir, Agent, Web) {
-    let dir = open_tempdir();
-    let opts = AgentOpts { web_uid: 0, socket_gid: 0, ..AgentOpts::default() };
-    let agent = Agent::start(dir.path(), opts).await;
-    let web = Web::start(dir.path(), &agent.socket, None).await;
-    (dir, agent, web)
-}
+use crate::harness::{Browser, PASSWORD, stack};
 
 /// A concrete path for a documented one.
 fn fill(path: &str) -> String {
