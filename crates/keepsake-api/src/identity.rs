@@ -285,6 +285,10 @@ pub struct AuditVerification {
     pub checked: u64,
     pub bad_row: Option<i64>,
     pub problem: Option<String>,
+    /// The chain's head when it was verified (64 hex digits): write it down, or keep the weekly
+    /// summary that carries it, and `keepsake audit verify --head` can later prove that nothing
+    /// before it was rewritten.
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

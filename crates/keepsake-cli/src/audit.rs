@@ -28,6 +28,11 @@ async fn verify(client: &Client, head: Option<String>, json: bool) -> anyhow::Re
                 ),
                 None => println!("audit log intact: {} entries verified", v.checked),
             }
+            if let Some(now) = &v.head {
+                println!(
+                    "head: {now}  (keep it elsewhere; `keepsake audit verify --head {now}` checks against it later)"
+                );
+            }
         } else {
             let problem = v.problem.as_deref().unwrap_or("chain broken");
             match v.bad_row {

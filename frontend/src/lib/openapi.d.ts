@@ -763,6 +763,12 @@ export interface components {
             bad_row?: number | null;
             /** Format: uint64 */
             checked: number;
+            /**
+             * @description The chain's head when it was verified (64 hex digits): write it down, or keep the weekly
+             *     summary that carries it, and `keepsake audit verify --head` can later prove that nothing
+             *     before it was rewritten.
+             */
+            head?: string | null;
             ok: boolean;
             problem?: string | null;
         };

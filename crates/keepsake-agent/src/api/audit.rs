@@ -57,13 +57,16 @@ pub async fn verify(
     r: AuditVerifyRequest,
 ) -> Result<AuditVerification, ApiError> {
     // The walk reads the whole log: off the async runtime, and the store is taken per chunk.
-    let v =
-        super::blocking(&agent, move |a| a.store.verify_audit_to(r.head.as_deref()).map_err(ApiError::from)).await?;
+    let (v, head) = super::blocking(&agent, move |a| {
+        let v = a.store.verify_audit_to(r.head.as_deref())?;
+        Ok((v, a.store.audit_head()?.map(|h| h.hash)))
+    })
+    .await?;
     cx.note(|n| {
         n.detail =
             Some(if v.ok { format!("{} rows verified", v.checked) } else { v.problem.clone().unwrap_or_default() })
     });
-    Ok(AuditVerification { ok: v.ok, checked: v.checked, bad_row: v.bad_row, problem: v.problem })
+    Ok(AuditVerification { ok: v.ok, checked: v.checked, bad_row: v.bad_row, problem: v.problem, head })
 }
 
 #[cfg(test)]

@@ -1,20 +1,8 @@
 //! The request contract end to end: every mutating route refuses bad input without changing the
 //! database, every refusal is audited, and the findings of trying to break it stay fixed.
 
-use std::path::Path;
-
 use crate::harness::http::{header, json};
-use crate::harness::{Agent, AgentOpts, Browser, PASSWORD, open_tempdir, stack};
-
-fn sqlite(db: &Path, sql: &str) -> String {
-    let out = std::process::Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("sqlite3 is installed (tests/install-deps.sh)");
-    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::harness::{Agent, AgentOpts, Browser, PASSWORD, last_audit, open_tempdir, sqlite, stack};
 
 /// The whole database as SQL, less what every mutating request is meant to add: its audit row and
 /// the audit chain's head marker (and the event outbox rows that audit may publish).
@@ -30,16 +18,6 @@ fn dump(agent: &Agent) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The newest audit row: (action, outcome, actor).
-fn last_audit(agent: &Agent) -> (String, String, String) {
-    let row = sqlite(
-        &agent.state_dir.join("keepsake.db"),
-        "SELECT action, outcome, actor FROM audit_log ORDER BY id DESC LIMIT 1",
-    );
-    let mut f = row.trim_end().splitn(3, '|').map(str::to_owned);
-    (f.next().unwrap_or_default(), f.next().unwrap_or_default(), f.next().unwrap_or_default())
 }
 
 fn audit_rows(agent: &Agent) -> i64 {

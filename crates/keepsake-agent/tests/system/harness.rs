@@ -430,3 +430,24 @@ impl Browser {
         http::json(&r)
     }
 }
+
+/// Runs `sql` on the database with the sqlite3 command (a second, independent reader).
+pub fn sqlite(db: &Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 is installed (tests/install-deps.sh)");
+    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The newest audit row: (action, outcome, actor).
+pub fn last_audit(agent: &Agent) -> (String, String, String) {
+    let row = sqlite(
+        &agent.state_dir.join("keepsake.db"),
+        "SELECT action, outcome, actor FROM audit_log ORDER BY id DESC LIMIT 1",
+    );
+    let mut f = row.trim_end().splitn(3, '|').map(str::to_owned);
+    (f.next().unwrap_or_default(), f.next().unwrap_or_default(), f.next().unwrap_or_default())
+}

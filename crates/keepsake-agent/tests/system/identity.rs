@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use keepsake_agent::auth::totp;
 
 use crate::harness::http::{header, json, request};
-use crate::harness::{Browser, PASSWORD, stack};
+use crate::harness::{Browser, PASSWORD, last_audit, stack};
 
 /// A concrete path for a documented one.
 fn fill(path: &str) -> String {
@@ -14,7 +14,7 @@ fn fill(path: &str) -> String {
 
 #[tokio::test]
 async fn every_route_answers_401_without_a_session_and_403_without_its_permission() {
-    let (_dir, _agent, web) = stack().await;
+    let (_dir, agent, web) = stack().await;
     let mut owner = Browser::new(&web);
     owner.setup_owner("anna").await;
     let r = owner
@@ -38,8 +38,19 @@ async fn every_route_answers_401_without_a_session_and_403_without_its_permissio
                 continue;
             }
             let body = (method != "GET").then(|| serde_json::json!({}));
+            let operation = op["operationId"].as_str().unwrap();
+            // Each denied mutating request leaves its own audit row, naming who and what.
+            let audited = |who: &str, why: &str| {
+                if method == "GET" {
+                    return;
+                }
+                let (action, outcome, actor) = last_audit(&agent);
+                assert_eq!((action.as_str(), actor.as_str()), (operation, who), "{method} {path}: audit row");
+                assert_eq!(outcome, format!("denied:{why}"), "{method} {path}: audit outcome");
+            };
             let r = anonymous.call(&method, &fill(path), body.clone()).await;
             assert_eq!(r.0, 401, "{method} {path} without a session: {}", String::from_utf8_lossy(&r.2));
+            audited("anonymous", "auth.unauthenticated");
             checked_401 += 1;
             if perm == "authenticated" || viewer_perms.contains(perm) {
                 continue;
@@ -47,6 +58,7 @@ async fn every_route_answers_401_without_a_session_and_403_without_its_permissio
             let r = viewer.call(&method, &fill(path), body).await;
             assert_eq!(r.0, 403, "{method} {path} without `{perm}`: {}", String::from_utf8_lossy(&r.2));
             assert!(String::from_utf8_lossy(&r.2).contains(perm), "the 403 names the permission");
+            audited("vic", "auth.permission_missing");
             if method != "GET" {
                 checked_403 += 1;
             }
