@@ -71,7 +71,7 @@ wait_http "http://127.0.0.1:$WEB_PORT/api/v1/health"
 wait_http "$CADDY_URL"
 # Sign in as a browser would: create the owner through the web server and keep its cookie, so
 # every benchmarked request pays for the session check.
-COOKIE=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' \
+COOKIE=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' -H "Origin: http://127.0.0.1:$WEB_PORT" \
 	-d '{"name":"bench","password":"a long enough password"}' \
 	"http://127.0.0.1:$WEB_PORT/api/v1/auth/setup" | sed -n 's/^[Ss]et-[Cc]ookie: \(keepsake_session=[^;]*\).*/\1/p')
 [ -n "$COOKIE" ] || { echo "bench: could not sign in through keepsake-web" >&2; exit 1; }

@@ -114,8 +114,9 @@ fi
 # shellcheck disable=SC1091
 [ -f tests/.lab/env ] && . tests/.lab/env
 
-# The clean-machine install test takes minutes (a cold cargo build in a fresh Debian rootfs), so it
-# runs alongside the other suites and is collected at the end.
+# The clean-machine install test takes a few minutes (a fresh Debian rootfs, apt-get, npm ci and a
+# debug build of the workspace crates seeded from the build above, which it needs to be quick), so
+# it runs alongside the other suites and is collected at the end.
 step "install: tests/install/clean-rootfs.sh, in the background (log: $LOGS/install.log)"
 tests/install/clean-rootfs.sh >"$LOGS/install.log" 2>&1 &
 install_pid=$!

@@ -8,7 +8,7 @@
 #   - the state it leaves is private (folder 0700, database 0600, socket folder 0750);
 #   - `./install.sh --local --stop` stops it.
 #
-#   tests/install/clean-rootfs.sh        (root; several minutes: a cold cargo build)
+#   tests/install/clean-rootfs.sh        (root; a few minutes once this checkout has been built)
 #
 # The rootfs runs as a chroot in its own mount and PID namespaces (unshare), so every process the
 # installer starts dies with the test and every mount goes away with it. It shares this machine's
@@ -17,8 +17,23 @@
 # a fresh machine builds it (about a minute). Prints one `ok N - ...`/`not ok N - ...` line per
 # check and ends with `install: N passed, M failed`.
 #
-# Environment: KEEPSAKE_BUILD_PROFILE (passed to install.sh; default release, as in the README),
-# KEEPSAKE_INSTALL_TEST_TIMEOUT (seconds for the whole install, default 3600).
+# The build is seeded, so that the test takes minutes rather than half an hour: once the ordinary
+# user's run has been checked (on a checkout with no target/ at all, as a fresh clone has), the
+# checkout's target/ appears in the rootfs as a copy-on-write overlay of this machine's target/
+# (its debug build, which tests/run.sh makes before the suites start), and this machine's cargo
+# registry (crates.io index and sources) is overlaid at the same path as here, so the third-party
+# crates' fingerprints still match and cargo reuses them; the npm cache is overlaid too. Nothing
+# the rootfs writes reaches this machine. What the original bug needs is still built in the rootfs:
+# the seed's libudev-sys (whose build script asks pkg-config for libudev, from libudev-dev) and
+# every workspace crate and binary are removed from the overlay, so cargo reruns that build script
+# with the packages the installer installed, and compiles and links keepsake-agent (against
+# libudev.so, also from libudev-dev), keepsake-web and keepsake there; inside.sh checks both.
+#
+# Environment: KEEPSAKE_BUILD_PROFILE (passed to install.sh; default debug here, the profile the
+# seed holds; the README's command builds release, which only changes the optimisation level),
+# KEEPSAKE_INSTALL_TEST_SEED (1, the default: seed as above; 0: a fully cold build and download in
+# the rootfs, about half an hour on 2 cores), KEEPSAKE_INSTALL_TEST_TIMEOUT (seconds for the whole
+# install, default 3600).
 
 set -euo pipefail
 
@@ -31,6 +46,8 @@ IMAGES=$REPO/tests/.lab/images
 TARBALL=$IMAGES/bookworm-minbase.tar
 ARTIFACTS=$REPO/tests/artifacts/install
 TIMEOUT=${KEEPSAKE_INSTALL_TEST_TIMEOUT:-3600}
+SEED=${KEEPSAKE_INSTALL_TEST_SEED:-1}
+export KEEPSAKE_BUILD_PROFILE=${KEEPSAKE_BUILD_PROFILE:-debug}
 
 n=0
 failed=0
@@ -76,6 +93,27 @@ done
 npm_registry=$(npm config get registry 2>/dev/null || true)
 [ -n "$npm_registry" ] && pass_env+=("npm_config_registry=$npm_registry")
 
+# ---- the seed: what this machine has already built and downloaded (see the top of this file)
+SEED_TARGET="" SEED_REGISTRY="" SEED_NPM="" CARGO_DIR=/root/.cargo
+if [ "$SEED" = 1 ]; then
+  SEED_TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+  if [ -d "$SEED_TARGET/$KEEPSAKE_BUILD_PROFILE/.fingerprint" ]; then
+    echo "# seeding the rootfs's target/ from $SEED_TARGET ($KEEPSAKE_BUILD_PROFILE)"
+  else
+    echo "# $SEED_TARGET has no $KEEPSAKE_BUILD_PROFILE build to seed from: cargo builds everything in the rootfs"
+    SEED_TARGET=""
+  fi
+  # The registry sources at the same path as here: a crate's fingerprint holds its source path.
+  CARGO_DIR=${CARGO_HOME:-${HOME:-/root}/.cargo}
+  [ -d "$CARGO_DIR/registry" ] && SEED_REGISTRY=$CARGO_DIR/registry
+  npm_cache=$(npm config get cache 2>/dev/null || true)
+  [ -n "$npm_cache" ] && [ -d "$npm_cache/_cacache" ] && SEED_NPM=$npm_cache/_cacache
+fi
+case "$CARGO_DIR" in /*) ;; *) give_up "CARGO_HOME ($CARGO_DIR) is not an absolute path" ;; esac
+pass_env+=("CARGO_HOME=$CARGO_DIR")
+# inside.sh puts the seeded target/ in place once the ordinary user's run has been checked.
+[ -z "$SEED_TARGET" ] || pass_env+=(KEEPSAKE_TEST_SEED_TARGET=/opt/seed/target)
+
 # ---- the clean root filesystem
 WORK=""
 cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; }
@@ -112,7 +150,8 @@ mkdir -p "$ROOTFS/srv/keepsake"
 (cd "$REPO" && git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' _ |
   tar --null -T - -cf -) | tar -C "$ROOTFS/srv/keepsake" -xf - || give_up "could not copy the repository into the rootfs"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-mkdir -p "$ROOTFS/opt/rust" "$ROOTFS/opt/node/bin" "$ROOTFS/opt/node/lib/node_modules/npm" "$ROOTFS/opt/host-ca"
+mkdir -p "$ROOTFS/opt/rust" "$ROOTFS/opt/node/bin" "$ROOTFS/opt/node/lib/node_modules/npm" "$ROOTFS/opt/host-ca" \
+  "$ROOTFS/opt/seed/target" "$ROOTFS$CARGO_DIR/registry" "$ROOTFS/root/.npm/_cacache" "$WORK/seed"
 touch "$ROOTFS/opt/node/bin/node" "$ROOTFS/opt/host-ca/ca.crt"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOTFS/opt/node/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOTFS/opt/node/bin/npx"
@@ -126,8 +165,24 @@ rc=0
 # shellcheck disable=SC2016 # the single-quoted text is a script for bash -c, with its own arguments
 timeout --kill-after=30 "$TIMEOUT" unshare --mount --pid --fork --kill-child --propagation private -- \
   bash -euo pipefail -c '
-    R=$1 rust=$2 node=$3 npm=$4 ca=$5
-    shift 5
+    R=$1 rust=$2 node=$3 npm=$4 ca=$5 W=$6 seed_target=$7 seed_registry=$8 seed_npm=$9 cargo_dir=${10} profile=${11}
+    shift 11
+    # overlay LOWER DEST NAME: DEST shows LOWER; what is written there goes to $W/NAME.upper.
+    overlay() {
+      mkdir -p "$W/$3.upper" "$W/$3.work"
+      mount -t overlay "keepsake-seed-$3" -o "lowerdir=$1,upperdir=$W/$3.upper,workdir=$W/$3.work" "$2"
+    }
+    if [ -n "$seed_target" ]; then
+      overlay "$seed_target" "$R/opt/seed/target" target
+      # What the rootfs must build itself: libudev-sys (its build script runs pkg-config for
+      # libudev) and every workspace crate and binary. The deletions are whiteouts in the overlay.
+      p=$R/opt/seed/target/$profile
+      rm -rf "$p"/.fingerprint/libudev-sys-* "$p"/build/libudev-sys-* "$p"/deps/liblibudev_sys-* \
+        "$p"/.fingerprint/keepsake* "$p"/build/keepsake* "$p"/deps/keepsake* "$p"/deps/libkeepsake* \
+        "$p"/keepsake "$p"/keepsake-agent "$p"/keepsake-web "$p"/keepsake.d "$p"/keepsake-*.d
+    fi
+    if [ -n "$seed_registry" ]; then overlay "$seed_registry" "$R$cargo_dir/registry" registry; fi
+    if [ -n "$seed_npm" ]; then overlay "$seed_npm" "$R/root/.npm/_cacache" npm; fi
     mount -t proc proc "$R/proc"
     mount -t tmpfs -o mode=755,nosuid tmpfs "$R/dev"
     for d in null zero full random urandom tty; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done
@@ -140,7 +195,8 @@ timeout --kill-after=30 "$TIMEOUT" unshare --mount --pid --fork --kill-child --p
     mount --bind "$npm" "$R/opt/node/lib/node_modules/npm" && mount -o remount,bind,ro "$R/opt/node/lib/node_modules/npm"
     if [ -s "$ca" ]; then mount --bind "$ca" "$R/opt/host-ca/ca.crt"; fi
     exec chroot "$R" /usr/bin/env -i "$@" bash /srv/keepsake/tests/install/inside.sh
-  ' _ "$ROOTFS" "$RUST_SYSROOT" "$NODE_BIN" "$NPM_DIR" "$HOST_CA" "${pass_env[@]}" "KEEPSAKE_TEST_PORT=$PORT" \
+  ' _ "$ROOTFS" "$RUST_SYSROOT" "$NODE_BIN" "$NPM_DIR" "$HOST_CA" "$WORK/seed" "$SEED_TARGET" "$SEED_REGISTRY" \
+  "$SEED_NPM" "$CARGO_DIR" "$KEEPSAKE_BUILD_PROFILE" "${pass_env[@]}" "KEEPSAKE_TEST_PORT=$PORT" \
   >"$WORK/inside.out" 2>"$ARTIFACTS/inside.log" || rc=$?
 elapsed=$((SECONDS - t1))
 

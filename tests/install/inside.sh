@@ -2,12 +2,15 @@
 # The checks that tests/install/clean-rootfs.sh runs inside the clean Debian 12 rootfs, as root,
 # in a copy of the repository at /srv/keepsake. Prints `ok ...`/`not ok ...` lines on stdout (the
 # caller numbers and counts them); everything else goes to stderr, the caller's log.
-# Environment: KEEPSAKE_TEST_PORT, the port the dashboard is to listen on.
+# Environment: KEEPSAKE_TEST_PORT, the port the dashboard is to listen on; KEEPSAKE_BUILD_PROFILE
+# (passed on to install.sh); KEEPSAKE_TEST_SEED_TARGET, when set, a seeded copy-on-write target
+# folder that becomes the checkout's target/ after the ordinary user's run (see clean-rootfs.sh).
 
 set -uo pipefail
 cd /srv/keepsake || { echo "not ok the repository copy is missing at /srv/keepsake"; exit 1; }
 PORT=${KEEPSAKE_TEST_PORT:?}
 STATE=/srv/keepsake/.keepsake
+PROFILE=${KEEPSAKE_BUILD_PROFILE:-release}
 
 ok() { echo "ok $*"; }
 not_ok() { echo "not ok $*"; }
@@ -40,6 +43,16 @@ else
 	not_ok "it started building before the dependency check: $(find target frontend/node_modules .keepsake -maxdepth 0 2>/dev/null | tr '\n' ' ')"
 fi
 
+# The seeded target/ (third-party crates already built on the host) goes in only now, so that the
+# run above saw a checkout with no target/ at all, as a fresh clone has.
+if [ -n "${KEEPSAKE_TEST_SEED_TARGET:-}" ]; then
+	if mkdir target && mount --bind "$KEEPSAKE_TEST_SEED_TARGET" target; then
+		echo "== target/ seeded from the host's build (copy-on-write)" >&2
+	else
+		not_ok "could not put the seeded target/ in place"
+	fi
+fi
+
 # 2. Root: installs the packages itself, builds, starts; the printed address answers 200.
 start=$SECONDS
 ./install.sh --local --port "$PORT" >/tmp/install.out 2>/tmp/install.err
@@ -55,6 +68,26 @@ fi
 for p in pkg-config libudev-dev gcc libc6-dev curl ca-certificates; do
 	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || not_ok "package $p is installed"
 done
+# What the original bug broke is built here, seeded or not: libudev-sys's build script (it asks
+# pkg-config for libudev, whose libudev.pc comes with libudev-dev) ran in this rootfs, and
+# keepsake-agent was compiled and linked here (against libudev.so, also from libudev-dev).
+compiled=$(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' /tmp/install.err)
+ncompiled=$(printf '%s\n' "$compiled" | grep -c .)
+if [ "$ncompiled" -le 20 ]; then
+	echo "cargo compiled $ncompiled crates in the rootfs: $(printf '%s\n' "$compiled" | tr '\n' ' ')"
+else
+	echo "cargo compiled $ncompiled crates in the rootfs"
+fi
+if printf '%s\n' "$compiled" | grep -qx libudev-sys && grep -qs '^cargo:rustc-link-lib=udev' target/"$PROFILE"/build/libudev-sys-*/output; then
+	ok "libudev-sys's build script ran in the rootfs and found libudev with pkg-config"
+else
+	not_ok "libudev-sys's build script did not run in the rootfs, or found no libudev (see the log)"
+fi
+if printf '%s\n' "$compiled" | grep -qx keepsake-agent && ldd "target/$PROFILE/keepsake-agent" 2>/dev/null | grep -q 'libudev\.so'; then
+	ok "keepsake-agent was compiled and linked against libudev in the rootfs"
+else
+	not_ok "keepsake-agent was not compiled in the rootfs, or does not load libudev"
+fi
 url=$(sed -n 's/^Keepsake is running: \(http:[^ ]*\)$/\1/p' /tmp/install.out | head -n 1)
 if [ -n "$url" ]; then ok "it printed the dashboard's address ($url)"; else not_ok "it printed no 'Keepsake is running: http://...' line"; fi
 if [ -n "$url" ]; then
