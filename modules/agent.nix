@@ -329,6 +329,10 @@ in
               # audit log and sign-in backoff see the browser's address, not Caddy's.
               "--trusted-proxy"
               "127.0.0.1,::1"
+              # The only name (and origin) the dashboard answers to: a page on any other name,
+              # DNS-rebound onto this box, is refused (421) before the agent is asked.
+              "--public-origin"
+              "https://${config.keepsake.caddy.dashboardHostName}"
             ]
             ++ webCfg.extraArgs
           );
