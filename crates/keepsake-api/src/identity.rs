@@ -317,7 +317,7 @@ pub struct SecretList {
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
-    #[schemars(length(max = crate::limits::SECRET_VALUE_MAX_CHARS))]
+    #[schemars(length(min = 1, max = crate::limits::SECRET_VALUE_MAX_CHARS))]
     pub value: String,
 }
 

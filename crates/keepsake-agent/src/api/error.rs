@@ -125,7 +125,11 @@ impl From<crate::auth::AuthError> for ApiError {
             A::Unauthenticated => ApiError::new(StatusCode::UNAUTHORIZED, code, "sign in first")
                 .with_hint("Your session may have ended; sign in again."),
             A::Forbidden { .. } => ApiError::new(StatusCode::FORBIDDEN, code, msg),
-            A::BadRequest { .. } | A::TooLong { .. } => ApiError::new(StatusCode::BAD_REQUEST, code, msg),
+            // Valid by the document but refused by a rule (a wrong code, a password equal to the
+            // name): 422, so that a 400 always means "not what the document says".
+            A::BadRequest { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg),
+            // Over a documented limit: only input the document already refuses gets here.
+            A::TooLong { .. } => ApiError::new(StatusCode::BAD_REQUEST, code, msg),
             A::Secrets(S::Empty | S::TooLong { .. }) => ApiError::new(StatusCode::BAD_REQUEST, code, msg),
             A::NotFound { .. } | A::Secrets(S::UnknownName { .. }) => ApiError::new(StatusCode::NOT_FOUND, code, msg),
             A::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, code, msg),

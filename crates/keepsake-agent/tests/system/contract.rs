@@ -152,6 +152,16 @@ async fn findings_from_trying_to_break_it_stay_fixed() {
         .await;
     assert_eq!((r.0, json(&r)["code"].clone()), (409, "group.name_taken".into()), "{}", String::from_utf8_lossy(&r.2));
 
+    // Valid by the document but refused by a rule: 422 with the rule's code, never 400.
+    let r = owner
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(serde_json::json!({"name": "samesame12", "password": "samesame12", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!((r.0, json(&r)["code"].clone()), (422, "password.is_name".into()), "{}", String::from_utf8_lossy(&r.2));
+
     // 405 says what is allowed; a JSON array is not an object body.
     let r = owner.call("PUT", "/api/v1/users", Some(serde_json::json!({}))).await;
     assert_eq!(r.0, 405);

@@ -118,9 +118,9 @@ async fn totp_is_required_at_sign_in_once_enabled() {
     assert_eq!(r["complete"], false);
     assert_eq!(fresh.call("GET", "/api/v1/status", None).await.0, 401, "a password alone grants nothing");
     let bad = fresh.call("POST", "/api/v1/auth/login/totp", Some(serde_json::json!({"code": "000000"}))).await;
-    assert!(bad.0 == 400 || code == "000000");
+    assert!(bad.0 == 422 || code == "000000", "a wrong code is refused by rule (422): {}", bad.0);
     let replay = fresh.call("POST", "/api/v1/auth/login/totp", Some(serde_json::json!({"code": code}))).await;
-    assert_eq!(replay.0, 400, "the enrollment code was accepted a second time");
+    assert_eq!(replay.0, 422, "the enrollment code was accepted a second time");
     let next = totp::next(&secret, "anna").unwrap();
     let ok = fresh.call("POST", "/api/v1/auth/login/totp", Some(serde_json::json!({"code": next}))).await;
     assert_eq!(ok.0, 200, "{}", String::from_utf8_lossy(&ok.2));
