@@ -70,10 +70,12 @@ pub fn truncate_for_record(value: &str, max: usize) -> String {
 pub const ACCOUNT_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,31}$";
 /// Printable ASCII only: names claimed at sign-in, codes and ceremony ids.
 pub const ASCII_PATTERN: &str = "^[\\x20-\\x7e]*$";
-/// Labels people give (display, group and passkey names): no control characters.
-pub const NO_CONTROL_PATTERN: &str = "^[^\\p{Cc}]*$";
+/// Labels people give (display, group and passkey names): no control characters (Unicode's Cc:
+/// U+0000-U+001F and U+007F-U+009F), written as ranges because JSON Schema's regular expressions
+/// (ECMA-262 without the `u` flag) have no `\p{..}` classes.
+pub const NO_CONTROL_PATTERN: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*$";
 /// Labels that must also show something: at least one visible character.
-pub const VISIBLE_PATTERN: &str = "^[^\\p{Cc}]*[^\\p{Cc}\\s][^\\p{Cc}]*$";
+pub const VISIBLE_PATTERN: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x1f\\x7f-\\x9f\\s][^\\x00-\\x1f\\x7f-\\x9f]*$";
 /// Secret values, in characters: at four bytes a character this stays within [`SECRET_VALUE_MAX`].
 pub const SECRET_VALUE_MAX_CHARS: usize = SECRET_VALUE_MAX / 4;
 

@@ -1208,7 +1208,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["AuditVerifyRequest"];
@@ -1242,8 +1242,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["LoginRequest"];
             };
@@ -1276,8 +1276,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["CodeRequest"];
             };
@@ -1310,8 +1310,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["CodeRequest"];
             };
@@ -1344,7 +1344,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -1378,8 +1378,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["NameRequest"];
             };
@@ -1412,8 +1412,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasskeyAnswer"];
             };
@@ -1446,8 +1446,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["SetupRequest"];
             };
@@ -1567,8 +1567,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["GroupUpsert"];
             };
@@ -1603,8 +1603,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["GroupUpsert"];
             };
@@ -1697,7 +1697,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -1800,7 +1800,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -1954,8 +1954,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasskeyNameRequest"];
             };
@@ -1988,8 +1988,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasskeyAnswer"];
             };
@@ -2053,8 +2053,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasswordChange"];
             };
@@ -2087,8 +2087,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasswordConfirm"];
             };
@@ -2181,7 +2181,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];
@@ -2215,8 +2215,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["CodeRequest"];
             };
@@ -2249,8 +2249,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasswordConfirm"];
             };
@@ -2372,8 +2372,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["SecretValue"];
             };
@@ -2466,8 +2466,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["SecuritySettings"];
             };
@@ -2558,8 +2558,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["NewUser"];
             };
@@ -2656,7 +2656,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["UserUpdate"];
@@ -2692,8 +2692,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
-        requestBody?: {
+        /** @description A JSON object. */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["PasswordSet"];
             };
@@ -2728,7 +2728,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description An empty body counts as `{}`. */
+        /** @description May be left out: an empty body counts as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["NoParams"];

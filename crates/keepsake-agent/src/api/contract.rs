@@ -42,6 +42,8 @@ pub struct Route {
     pub status: StatusCode,
     pub query: fn() -> Vec<QueryParam>,
     pub body: fn(&mut SchemaGenerator) -> Option<Schema>,
+    /// Whether the body may be left out (every field optional).
+    pub body_optional: bool,
     pub reply: fn(&mut SchemaGenerator) -> ReplyDoc,
     pub handler: Erased,
 }
@@ -68,6 +70,7 @@ impl Route {
         let status = StatusCode::from_u16(status).expect("route status codes are valid");
         let check_query = Q::validator();
         let check_body = B::validator();
+        let body_optional = B::empty_ok(check_body.as_ref());
         let handler: Erased = Box::new(move |agent, cx, raw_query, raw_body| {
             let input = Q::parse(raw_query, check_query.as_ref())
                 .and_then(|q| B::parse(raw_body, check_body.as_ref()).map(|b| (q, b)));
@@ -88,6 +91,7 @@ impl Route {
             status,
             query: Q::params,
             body: B::schema,
+            body_optional,
             reply: R::document,
             handler,
         }
@@ -207,6 +211,10 @@ pub trait Body: Sized + Send + 'static {
     fn schema(g: &mut SchemaGenerator) -> Option<Schema>;
     fn validator() -> Option<Validator>;
     fn parse(raw: &[u8], v: Option<&Validator>) -> Result<Self, ApiError>;
+    /// Whether an empty body (read as `{}`) is valid, so the document can say the body is optional.
+    fn empty_ok(v: Option<&Validator>) -> bool {
+        v.is_some_and(|v| v.is_valid(&serde_json::json!({})))
+    }
 }
 
 /// The body of a route that takes none: it must be empty.
@@ -489,5 +497,25 @@ mod tests {
         assert_eq!(params[0].description, "How many.");
         assert_eq!(params[0].schema["maximum"], 50);
         assert!(NoQuery::parse("a=1", None).is_err());
+    }
+
+    /// The label patterns are written as byte ranges (portable JSON Schema); they must mean what
+    /// the identity code checks: no character Rust calls a control character.
+    #[test]
+    fn the_label_patterns_refuse_exactly_the_control_characters() {
+        let v = jsonschema::validator_for(
+            &serde_json::json!({"type": "string", "pattern": keepsake_api::limits::NO_CONTROL_PATTERN}),
+        )
+        .unwrap();
+        for c in (0u32..0x300).chain([0x2028, 0x200b, 0xfeff, 0x1f600]).filter_map(char::from_u32) {
+            assert_eq!(v.is_valid(&serde_json::json!(format!("a{c}b"))), !c.is_control(), "U+{:04X}", c as u32);
+        }
+        let visible = jsonschema::validator_for(
+            &serde_json::json!({"type": "string", "pattern": keepsake_api::limits::VISIBLE_PATTERN}),
+        )
+        .unwrap();
+        for (text, ok) in [("Anna", true), (" x ", true), ("   ", false), ("", false), ("a\tb", false)] {
+            assert_eq!(visible.is_valid(&serde_json::json!(text)), ok, "{text:?}");
+        }
     }
 }

@@ -67,7 +67,8 @@ fn build() -> OpenApiDocument {
         if let Some(s) = (r.body)(&mut generator) {
             op.insert(
                 "requestBody".into(),
-                json!({"required": false, "description": "An empty body counts as `{}`.",
+                json!({"required": !r.body_optional,
+                       "description": if r.body_optional { "May be left out: an empty body counts as `{}`." } else { "A JSON object." },
                        "content": {"application/json": {"schema": s}}}),
             );
         }
@@ -140,6 +141,9 @@ mod tests {
     #[test]
     fn every_route_documents_its_inputs_and_answers() {
         let doc = super::document();
+        // A body with required fields is required; one whose fields are all optional may be left out.
+        assert_eq!(doc.paths["/api/v1/auth/login"]["post"]["requestBody"]["required"], true);
+        assert_eq!(doc.paths["/api/v1/host/self-check"]["post"]["requestBody"]["required"], false);
         for (path, ops) in &doc.paths {
             for (method, op) in ops.as_object().unwrap() {
                 let responses = op["responses"].as_object().unwrap();
