@@ -20,6 +20,51 @@ pub enum Event {
     FacilityChanged { facility: FacilityKind, from: FacilityState, to: FacilityState },
     /// The audit log recorded a `security.*` action (a sign-in backoff, a changed security setting).
     Security { audit_id: i64, action: String, actor: String, target: Option<String>, outcome: String, source: String },
+    /// A sign-in with a wrong password (or an unknown name), for the failed-login spike rule.
+    LoginFailed { name: String, source: String },
+
+    // ZFS (published by the pool watcher when what it reads changes).
+    /// A pool's health as `zpool status` reports it: its state and the error counters summed over
+    /// its devices. `detail` is the status/action text, for the alert message.
+    PoolHealth {
+        pool: String,
+        state: String,
+        read_errors: u64,
+        write_errors: u64,
+        checksum_errors: u64,
+        data_errors: bool,
+        detail: String,
+    },
+    /// A dataset's free space (published when the whole percentage changes).
+    DatasetSpace { dataset: String, available_bytes: u64, used_bytes: u64 },
+
+    // Containers (published by the container watcher from the Docker engine's event stream).
+    /// A container exited on its own with a non-zero code (a stop or kill request is not a crash).
+    ContainerCrashed { container: String, exit_code: i64 },
+    /// A container crashed `restarts` times within `window_secs`.
+    ContainerRestartLoop { container: String, restarts: u32, window_secs: u32 },
+    /// A container's health check turned unhealthy (`healthy: false`) or healthy again.
+    ContainerHealth { container: String, healthy: bool },
+    /// A container is running again (started, and not unhealthy).
+    ContainerRunning { container: String },
+
+    // Backups and restores (sources: the drives and restore-point subsystems).
+    /// A drive was enrolled for backups (its "no recent backup" clock starts).
+    DriveEnrolled { drive: String, label: String },
+    /// A drive was removed from the backup set (its alerts resolve).
+    DriveForgotten { drive: String },
+    /// A backup to a drive ended.
+    BackupFinished { drive: String, label: String, job_id: Option<i64>, ok: bool, error: Option<String> },
+    /// A restore drill (a test restore into scratch space) ended.
+    RestoreDrillFinished { job_id: Option<i64>, ok: bool, error: Option<String> },
+
+    // Updates, certificates and the host configuration.
+    /// A newer Immich release than the running one is available (`latest == current`: none).
+    UpdateAvailable { current: String, latest: String },
+    /// The certificate Caddy serves for `host` expires at `not_after`.
+    CertificateExpiry { host: String, not_after: chrono::DateTime<chrono::Utc> },
+    /// A `nixos-rebuild` ended.
+    RebuildFinished { ok: bool, generation: Option<i64>, error: Option<String> },
 }
 
 impl Event {
@@ -29,6 +74,20 @@ impl Event {
             Event::JobFinished { .. } => "job_finished",
             Event::FacilityChanged { .. } => "facility_changed",
             Event::Security { .. } => "security",
+            Event::LoginFailed { .. } => "login_failed",
+            Event::PoolHealth { .. } => "pool_health",
+            Event::DatasetSpace { .. } => "dataset_space",
+            Event::ContainerCrashed { .. } => "container_crashed",
+            Event::ContainerRestartLoop { .. } => "container_restart_loop",
+            Event::ContainerHealth { .. } => "container_health",
+            Event::ContainerRunning { .. } => "container_running",
+            Event::DriveEnrolled { .. } => "drive_enrolled",
+            Event::DriveForgotten { .. } => "drive_forgotten",
+            Event::BackupFinished { .. } => "backup_finished",
+            Event::RestoreDrillFinished { .. } => "restore_drill_finished",
+            Event::UpdateAvailable { .. } => "update_available",
+            Event::CertificateExpiry { .. } => "certificate_expiry",
+            Event::RebuildFinished { .. } => "rebuild_finished",
         }
     }
 }
