@@ -5,6 +5,7 @@
 //! root CLI and the tests. It knows nothing of SQL, Docker, D-Bus or how the agent does its work,
 //! and it never starts a runtime: the caller brings its own.
 
+pub mod alerts;
 pub mod body;
 pub mod client;
 pub mod identity;
@@ -12,6 +13,7 @@ pub mod limits;
 pub mod paths;
 pub mod types;
 
+pub use alerts::*;
 pub use client::{Client, ClientError, EventStream, SseEvent};
 pub use identity::*;
 pub use types::*;

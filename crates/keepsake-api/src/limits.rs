@@ -79,6 +79,40 @@ pub const VISIBLE_PATTERN: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x1f\\x7f
 /// Secret values, in characters: at four bytes a character this stays within [`SECRET_VALUE_MAX`].
 pub const SECRET_VALUE_MAX_CHARS: usize = SECRET_VALUE_MAX / 4;
 
+// Alerts and notifications.
+
+/// Channel names, in characters.
+pub const CHANNEL_NAME_MAX_CHARS: usize = 64;
+/// Recipients of one email channel.
+pub const CHANNEL_RECIPIENTS_MAX: usize = 10;
+/// A channel's secret (an SMTP password, a token, a webhook address), in characters.
+pub const CHANNEL_SECRET_MAX_CHARS: usize = 2048;
+/// Email addresses (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+/// An address as `local@domain` in printable ASCII with no spaces, `<`, `>`, `,` or `;`, so it
+/// cannot smuggle a second recipient or a header; the agent parses it properly as well.
+pub const EMAIL_PATTERN: &str = "^[!#-+\\-9=?A-Z^-~.]+@[A-Za-z0-9.\\[\\]:-]+$";
+/// Host names as DNS allows them.
+pub const HOSTNAME_MAX: usize = 253;
+/// Host names or IP addresses (an IPv6 address in brackets).
+pub const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9._:\\[\\]-]+$";
+/// Addresses of webhooks and ntfy servers.
+pub const URL_MAX: usize = 2048;
+/// `http://` or `https://` and printable ASCII.
+pub const URL_PATTERN: &str = "^https?://[\\x21-\\x7e]+$";
+/// ntfy topics as ntfy accepts them.
+pub const NTFY_TOPIC_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
+/// A certificate authority in PEM, in characters.
+pub const PEM_MAX_CHARS: usize = 16 * 1024;
+/// SMTP user names, in characters.
+pub const SMTP_USERNAME_MAX_CHARS: usize = 256;
+/// A webhook's body template, in characters.
+pub const TEMPLATE_MAX_CHARS: usize = 8192;
+/// Rule ids and alert subjects as filters, in characters.
+pub const ALERT_SUBJECT_MAX_CHARS: usize = 128;
+/// A password-reset token: 32 random bytes in unpadded base64url.
+pub const RESET_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
+
 #[cfg(test)]
 mod tests {
     use super::*;

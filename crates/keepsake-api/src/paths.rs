@@ -50,6 +50,21 @@ pub const SECURITY_SETTINGS: &str = "/api/v1/settings/security";
 pub const SECRETS: &str = "/api/v1/secrets";
 pub const SECRET: &str = "/api/v1/secrets/{name}";
 
+pub const ALERTS: &str = "/api/v1/alerts";
+pub const ALERT_SNOOZE: &str = "/api/v1/alerts/{id}/snooze";
+pub const ALERT_HISTORY: &str = "/api/v1/alerts/history";
+pub const ALERT_RULES: &str = "/api/v1/alerts/rules";
+pub const ALERT_RULE: &str = "/api/v1/alerts/rules/{id}";
+pub const ALERT_CHANNELS: &str = "/api/v1/alerts/channels";
+pub const ALERT_CHANNEL: &str = "/api/v1/alerts/channels/{id}";
+pub const ALERT_CHANNEL_TEST: &str = "/api/v1/alerts/channels/{id}/test";
+pub const ALERT_SUMMARY: &str = "/api/v1/alerts/summary";
+pub const ALERT_SUMMARY_SEND: &str = "/api/v1/alerts/summary/send";
+
+pub const PASSWORD_RESET: &str = "/api/v1/auth/password-reset";
+pub const PASSWORD_RESET_REQUEST: &str = "/api/v1/auth/password-reset/request";
+pub const PASSWORD_RESET_CONFIRM: &str = "/api/v1/auth/password-reset/confirm";
+
 /// `template` with each `{name}` replaced by its value, percent-encoded for a path segment.
 pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
     let mut out = template.to_owned();
