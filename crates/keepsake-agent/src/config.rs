@@ -19,6 +19,8 @@ pub struct AgentConfig {
     pub probe_timeout: Duration,
     /// Addresses the dashboard is reached at (for passkeys); the first names the relying party.
     pub public_origins: Vec<url::Url>,
+    /// The first retry of an alert message that could not be sent waits this long (then doubling).
+    pub notify_retry_base: Duration,
 }
 
 impl AgentConfig {

@@ -10,8 +10,10 @@
 //! - [`events`]: the event bus and its durable outbox, for subsystems that must not miss events.
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
+//! - [`alerts`]: rules on the events, alert states, and messages through email and webhooks.
 //! - [`auth`]: identity and access; [`settings`]: typed settings; [`vault`]: sealed secrets.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -29,6 +31,7 @@ use chrono::{DateTime, Utc};
 
 pub use config::AgentConfig;
 
+use crate::alerts::{Alerts, AlertsConfig};
 use crate::auth::{Auth, AuthConfig};
 use crate::events::Events;
 use crate::host::{Facilities, HostConfig};
@@ -48,6 +51,7 @@ pub struct Agent {
     pub auth: Auth,
     pub jobs: Arc<JobManager>,
     pub events: Events,
+    pub alerts: Arc<Alerts>,
     pub facilities: Facilities,
     pub started_at: DateTime<Utc>,
 }
@@ -64,6 +68,8 @@ pub enum AgentError {
     Server(#[from] server::ServerError),
     #[error("identity: {0}")]
     Auth(#[from] auth::AuthError),
+    #[error("alerts: {0}")]
+    Alerts(#[from] alerts::AlertsError),
 }
 
 /// Opens the state, probes the host, and serves the API until `shutdown` resolves.
@@ -81,6 +87,16 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     if pruned > 0 {
         tracing::info!(pruned, "removed audit entries older than the retention setting");
     }
+    let alerts = Alerts::new(
+        Arc::clone(&store),
+        events.clone(),
+        auth.sealer(),
+        AlertsConfig {
+            origin: config.public_origins.first().cloned(),
+            retry_base: config.notify_retry_base,
+            ..AlertsConfig::default()
+        },
+    );
     let host = config.host();
     // The socket first, so clients can connect (and queue) while the host is probed. Then probe
     // quickly: a stalled facility (a hung mount, a wedged daemon) must not keep the API from
@@ -90,8 +106,10 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let quick = HostConfig { probe_timeout: host.probe_timeout.min(STARTUP_PROBE_TIMEOUT), ..host.clone() };
     let facilities = Facilities::new(host::probe_all(&quick).await);
     tracing::info!(socket = %config.socket.display(), web_uid = config.web_uid, "keepsake-agent {VERSION} listening");
+    alerts.start()?;
     let socket = config.socket.clone();
-    let agent = Arc::new(Agent { config, host, store, auth, jobs, events, facilities, started_at: Utc::now() });
+    let agent =
+        Arc::new(Agent { config, host, store, auth, jobs, events, alerts, facilities, started_at: Utc::now() });
     server::serve(listener, agent, shutdown).await;
     let _ = std::fs::remove_file(&socket);
     // Jobs still running die with this process; the next start reconciles them from what they

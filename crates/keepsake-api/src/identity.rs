@@ -186,6 +186,8 @@ pub struct UserInfo {
     pub totp_enabled: bool,
     pub passkeys: u32,
     pub created_at: DateTime<Utc>,
+    /// Where this account's alerts and password-reset links go.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -207,6 +209,9 @@ pub struct NewUser {
     #[serde(default)]
     #[schemars(length(max = crate::limits::USER_GROUPS_MAX))]
     pub groups: Vec<i64>,
+    /// For password-reset links (optional).
+    #[schemars(length(max = crate::limits::EMAIL_MAX), regex(pattern = crate::limits::EMAIL_PATTERN))]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -218,6 +223,9 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     #[schemars(length(max = crate::limits::USER_GROUPS_MAX))]
     pub groups: Option<Vec<i64>>,
+    /// A new email address; `""` removes it.
+    #[schemars(length(max = crate::limits::EMAIL_MAX), regex(pattern = crate::limits::EMAIL_OR_EMPTY_PATTERN))]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -92,6 +92,8 @@ pub const EMAIL_MAX: usize = 254;
 /// An address as `local@domain` in printable ASCII with no spaces, `<`, `>`, `,` or `;`, so it
 /// cannot smuggle a second recipient or a header; the agent parses it properly as well.
 pub const EMAIL_PATTERN: &str = "^[!#-+\\-9=?A-Z^-~.]+@[A-Za-z0-9.\\[\\]:-]+$";
+/// An address or nothing (to remove one).
+pub const EMAIL_OR_EMPTY_PATTERN: &str = "^$|^[!#-+\\-9=?A-Z^-~.]+@[A-Za-z0-9.\\[\\]:-]+$";
 /// Host names as DNS allows them.
 pub const HOSTNAME_MAX: usize = 253;
 /// Host names or IP addresses (an IPv6 address in brackets).
@@ -113,9 +115,43 @@ pub const ALERT_SUBJECT_MAX_CHARS: usize = 128;
 /// A password-reset token: 32 random bytes in unpadded base64url.
 pub const RESET_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
 
+/// Whether `s` is an address [`EMAIL_PATTERN`] accepts, within [`EMAIL_MAX`]: the same check in
+/// code, for the places that take an address outside a documented body.
+pub fn is_plausible_email(s: &str) -> bool {
+    let local_ok = |c: char| c.is_ascii_graphic() && !matches!(c, '"' | ',' | ':' | ';' | '<' | '>' | '@' | '[' | '\\' | ']');
+    let domain_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | ':' | '-');
+    match s.split_once('@') {
+        Some((local, domain)) if s.len() <= EMAIL_MAX => {
+            !local.is_empty() && !domain.is_empty() && local.chars().all(local_ok) && domain.chars().all(domain_ok)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_check_agrees_with_the_documented_pattern() {
+        let re = regex_lite_match;
+        for s in ["anna@example.org", "a.b+c@mail.example", "x@[127.0.0.1]", "o'neil@example.org"] {
+            assert!(is_plausible_email(s), "{s}");
+            assert!(re(s), "{s}");
+        }
+        for s in ["", "anna", "@example.org", "anna@", "a b@example.org", "a<b@x", "a@b@c", "a,b@x", "a@x y", "a\nb@x"] {
+            assert!(!is_plausible_email(s), "{s:?}");
+        }
+        assert!(!is_plausible_email(&format!("{}@x.org", "a".repeat(EMAIL_MAX))));
+    }
+
+    /// EMAIL_PATTERN's classes, spelled out, so the test checks the pattern's meaning, not a copy.
+    fn regex_lite_match(s: &str) -> bool {
+        assert_eq!(EMAIL_PATTERN, "^[!#-+\\-9=?A-Z^-~.]+@[A-Za-z0-9.\\[\\]:-]+$");
+        let local = |c: char| c == '!' || ('#'..='+').contains(&c) || ('-'..='9').contains(&c) || c == '=' || c == '?' || c.is_ascii_uppercase() || ('^'..='~').contains(&c) || c == '.';
+        let domain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | ':' | '-');
+        s.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && l.chars().all(local) && d.chars().all(domain))
+    }
 
     #[test]
     fn truncation_is_bounded_on_a_character_boundary_and_defuses_control_characters() {

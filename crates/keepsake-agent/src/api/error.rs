@@ -154,3 +154,16 @@ impl From<keepsake_api::body::BodyError> for ApiError {
         }
     }
 }
+
+impl From<crate::alerts::AlertsError> for ApiError {
+    fn from(e: crate::alerts::AlertsError) -> ApiError {
+        use crate::alerts::AlertsError as E;
+        let code = e.code();
+        match e {
+            E::Store(e) => e.into(),
+            E::NotFound { message, .. } => ApiError::new(StatusCode::NOT_FOUND, code, message),
+            E::Invalid { message, .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            E::Secrets(e) => crate::auth::AuthError::from(e).into(),
+        }
+    }
+}

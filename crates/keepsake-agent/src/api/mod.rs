@@ -15,6 +15,7 @@
 //! `api::contract`/`api::error`. Handlers never import the table.
 
 mod account;
+mod alerts;
 mod audit;
 pub mod caller;
 pub mod contract;
@@ -24,6 +25,7 @@ mod groups;
 mod host;
 mod jobs;
 pub mod openapi;
+mod password_reset;
 pub mod routes;
 mod session;
 mod settings;

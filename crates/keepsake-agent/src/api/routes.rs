@@ -13,7 +13,7 @@ use keepsake_api as w;
 use keepsake_api::paths::*;
 
 use super::contract::{JobEvents, JsonOrCsv, NoBody, NoQuery, Route, WithCookie};
-use super::{account, audit, groups, host, jobs, session, settings, users};
+use super::{account, alerts, audit, groups, host, jobs, password_reset, session, settings, users};
 use crate::auth::Permission;
 
 /// `route!(METHOD PATH, operation id, permission, Query, Body => status Reply, handler, summary)`
@@ -42,6 +42,9 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST AUTH_LOGIN_RECOVERY, "auth.login_recovery", Public, NoQuery, w::CodeRequest => 200 w::LoginResponse, session::login_recovery, "Second factor: a one-time recovery code"),
         route!(POST AUTH_PASSKEY_BEGIN, "auth.passkey_begin", Public, NoQuery, w::NameRequest => 200 w::PasskeyChallenge, session::passkey_begin, "Start signing in with a passkey (passwordless, or as the second factor)"),
         route!(POST AUTH_PASSKEY_FINISH, "auth.passkey_finish", Public, NoQuery, w::PasskeyAnswer => 200 WithCookie<w::LoginResponse>, session::passkey_finish, "Finish signing in with a passkey"),
+        route!(GET PASSWORD_RESET, "auth.password_reset_available", Public, NoQuery, NoBody => 200 w::PasswordResetAvailability, password_reset::availability, "Whether a forgotten password can be reset by email"),
+        route!(POST PASSWORD_RESET_REQUEST, "auth.password_reset_request", Public, NoQuery, w::PasswordResetRequest => 202 w::Done, password_reset::request, "Email a single-use reset link to the account's address (the answer never says whether the account exists)"),
+        route!(POST PASSWORD_RESET_CONFIRM, "auth.password_reset_confirm", Public, NoQuery, w::PasswordResetConfirm => 200 w::Done, password_reset::confirm, "Set a new password with a reset link's token (ends every session of the account)"),
         route!(POST AUTH_LOGOUT, "auth.logout", Authenticated, NoQuery, w::NoParams => 200 WithCookie<w::Done>, session::logout, "Sign out (end this session)"),
         route!(GET ME, "me.get", Authenticated, NoQuery, NoBody => 200 w::Me, account::me, "The signed-in user"),
         route!(POST ME_PASSWORD, "me.password", Authenticated, NoQuery, w::PasswordChange => 200 w::Done, account::change_password, "Change my password (ends my other sessions)"),
@@ -74,5 +77,18 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET SECRETS, "secrets.list", HostSettings, NoQuery, NoBody => 200 w::SecretList, settings::secrets, "Which secrets are set (never their values)"),
         route!(PUT SECRET, "secrets.set", HostSettings, NoQuery, w::SecretValue => 200 w::Done, settings::set_secret, "Set a secret (write-only)"),
         route!(DELETE SECRET, "secrets.delete", HostSettings, NoQuery, NoBody => 200 w::Done, settings::delete_secret, "Remove a secret"),
+        route!(GET ALERTS, "alerts.list", NotificationsView, NoQuery, NoBody => 200 w::AlertList, alerts::list, "Firing alerts, then those resolved in the last week"),
+        route!(POST ALERT_SNOOZE, "alerts.snooze", NotificationsManage, NoQuery, w::SnoozeRequest => 200 w::AlertInfo, alerts::snooze, "Hold back an alert's messages for a while (0 minutes ends the snooze)"),
+        route!(GET ALERT_HISTORY, "alerts.history", NotificationsView, w::HistoryQuery, NoBody => 200 w::AlertHistory, alerts::history, "What alerts did and which messages went out, newest first"),
+        route!(GET ALERT_RULES, "alerts.rules", NotificationsView, NoQuery, NoBody => 200 w::RuleList, alerts::rules, "The built-in rules and their settings"),
+        route!(PATCH ALERT_RULE, "alerts.rule_update", NotificationsManage, NoQuery, w::RuleUpdate => 200 w::RuleInfo, alerts::update_rule, "Change a rule's threshold, mute it, or set the least time between repeats"),
+        route!(GET ALERT_CHANNELS, "alerts.channels", NotificationsView, NoQuery, NoBody => 200 w::ChannelList, alerts::channels, "Where messages go (secrets are never shown)"),
+        route!(POST ALERT_CHANNELS, "alerts.channel_create", NotificationsManage, NoQuery, w::ChannelUpsert => 201 w::ChannelInfo, alerts::create_channel, "Add a channel: email, ntfy, Discord, Slack or a webhook"),
+        route!(PUT ALERT_CHANNEL, "alerts.channel_update", NotificationsManage, NoQuery, w::ChannelUpsert => 200 w::ChannelInfo, alerts::update_channel, "Change a channel (an absent secret is kept, an empty one removed)"),
+        route!(DELETE ALERT_CHANNEL, "alerts.channel_delete", NotificationsManage, NoQuery, NoBody => 200 w::Done, alerts::delete_channel, "Remove a channel and its queued messages"),
+        route!(POST ALERT_CHANNEL_TEST, "alerts.channel_test", NotificationsManage, NoQuery, w::NoParams => 200 w::ChannelTestResult, alerts::test_channel, "Send a test message now; reports the server's own error on failure"),
+        route!(GET ALERT_SUMMARY, "alerts.summary_get", NotificationsView, NoQuery, NoBody => 200 w::SummarySettings, alerts::summary, "When the weekly summary goes out"),
+        route!(PUT ALERT_SUMMARY, "alerts.summary_set", NotificationsManage, NoQuery, w::SummarySettings => 200 w::SummarySettings, alerts::set_summary, "Change when the weekly summary goes out"),
+        route!(POST ALERT_SUMMARY_SEND, "alerts.summary_send", NotificationsManage, NoQuery, w::NoParams => 202 w::Done, alerts::send_summary, "Send the weekly summary now"),
     ]
 });

@@ -23,6 +23,7 @@ fn user_info(agent: &Agent, u: UserRow) -> Result<UserInfo, ApiError> {
         disabled: u.disabled,
         totp_enabled: u.totp_enabled,
         created_at: u.created_at,
+        email: u.email,
     })
 }
 
@@ -35,7 +36,7 @@ pub async fn create(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: NewUser) -> Result
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
     let by = cx.caller.identity.clone();
     let u = blocking(&agent, move |a| {
-        a.auth.create_user(&r.name, &display, &r.password, r.role.into(), &r.groups, &by).map_err(ApiError::from)
+        a.auth.create_user(&r.name, &display, &r.password, r.role.into(), &r.groups, r.email.as_deref(), &by).map_err(ApiError::from)
     })
     .await?;
     cx.note(|n| {
@@ -59,6 +60,7 @@ pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: UserUpdate) -> Res
         r.role.map(Role::from),
         r.disabled,
         r.groups.as_deref(),
+        r.email.as_deref(),
         &cx.caller.identity,
     )?;
     cx.note(|n| {

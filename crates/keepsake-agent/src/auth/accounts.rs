@@ -41,6 +41,22 @@ pub fn check_display_name(display: &str) -> Result<()> {
     Ok(())
 }
 
+/// An account's email address: one the documented pattern accepts (no spaces, no second
+/// recipient). Empty means none.
+pub fn check_email(email: &str) -> Result<()> {
+    if !keepsake_api::limits::is_plausible_email(email) {
+        return Err(AuthError::bad_request(
+            "user.invalid_email",
+            format!(
+                "{:?} is not an email address Keepsake can send to: use name@example.org, at most {} characters",
+                keepsake_api::limits::truncate_for_record(email, 80),
+                keepsake_api::limits::EMAIL_MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_group_name(name: &str) -> Result<()> {
     super::check_chars("the group name", name, GROUP_NAME_MAX_CHARS)?;
     if name.trim().is_empty() || name.chars().any(char::is_control) {
@@ -125,10 +141,15 @@ impl Auth {
         password: &str,
         role: Role,
         groups: &[i64],
+        email: Option<&str>,
         by: &Identity,
     ) -> Result<UserRow> {
         check_name(name)?;
         check_display_name(display)?;
+        let email = email.filter(|e| !e.is_empty());
+        if let Some(e) = email {
+            check_email(e)?;
+        }
         password::check_rules(password, name)?;
         if role == Role::Owner && !by.is_owner_or_root() {
             return Err(owner_only("create another owner"));
@@ -138,6 +159,10 @@ impl Auth {
             check_groups_exist(tx, groups)?;
             let u = tx.insert_user(name, display, &hash, role.name(), false)?;
             tx.set_user_groups(u.id, groups)?;
+            if email.is_some() {
+                tx.set_user_email(u.id, email)?;
+                return user_in(tx, u.id);
+            }
             Ok(u)
         })
     }
@@ -155,8 +180,9 @@ impl Auth {
             .ok_or_else(|| AuthError::not_found("user.not_found", format!("there is no account with id {id}")))
     }
 
-    /// Changes role, display name, disabled flag and groups in one transaction, with the owner
-    /// rules. Disabling ends the account's sessions.
+    /// Changes role, display name, disabled flag, groups and email address (`Some("")` clears
+    /// it) in one transaction, with the owner rules. Disabling ends the account's sessions.
+    #[allow(clippy::too_many_arguments)]
     pub fn update_user(
         &self,
         id: i64,
@@ -164,10 +190,14 @@ impl Auth {
         role: Option<Role>,
         disabled: Option<bool>,
         groups: Option<&[i64]>,
+        email: Option<&str>,
         by: &Identity,
     ) -> Result<UserRow> {
         if let Some(d) = display {
             check_display_name(d)?;
+        }
+        if let Some(e) = email.filter(|e| !e.is_empty()) {
+            check_email(e)?;
         }
         self.store.transaction(|tx| {
             let u = user_in(tx, id)?;
@@ -193,6 +223,9 @@ impl Auth {
             tx.update_user(id, display.unwrap_or(&u.display_name), new_role.name(), disabled)?;
             if let Some(g) = groups {
                 tx.set_user_groups(id, g)?;
+            }
+            if let Some(e) = email {
+                tx.set_user_email(id, Some(e).filter(|e| !e.is_empty()))?;
             }
             if disabled {
                 tx.delete_sessions_of(id, None)?;

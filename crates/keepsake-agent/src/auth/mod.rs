@@ -29,6 +29,7 @@ pub mod error;
 pub mod passkeys;
 pub mod password;
 pub mod permissions;
+pub mod reset;
 pub mod second_factors;
 pub mod sessions;
 pub mod signin;
@@ -249,6 +250,11 @@ impl Auth {
     /// The key that seals secrets at rest (also TOTP secrets).
     pub fn secrets(&self) -> &SecretBox {
         &self.sealer
+    }
+
+    /// The same key, shared (the alerts module seals channel secrets with it).
+    pub fn sealer(&self) -> Arc<SecretBox> {
+        Arc::clone(&self.sealer)
     }
 
     pub fn vault(&self) -> &Vault {

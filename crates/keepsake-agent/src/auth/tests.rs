@@ -136,22 +136,22 @@ fn owner_rules_hold() {
     let f = fixture();
     let (anna, s) = f.auth.setup_owner("anna", "Anna", PW, &client()).unwrap();
     let owner = Identity::User(Box::new(complete(&f.auth, &s.token)));
-    let bob = f.auth.create_user("bob", "Bob", PW, Role::Admin, &[], &owner).unwrap();
+    let bob = f.auth.create_user("bob", "Bob", PW, Role::Admin, &[], None, &owner).unwrap();
     let bob_s = f.auth.login_password("bob", PW, &client()).unwrap();
     let bob_id = Identity::User(Box::new(complete(&f.auth, &bob_s.session.token)));
-    assert_eq!(f.auth.create_user("eve", "Eve", PW, Role::Owner, &[], &bob_id).unwrap_err().code(), "auth.owner_only");
+    assert_eq!(f.auth.create_user("eve", "Eve", PW, Role::Owner, &[], None, &bob_id).unwrap_err().code(), "auth.owner_only");
     assert_eq!(f.auth.delete_user(anna.id, &bob_id).unwrap_err().code(), "auth.owner_only");
     assert_eq!(f.auth.set_password(anna.id, "a new long password", &bob_id).unwrap_err().code(), "auth.owner_only");
     assert_eq!(
-        f.auth.update_user(anna.id, None, Some(Role::Viewer), None, None, &owner).unwrap_err().code(),
+        f.auth.update_user(anna.id, None, Some(Role::Viewer), None, None, None, &owner).unwrap_err().code(),
         "auth.last_owner"
     );
     assert_eq!(
-        f.auth.create_user("bob", "Bob again", PW, Role::Viewer, &[], &owner).unwrap_err().code(),
+        f.auth.create_user("bob", "Bob again", PW, Role::Viewer, &[], None, &owner).unwrap_err().code(),
         "user.name_taken",
         "names are unique"
     );
-    f.auth.update_user(bob.id, None, None, Some(true), None, &owner).unwrap();
+    f.auth.update_user(bob.id, None, None, Some(true), None, None, &owner).unwrap();
     assert!(
         matches!(f.auth.session_state(Some(&bob_s.session.token)).unwrap(), SessionState::None),
         "disabling ends sessions"
@@ -163,11 +163,11 @@ fn groups_add_permissions_to_a_role() {
     let f = fixture();
     let (_, s) = f.auth.setup_owner("anna", "Anna", PW, &client()).unwrap();
     let owner = Identity::User(Box::new(complete(&f.auth, &s.token)));
-    let v = f.auth.create_user("vic", "Vic", PW, Role::Viewer, &[], &owner).unwrap();
+    let v = f.auth.create_user("vic", "Vic", PW, Role::Viewer, &[], None, &owner).unwrap();
     let gid = f.auth.create_group("auditors", &["audit.view".into()]).unwrap().id;
     let tok = f.auth.login_password("vic", PW, &client()).unwrap().session.token;
     assert!(!complete(&f.auth, &tok).permissions.contains(&Permission::AuditView));
-    f.auth.update_user(v.id, None, None, None, Some(&[gid]), &owner).unwrap();
+    f.auth.update_user(v.id, None, None, None, Some(&[gid]), None, &owner).unwrap();
     assert!(complete(&f.auth, &tok).permissions.contains(&Permission::AuditView));
 }
 
@@ -211,21 +211,21 @@ fn owner_fixture() -> (Fixture, Identity) {
 fn creating_a_user_with_an_unknown_group_leaves_no_user_behind() {
     let (f, owner) = owner_fixture();
     let gid = f.auth.create_group("family", &[]).unwrap().id;
-    let e = f.auth.create_user("bob", "Bob", PW, Role::Viewer, &[gid, 999], &owner).unwrap_err();
+    let e = f.auth.create_user("bob", "Bob", PW, Role::Viewer, &[gid, 999], None, &owner).unwrap_err();
     assert_eq!(e.code(), "user.unknown_group", "{e}");
     assert!(f.auth.store().user_by_name("bob").unwrap().is_none(), "the user was created anyway");
-    let bob = f.auth.create_user("bob", "Bob", PW, Role::Viewer, &[gid], &owner).unwrap();
+    let bob = f.auth.create_user("bob", "Bob", PW, Role::Viewer, &[gid], None, &owner).unwrap();
     assert_eq!(f.auth.store().group_ids_of(bob.id).unwrap(), vec![gid]);
 }
 
 #[test]
 fn an_update_with_an_unknown_group_changes_nothing() {
     let (f, owner) = owner_fixture();
-    let bob = f.auth.create_user("bob", "Bob", PW, Role::Viewer, &[], &owner).unwrap();
-    let e = f.auth.update_user(bob.id, Some("Robert"), Some(Role::Admin), Some(true), Some(&[999]), &owner);
+    let bob = f.auth.create_user("bob", "Bob", PW, Role::Viewer, &[], None, &owner).unwrap();
+    let e = f.auth.update_user(bob.id, Some("Robert"), Some(Role::Admin), Some(true), Some(&[999]), None, &owner);
     assert_eq!(e.unwrap_err().code(), "user.unknown_group");
     assert_eq!(f.auth.user(bob.id).unwrap(), bob, "the role, name or flag was written before the groups failed");
-    assert_eq!(f.auth.update_user(999, None, None, None, None, &owner).unwrap_err().code(), "user.not_found");
+    assert_eq!(f.auth.update_user(999, None, None, None, None, None, &owner).unwrap_err().code(), "user.not_found");
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn an_admin_cannot_reset_an_owners_second_factors() {
     let (b32, _, _) = f.auth.totp_begin(&me).unwrap();
     let secret = totp_rs::Secret::try_from_base32(&b32).unwrap().as_bytes().to_vec();
     f.auth.totp_confirm(&me, &totp::current(&secret, "anna").unwrap()).unwrap();
-    f.auth.create_user("bob", "Bob", PW, Role::Admin, &[], &owner).unwrap();
+    f.auth.create_user("bob", "Bob", PW, Role::Admin, &[], None, &owner).unwrap();
     let step = f.auth.login_password("bob", PW, &client()).unwrap();
     let admin = Identity::User(Box::new(complete(&f.auth, &step.session.token)));
 
@@ -284,8 +284,8 @@ fn oversized_inputs_are_refused_before_anything_is_stored_or_hashed() {
     fn too_long<T>(r: Result<T>) -> Option<&'static str> {
         r.err().map(|e| e.code())
     }
-    assert_eq!(too_long(f.auth.create_user("bob", &huge, PW, Role::Viewer, &[], &owner)), Some("input.too_long"));
-    assert_eq!(too_long(f.auth.create_user(&huge, "Bob", PW, Role::Viewer, &[], &owner)), Some("input.too_long"));
+    assert_eq!(too_long(f.auth.create_user("bob", &huge, PW, Role::Viewer, &[], None, &owner)), Some("input.too_long"));
+    assert_eq!(too_long(f.auth.create_user(&huge, "Bob", PW, Role::Viewer, &[], None, &owner)), Some("input.too_long"));
     assert_eq!(too_long(f.auth.create_group(&huge, &[])), Some("input.too_long"));
     assert_eq!(too_long(f.auth.passkey_login_begin(&huge)), Some("input.too_long"));
     let me = match &owner {
@@ -340,7 +340,7 @@ fn the_identity_cache_sees_every_change_on_the_very_next_request() {
     let auth = Auth::new(Arc::clone(&store), dir.path(), cfg).unwrap();
     let (_, s) = auth.setup_owner("anna", "Anna", PW, &client()).unwrap();
     let owner = Identity::User(Box::new(complete(&auth, &s.token)));
-    let bob = auth.create_user("bob", "Bob", PW, Role::Viewer, &[], &owner).unwrap();
+    let bob = auth.create_user("bob", "Bob", PW, Role::Viewer, &[], None, &owner).unwrap();
     let tok = auth.login_password("bob", PW, &client()).unwrap().session.token;
 
     // Cached reads do not write or move the epoch.
@@ -351,7 +351,7 @@ fn the_identity_cache_sees_every_change_on_the_very_next_request() {
     assert_eq!(store.identity_epoch(), epoch, "resolving a session changed identity data");
 
     // Role change.
-    auth.update_user(bob.id, None, Some(Role::Admin), None, None, &owner).unwrap();
+    auth.update_user(bob.id, None, Some(Role::Admin), None, None, None, &owner).unwrap();
     assert_eq!(resolve(&auth, &tok).unwrap().role, Role::Admin);
 
     // The second-factor-for-admins setting.
@@ -362,9 +362,9 @@ fn the_identity_cache_sees_every_change_on_the_very_next_request() {
     assert!(!resolve(&auth, &tok).unwrap().must_enroll_second_factor);
 
     // A group's permissions change.
-    auth.update_user(bob.id, None, Some(Role::Viewer), None, None, &owner).unwrap();
+    auth.update_user(bob.id, None, Some(Role::Viewer), None, None, None, &owner).unwrap();
     let g = auth.create_group("auditors", &[]).unwrap();
-    auth.update_user(bob.id, None, None, None, Some(&[g.id]), &owner).unwrap();
+    auth.update_user(bob.id, None, None, None, Some(&[g.id]), None, &owner).unwrap();
     assert!(!resolve(&auth, &tok).unwrap().permissions.contains(&Permission::AuditView));
     auth.update_group(g.id, "auditors", &["audit.view".into()]).unwrap();
     assert!(resolve(&auth, &tok).unwrap().permissions.contains(&Permission::AuditView));
@@ -379,11 +379,11 @@ fn the_identity_cache_sees_every_change_on_the_very_next_request() {
     // Disable.
     let tok = auth.login_password("bob", PW, &client()).unwrap().session.token;
     assert!(resolve(&auth, &tok).is_some());
-    auth.update_user(bob.id, None, None, Some(true), None, &owner).unwrap();
+    auth.update_user(bob.id, None, None, Some(true), None, None, &owner).unwrap();
     assert!(resolve(&auth, &tok).is_none(), "a disabled account's session still resolved");
 
     // A password set by an admin ends sessions; so does a second-factor reset.
-    auth.update_user(bob.id, None, None, Some(false), None, &owner).unwrap();
+    auth.update_user(bob.id, None, None, Some(false), None, None, &owner).unwrap();
     let tok = auth.login_password("bob", PW, &client()).unwrap().session.token;
     assert!(resolve(&auth, &tok).is_some());
     auth.reset_second_factor(bob.id, &owner).unwrap();

@@ -45,6 +45,10 @@ struct Args {
         default_value = "https://keepsake.local"
     )]
     public_origins: Vec<url::Url>,
+    /// Seconds before the first retry of an alert message that could not be sent (each next
+    /// retry waits twice as long, up to 30 minutes).
+    #[arg(long, default_value_t = 30)]
+    notify_retry_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         systemd_bus: args.systemd_bus,
         probe_timeout: Duration::from_secs(args.probe_timeout.max(1)),
         public_origins: args.public_origins,
+        notify_retry_base: Duration::from_secs(args.notify_retry_secs.max(1)),
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;

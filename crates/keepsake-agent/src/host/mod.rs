@@ -10,7 +10,7 @@
 //! The latest results are cached in [`Facilities`] for the status route, which must stay cheap.
 
 mod blocking;
-mod command;
+pub(crate) mod command;
 mod docker;
 mod nix;
 pub mod self_check;

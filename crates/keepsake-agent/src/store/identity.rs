@@ -24,6 +24,8 @@ pub struct UserRow {
     pub totp_secret: Option<Vec<u8>>,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Where alerts and password-reset links for this account go.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +62,7 @@ pub struct PasskeyRow {
 pub type FailureRecord = (u32, DateTime<Utc>, Option<DateTime<Utc>>);
 
 const USER_COLUMNS: &str =
-    "id, name, display_name, password_hash, role, disabled, totp_secret, totp_enabled, created_at";
+    "id, name, display_name, password_hash, role, disabled, totp_secret, totp_enabled, created_at, email";
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<(UserRow, String)> {
     Ok((
@@ -74,6 +76,7 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<(UserRow, String)> {
             totp_secret: r.get(6)?,
             totp_enabled: r.get::<_, i64>(7)? != 0,
             created_at: Utc::now(),
+            email: r.get(9)?,
         },
         r.get(8)?,
     ))
@@ -84,19 +87,6 @@ fn finish_user((mut u, created): (UserRow, String)) -> Result<UserRow> {
     Ok(u)
 }
 
-/// Declares `Store` methods that each run one `Tx` method in a transaction of its own.
-macro_rules! in_own_transaction {
-    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
-        impl Store {
-            $(
-                $(#[$m])*
-                pub fn $name(&self $(, $arg: $ty)*) -> Result<$ret> {
-                    self.transaction(|t| t.$name($($arg),*))
-                }
-            )*
-        }
-    };
-}
 
 in_own_transaction! {
     fn user_count(&self) -> i64;
@@ -104,6 +94,8 @@ in_own_transaction! {
     fn insert_user(&self, name: &str, display_name: &str, password_hash: &str, role: &str, only_if_none: bool) -> UserRow;
     fn user(&self, id: i64) -> Option<UserRow>;
     fn user_by_name(&self, name: &str) -> Option<UserRow>;
+    fn user_by_email(&self, email: &str) -> Option<UserRow>;
+    fn set_user_email(&self, id: i64, email: Option<&str>) -> ();
     fn users(&self) -> Vec<UserRow>;
     fn update_user(&self, id: i64, display_name: &str, role: &str, disabled: bool) -> ();
     fn set_password_hash(&self, id: i64, hash: &str) -> ();
@@ -188,6 +180,26 @@ impl Tx<'_> {
             .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"), [name], user_from_row)
             .optional()?;
         r.map(finish_user).transpose()
+    }
+
+    pub fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
+        let r = self
+            .conn
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1 COLLATE NOCASE"),
+                [email],
+                user_from_row,
+            )
+            .optional()?;
+        r.map(finish_user).transpose()
+    }
+
+    /// Sets or clears an account's address; an address another account has is `user.email_taken`.
+    pub fn set_user_email(&self, id: i64, email: Option<&str>) -> Result<()> {
+        self.conn
+            .execute("UPDATE users SET email = ?2 WHERE id = ?1", params![id, email])
+            .map_err(on_constraint("user.email_taken", || "another account already has this email address".into()))?;
+        Ok(())
     }
 
     pub fn users(&self) -> Result<Vec<UserRow>> {

@@ -167,6 +167,107 @@ pub(super) const MIGRATIONS: &[&str] = &[
         registered_at TEXT NOT NULL
     );
     "#,
+    // 6: alerts. Accounts get an email address (for alerts and forgotten passwords). Rules keep
+    // only what was changed from their built-in defaults. An alert is one rule's state for one
+    // subject; `transitions` numbers its changes so each notification has a stable key.
+    // Notifications are the delivery queue: a unique key per message, so reprocessing an event
+    // never queues a message twice. `alert_facts` keeps the newest fact per source (a pool's
+    // health, a dataset's space) for the weekly summary; `alert_samples` keeps timestamped
+    // occurrences for windowed rules (failed sign-ins, backups per drive). Reset tokens are
+    // stored only as hashes.
+    r#"
+    ALTER TABLE users ADD COLUMN email TEXT;
+    CREATE UNIQUE INDEX users_by_email ON users(email COLLATE NOCASE) WHERE email IS NOT NULL;
+
+    CREATE TABLE alert_rules (
+        id                 TEXT PRIMARY KEY,
+        threshold          INTEGER,
+        muted              INTEGER NOT NULL DEFAULT 0,
+        min_repeat_minutes INTEGER
+    );
+
+    CREATE TABLE alerts (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule             TEXT NOT NULL,
+        subject          TEXT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('firing','resolved')),
+        severity         TEXT NOT NULL,
+        title            TEXT NOT NULL,
+        message          TEXT NOT NULL,
+        facts            TEXT NOT NULL DEFAULT '[]',
+        since            TEXT NOT NULL,
+        changed_at       TEXT NOT NULL,
+        observed_at      TEXT NOT NULL,
+        transitions      INTEGER NOT NULL DEFAULT 1,
+        notified_firing  INTEGER NOT NULL DEFAULT 0,
+        last_notified_at TEXT,
+        snoozed_until    TEXT,
+        UNIQUE (rule, subject)
+    );
+
+    CREATE TABLE alert_history (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL,
+        alert_id INTEGER REFERENCES alerts(id) ON DELETE SET NULL,
+        rule     TEXT NOT NULL,
+        subject  TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        channel  TEXT,
+        detail   TEXT NOT NULL
+    );
+    CREATE INDEX alert_history_by_rule ON alert_history(rule, id);
+
+    CREATE TABLE channels (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        name           TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        enabled        INTEGER NOT NULL,
+        settings       TEXT NOT NULL,
+        secret         BLOB,
+        notify_on      TEXT NOT NULL,
+        rules          TEXT NOT NULL DEFAULT '{}',
+        weekly_summary INTEGER NOT NULL DEFAULT 0,
+        created_at     TEXT NOT NULL
+    );
+
+    CREATE TABLE notifications (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        key             TEXT NOT NULL UNIQUE,
+        channel_id      INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        alert_id        INTEGER REFERENCES alerts(id) ON DELETE SET NULL,
+        message         TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending','sending','sent','failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT
+    );
+    CREATE INDEX notifications_due ON notifications(state, next_attempt_at);
+
+    CREATE TABLE alert_facts (
+        kind    TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        PRIMARY KEY (kind, subject)
+    );
+
+    CREATE TABLE alert_samples (
+        kind    TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        ok      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX alert_samples_by_kind ON alert_samples(kind, at);
+
+    CREATE TABLE password_resets (
+        token_hash TEXT PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at    TEXT
+    );
+    "#,
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {

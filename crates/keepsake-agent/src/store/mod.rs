@@ -11,6 +11,21 @@
 //! groups, sessions, second factors, settings) bumps [`Store::identity_epoch`] after it commits;
 //! the identity cache in `auth` trusts an entry only while the epoch is unchanged.
 
+/// Declares `Store` methods that each run one `Tx` method in a transaction of its own.
+macro_rules! in_own_transaction {
+    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$m])*
+                pub fn $name(&self $(, $arg: $ty)*) -> Result<$ret> {
+                    self.transaction(|t| t.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+mod alerts;
 mod audit;
 mod identity;
 mod jobs;
@@ -25,6 +40,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use alerts::{AlertRow, ChannelRow, DeliveryState, HistoryRow, NotificationRow, ResetRow, RuleOverride};
 pub use audit::{AuditEntry, AuditFilter, AuditHead, AuditVerdict, NewAudit};
 pub use identity::{FailureRecord, GroupRow, PasskeyRow, SessionRow, UserRow};
 pub use jobs::{Checkpoint, JobFilter, Unfinished};

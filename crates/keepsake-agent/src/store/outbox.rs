@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use tokio::sync::watch;
 
-use super::{Result, Store, StoreError, now, parse_ts, ts};
+use super::{Result, Store, StoreError, Tx, now, parse_ts, ts};
 use crate::events::Event;
 
 /// An event read back from the outbox.
@@ -99,16 +99,7 @@ impl Store {
 
     /// Moves the consumer's cursor to `seq` (never backwards): it has handled every event up to it.
     pub fn ack_outbox(&self, consumer: &str, seq: i64) -> Result<()> {
-        let n = self
-            .lock()
-            .execute("UPDATE outbox_consumers SET cursor = MAX(cursor, ?2) WHERE name = ?1", params![consumer, seq])?;
-        if n == 0 {
-            return Err(StoreError::conflict(
-                "outbox.unknown_consumer",
-                format!("no outbox consumer named {consumer:?}; register it before acknowledging"),
-            ));
-        }
-        Ok(())
+        self.transaction(|t| t.ack_outbox(consumer, seq))
     }
 
     /// Deletes events every registered consumer has acknowledged, and events older than `cutoff`
@@ -123,6 +114,23 @@ impl Store {
         let read = tx.execute("DELETE FROM outbox WHERE seq <= ?1", [floor])?;
         tx.commit()?;
         Ok((read + unread, unread))
+    }
+}
+
+impl Tx<'_> {
+    /// [`Store::ack_outbox`] inside a transaction: a consumer that writes what an event caused
+    /// and its cursor together handles each event exactly once, even across a crash.
+    pub fn ack_outbox(&self, consumer: &str, seq: i64) -> Result<()> {
+        let n = self
+            .conn
+            .execute("UPDATE outbox_consumers SET cursor = MAX(cursor, ?2) WHERE name = ?1", params![consumer, seq])?;
+        if n == 0 {
+            return Err(StoreError::conflict(
+                "outbox.unknown_consumer",
+                format!("no outbox consumer named {consumer:?}; register it before acknowledging"),
+            ));
+        }
+        Ok(())
     }
 }
 
