@@ -96,7 +96,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
             retry_base: config.notify_retry_base,
             ..AlertsConfig::default()
         },
-    );
+    )?;
     let host = config.host();
     // The socket first, so clients can connect (and queue) while the host is probed. Then probe
     // quickly: a stalled facility (a hung mount, a wedged daemon) must not keep the API from

@@ -4,6 +4,179 @@
  */
 
 export interface paths {
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Firing alerts, then those resolved in the last week */
+        get: operations["alerts.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where messages go (secrets are never shown) */
+        get: operations["alerts.channels"];
+        put?: never;
+        /** Add a channel: email, ntfy, Discord, Slack or a webhook */
+        post: operations["alerts.channel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a channel (an absent secret is kept, an empty one removed) */
+        put: operations["alerts.channel_update"];
+        post?: never;
+        /** Remove a channel and its queued messages */
+        delete: operations["alerts.channel_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test message now; reports the server's own error on failure */
+        post: operations["alerts.channel_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What alerts did and which messages went out, newest first */
+        get: operations["alerts.history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The built-in rules and their settings */
+        get: operations["alerts.rules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a rule's threshold, mute it, or set the least time between repeats */
+        patch: operations["alerts.rule_update"];
+        trace?: never;
+    };
+    "/api/v1/alerts/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** When the weekly summary goes out */
+        get: operations["alerts.summary_get"];
+        /** Change when the weekly summary goes out */
+        put: operations["alerts.summary_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/summary/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the weekly summary now */
+        post: operations["alerts.summary_send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/snooze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hold back an alert's messages for a while (0 minutes ends the snooze) */
+        post: operations["alerts.snooze"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -134,6 +307,57 @@ export interface paths {
         put?: never;
         /** Finish signing in with a passkey */
         post: operations["auth.passkey_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a forgotten password can be reset by email */
+        get: operations["auth.password_reset_available"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password with a reset link's token (ends every session of the account) */
+        post: operations["auth.password_reset_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Email a single-use reset link to the account's address (the answer never says whether the account exists) */
+        post: operations["auth.password_reset_request"];
         delete?: never;
         options?: never;
         head?: never;
@@ -729,6 +953,48 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AlertHistory: {
+            entries: components["schemas"]["HistoryEntry"][];
+        };
+        /** @description One rule's state for one subject (a pool, a container, a drive). */
+        AlertInfo: {
+            /** Format: date-time */
+            changed_at: string;
+            help?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** @description What it means and what to do. */
+            message: string;
+            rule: string;
+            severity: components["schemas"]["Severity"];
+            /**
+             * Format: date-time
+             * @description When it last started firing.
+             */
+            since: string;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+            state: components["schemas"]["AlertState"];
+            subject: string;
+            /** @description One line: what happened. */
+            title: string;
+        };
+        AlertList: {
+            /** @description Firing alerts first (most severe first), then those resolved in the last week. */
+            alerts: components["schemas"]["AlertInfo"][];
+            /**
+             * Format: uint32
+             * @description How many are firing, snoozed or not.
+             */
+            firing: number;
+            /** @description The most severe firing, not snoozed alert's severity, for the indicator on every page. */
+            worst?: components["schemas"]["Severity"] | (null);
+        };
+        /**
+         * @description Whether an alert's condition holds.
+         * @enum {string}
+         */
+        AlertState: "firing" | "resolved";
         /** @description Every error the API returns has this body. */
         ApiError: {
             /**
@@ -794,6 +1060,95 @@ export interface components {
             setup_required: boolean;
             user?: components["schemas"]["Me"] | (null);
         };
+        /** @description A channel as the agent keeps it (never with its secret). */
+        ChannelInfo: {
+            /** Format: date-time */
+            created_at: string;
+            enabled: boolean;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** @description What this channel hears about for rules not listed in `rules`. */
+            notify_on: components["schemas"]["NotifyOn"];
+            /** @description Per rule id, what this channel hears about. */
+            rules: {
+                [key: string]: components["schemas"]["NotifyOn"];
+            };
+            /** @description Whether a secret is stored (its value is never returned). */
+            secret_set: boolean;
+            settings: components["schemas"]["ChannelSettings"];
+            /** @description Whether the weekly summary goes to this channel (email channels only). */
+            weekly_summary: boolean;
+        };
+        ChannelList: {
+            channels: components["schemas"]["ChannelInfo"][];
+        };
+        /** @description Where a channel delivers, by kind. */
+        ChannelSettings: {
+            /**
+             * @description A certificate authority (PEM) to trust besides the usual ones, for a local relay with its
+             *     own certificate.
+             */
+            extra_ca_pem?: string | null;
+            /** @description The sender address. */
+            from: string;
+            /** @description The SMTP server's host name or address. */
+            host: string;
+            /** @enum {string} */
+            kind: "email";
+            /** Format: uint16 */
+            port: number;
+            security: components["schemas"]["SmtpSecurity"];
+            /** @description Who receives alerts. */
+            to: string[];
+            /** @description The name to sign in to the server with; none for a server that needs no sign-in. */
+            username?: string | null;
+        } | {
+            /** @enum {string} */
+            kind: "ntfy";
+            /** @description The ntfy server, e.g. `https://ntfy.sh`. */
+            server: string;
+            topic: string;
+        } | {
+            /** @enum {string} */
+            kind: "discord";
+        } | {
+            /** @enum {string} */
+            kind: "slack";
+        } | {
+            /** @enum {string} */
+            kind: "webhook";
+            /**
+             * @description The JSON body, with `{{placeholder}}`s filled in as JSON strings (`{{title}}`, `{{state}}`,
+             *     `{{severity}}`, `{{summary}}`, `{{what_to_do}}`, `{{link}}`, `{{rule}}`, `{{subject}}`,
+             *     `{{at}}`, `{{key}}`). None sends the whole message as JSON.
+             */
+            template?: string | null;
+            url: string;
+        };
+        /** @description What a channel's test message did. */
+        ChannelTestResult: {
+            delivered: boolean;
+            /** @description On failure, what went wrong, with the server's own reply when there was one. */
+            error?: string | null;
+            /** Format: uint64 */
+            took_ms: number;
+        };
+        /** @description A channel to create, or its new state. `secret`: absent keeps the stored one, `""` removes it. */
+        ChannelUpsert: {
+            /** @default true */
+            enabled: boolean;
+            name: string;
+            notify_on: components["schemas"]["NotifyOn"];
+            /** @default {} */
+            rules: {
+                [key: string]: components["schemas"]["NotifyOn"];
+            };
+            secret?: string | null;
+            settings: components["schemas"]["ChannelSettings"];
+            /** @default false */
+            weekly_summary: boolean;
+        };
         CodeRequest: {
             code: string;
         };
@@ -839,6 +1194,21 @@ export interface components {
             /** @description Always `"ok"` when the agent answers at all. */
             status: string;
         };
+        HistoryEntry: {
+            /** Format: int64 */
+            alert_id?: number | null;
+            /** Format: date-time */
+            at: string;
+            channel?: string | null;
+            detail: string;
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["HistoryKind"];
+            rule: string;
+            subject: string;
+        };
+        /** @description What happened to an alert. */
+        HistoryKind: ("fired" | "resolved" | "snoozed") | "notified" | "suppressed" | "delivery_failed";
         /** @description A long operation run by the agent. */
         Job: {
             /** @description Set once a cancel was asked for and the job has not yet stopped. */
@@ -945,6 +1315,8 @@ export interface components {
         };
         NewUser: {
             display_name?: string | null;
+            /** @description For password-reset links (optional). */
+            email?: string | null;
             /** @default [] */
             groups: number[];
             name: string;
@@ -954,6 +1326,8 @@ export interface components {
         };
         /** @description The body of a request that takes no parameters: `{}` (or nothing). */
         NoParams: Record<string, never>;
+        /** @description Which of a rule's changes a channel hears about. */
+        NotifyOn: "failure" | "success" | "always" | "never";
         /**
          * @description `GET /api/v1/openapi.json`: this API described in OpenAPI 3.0. The route table generates it;
          *     its parts are free-form JSON as OpenAPI defines them.
@@ -1010,6 +1384,24 @@ export interface components {
         PasswordConfirm: {
             password: string;
         };
+        /** @description Whether a forgotten password can be reset by email here. */
+        PasswordResetAvailability: {
+            /**
+             * @description False when no email channel is set up: the page then says to use
+             *     `keepsake user reset-password NAME` at the console.
+             */
+            by_email: boolean;
+        };
+        /** @description Sets a new password with a reset link's token. */
+        PasswordResetConfirm: {
+            password: string;
+            token: string;
+        };
+        /** @description Asks for a reset link. The answer is the same whether or not the account exists. */
+        PasswordResetRequest: {
+            /** @description The account name or its email address. */
+            name: string;
+        };
         PasswordSet: {
             password: string;
         };
@@ -1045,6 +1437,43 @@ export interface components {
         RoleInfo: {
             name: components["schemas"]["Role"];
             permissions: string[];
+        };
+        /** @description A built-in rule and its current configuration. */
+        RuleInfo: {
+            description: string;
+            /**
+             * Format: uint32
+             * @description How many of its alerts are firing now.
+             */
+            firing: number;
+            /** @description The knowledge-base page its messages link to (`/help/<page>` on the dashboard). */
+            help?: string | null;
+            /** @description Stable id, e.g. `zfs.checksum_errors`. */
+            id: string;
+            /**
+             * Format: uint32
+             * @description The least time between two notifications of the same alert firing again.
+             */
+            min_repeat_minutes: number;
+            /** @description A muted rule keeps tracking its alerts but sends nothing. */
+            muted: boolean;
+            severity: components["schemas"]["Severity"];
+            threshold?: components["schemas"]["Threshold"] | (null);
+            title: string;
+        };
+        RuleList: {
+            rules: components["schemas"]["RuleInfo"][];
+        };
+        /** @description Changes to a rule; absent fields stay as they are. */
+        RuleUpdate: {
+            /** Format: uint32 */
+            min_repeat_minutes?: number | null;
+            muted?: boolean | null;
+            /**
+             * Format: uint32
+             * @description Within the rule's threshold bounds (see [`Threshold`]).
+             */
+            threshold?: number | null;
         };
         SecretInfo: {
             description: string;
@@ -1100,6 +1529,18 @@ export interface components {
             name: string;
             password: string;
         };
+        /**
+         * @description How bad a rule's alert is.
+         * @enum {string}
+         */
+        Severity: "info" | "warning" | "critical";
+        /** @description How an SMTP connection is protected. */
+        SmtpSecurity: "starttls" | "tls" | "none";
+        /** @description Silences an alert's notifications for a while (`minutes: 0` ends a snooze). */
+        SnoozeRequest: {
+            /** Format: uint32 */
+            minutes: number;
+        };
         /** @description `GET /api/v1/status`: what the agent is and which host facilities it found. */
         Status: {
             /** @description One entry per facility, in a fixed order (see [`FacilityKind::ALL`]). */
@@ -1116,6 +1557,30 @@ export interface components {
             /** @description The agent's version (the workspace version). */
             version: string;
         };
+        /** @description When the weekly summary goes out (the appliance's local time). */
+        SummarySettings: {
+            enabled: boolean;
+            /** Format: uint8 */
+            hour: number;
+            /**
+             * Format: uint8
+             * @description 1 = Monday … 7 = Sunday.
+             */
+            weekday: number;
+        };
+        /** @description A rule's editable threshold. */
+        Threshold: {
+            /** Format: uint32 */
+            default: number;
+            /** Format: uint32 */
+            max: number;
+            /** Format: uint32 */
+            min: number;
+            /** @description What the number counts, e.g. `days`, `percent free`. */
+            unit: string;
+            /** Format: uint32 */
+            value: number;
+        };
         /** @description An authenticator app being set up. */
         TotpEnrollment: {
             otpauth_url: string;
@@ -1129,6 +1594,8 @@ export interface components {
             created_at: string;
             disabled: boolean;
             display_name: string;
+            /** @description Where this account's alerts and password-reset links go. */
+            email?: string | null;
             groups: number[];
             /** Format: int64 */
             id: number;
@@ -1144,6 +1611,8 @@ export interface components {
         UserUpdate: {
             disabled?: boolean | null;
             display_name?: string | null;
+            /** @description A new email address; `""` removes it. */
+            email?: string | null;
             groups?: number[] | null;
             role?: components["schemas"]["Role"] | (null);
         };
@@ -1156,6 +1625,433 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "alerts.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Firing alerts, then those resolved in the last week */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertList"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where messages go (secrets are never shown) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.channel_create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelUpsert"];
+            };
+        };
+        responses: {
+            /** @description Add a channel: email, ntfy, Discord, Slack or a webhook */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelInfo"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.channel_update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelUpsert"];
+            };
+        };
+        responses: {
+            /** @description Change a channel (an absent secret is kept, an empty one removed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelInfo"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.channel_delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Remove a channel and its queued messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.channel_test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoParams"];
+            };
+        };
+        responses: {
+            /** @description Send a test message now; reports the server's own error on failure */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelTestResult"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.history": {
+        parameters: {
+            query?: {
+                /** @description Entries older than this id (for paging). */
+                before?: number | null;
+                limit?: number | null;
+                rule?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What alerts did and which messages went out, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertHistory"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The built-in rules and their settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.rule_update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Change a rule's threshold, mute it, or set the least time between repeats */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.summary_get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description When the weekly summary goes out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummarySettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.summary_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SummarySettings"];
+            };
+        };
+        responses: {
+            /** @description Change when the weekly summary goes out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummarySettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.summary_send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoParams"];
+            };
+        };
+        responses: {
+            /** @description Send the weekly summary now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "alerts.snooze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SnoozeRequest"];
+            };
+        };
+        responses: {
+            /** @description Hold back an alert's messages for a while (0 minutes ends the snooze) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertInfo"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     "audit.list": {
         parameters: {
             query?: {
@@ -1426,6 +2322,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "auth.password_reset_available": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether a forgotten password can be reset by email */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordResetAvailability"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "auth.password_reset_confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Set a new password with a reset link's token (ends every session of the account) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "auth.password_reset_request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Email a single-use reset link to the account's address (the answer never says whether the account exists) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

@@ -41,7 +41,7 @@ fn check(u: &ChannelUpsert, secret: Option<&str>) -> Result<()> {
         ));
     }
     keepsake_notify::validate(&u.settings, secret)
-        .map_err(|e| AlertsError::Invalid { code: e.code(), message: e.to_string() })
+        .map_err(|e| AlertsError::Invalid { code: e.code, message: e.message })
 }
 
 /// `text` with the secret blanked out: an HTTP client's error can quote the address it was given,

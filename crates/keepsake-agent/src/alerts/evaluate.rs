@@ -109,7 +109,10 @@ fn days(d: TimeDelta) -> i64 {
 
 /// The observations one event causes, recording facts and samples on the way.
 pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTime<Utc>) -> Result<Vec<Observation>> {
-    use rules::*;
+    use rules::{
+        ACCOUNT_BACKOFF, BACKUP_FAILED, BACKUP_OVERDUE, CONTAINER_CRASHED, CONTAINER_RESTART_LOOP, CONTAINER_UNHEALTHY,
+        DEVICE_ERRORS, DRILL_FAILED, LOGIN_SPIKE, POOL_UNHEALTHY, REBUILD_FAILED, SPACE_LOW, UPDATE_AVAILABLE,
+    };
     let obs = match event {
         Event::JobFinished { .. } | Event::FacilityChanged { .. } => vec![],
         Event::LoginFailed { name, source } => {
@@ -339,7 +342,7 @@ fn certificate(configs: &[RuleConfig], host: &str, c: &CertFact, now: DateTime<U
 
 /// Observations that time alone causes.
 pub fn on_tick(tx: &Tx<'_>, configs: &[RuleConfig], now: DateTime<Utc>) -> Result<Vec<Observation>> {
-    use rules::*;
+    use rules::{ACCOUNT_BACKOFF, BACKUP_OVERDUE, CONTAINER_RESTART_LOOP, LOGIN_SPIKE};
     let mut out = Vec::new();
     let overdue = TimeDelta::days(i64::from(cfg(configs, BACKUP_OVERDUE).threshold()));
     for (drive, raw, _) in tx.facts(FACT_DRIVE)? {

@@ -106,12 +106,13 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    pub fn new(store: Arc<Store>, events: Events, sealer: Arc<SecretBox>, config: AlertsConfig) -> Arc<Alerts> {
+    pub fn new(store: Arc<Store>, events: Events, sealer: Arc<SecretBox>, config: AlertsConfig) -> Result<Arc<Alerts>> {
         let sender = keepsake_notify::Sender::new(keepsake_notify::SenderOptions {
             timeout: Duration::from_secs(20),
-            user_agent: format!("keepsake/{}", crate::VERSION),
-        });
-        Arc::new(Alerts { store, events, sealer, config, sender, wake: Notify::new() })
+            user_agent: format!("Keepsake/{}", crate::VERSION),
+        })
+        .map_err(|e| AlertsError::invalid("notify.setup", e.to_string()))?;
+        Ok(Arc::new(Alerts { store, events, sealer, config, sender, wake: Notify::new() }))
     }
 
     /// Starts the rule engine, the time-based checks and the delivery worker (they run for as

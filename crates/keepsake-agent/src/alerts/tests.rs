@@ -1,0 +1,1 @@
+//! Tests of the rule engine on a real (in-memory) store.
