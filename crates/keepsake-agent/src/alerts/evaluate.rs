@@ -132,7 +132,13 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
             }
         }
         Event::Security { action, actor, target, source, .. } if action == "security.login_backoff" => {
-            let account = target.clone().unwrap_or_else(|| actor.clone());
+            // The target lists the backoff keys (`account:anna,address:192.0.2.7`).
+            let target = target.clone().unwrap_or_default();
+            let account = target
+                .split(',')
+                .find_map(|k| k.strip_prefix("account:"))
+                .map(str::to_owned)
+                .unwrap_or_else(|| actor.clone());
             vec![Observation::firing(
                 ACCOUNT_BACKOFF,
                 &account,

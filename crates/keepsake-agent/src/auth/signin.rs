@@ -93,6 +93,12 @@ impl Auth {
                 started |= n == policy.free;
                 tx.set_login_failures(k, n, until)?;
             }
+            // For the failed-sign-in spike rule, with the failure it counts.
+            let part = |prefix: &str| keys.iter().find_map(|(k, _)| k.strip_prefix(prefix).map(str::to_owned));
+            tx.publish_event(&crate::events::Event::LoginFailed {
+                name: part("account:").unwrap_or_default(),
+                source: part("address:").unwrap_or_else(|| "an unknown address".into()),
+            })?;
             Ok::<_, AuthError>(started)
         })?;
         if started {

@@ -113,6 +113,9 @@ pub struct Store {
 pub struct Tx<'c> {
     conn: &'c Connection,
     identity_changed: Cell<bool>,
+    /// The newest outbox sequence number this transaction published, to wake consumers after it
+    /// commits.
+    published: Cell<i64>,
 }
 
 impl Tx<'_> {
@@ -155,10 +158,14 @@ impl Store {
     pub fn transaction<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(StoreError::from)?;
-        let t = Tx { conn: &tx, identity_changed: Cell::new(false) };
+        let t = Tx { conn: &tx, identity_changed: Cell::new(false), published: Cell::new(0) };
         let out = f(&t)?;
         let changed = t.identity_changed.get();
+        let published = t.published.get();
         tx.commit().map_err(StoreError::from)?;
+        if published > 0 {
+            self.outbox_advanced(published);
+        }
         if changed {
             // Bumped while still holding the lock, after the commit: a reader that saw the old
             // epoch either read the old rows (and its entry is now stale) or waits for the lock.

@@ -118,6 +118,13 @@ impl Store {
 }
 
 impl Tx<'_> {
+    /// Publishes `event` with this transaction's other writes: both commit, or neither.
+    pub fn publish_event(&self, event: &Event) -> Result<i64> {
+        let seq = insert_event(self.conn, event)?;
+        self.published.set(self.published.get().max(seq));
+        Ok(seq)
+    }
+
     /// [`Store::ack_outbox`] inside a transaction: a consumer that writes what an event caused
     /// and its cursor together handles each event exactly once, even across a crash.
     pub fn ack_outbox(&self, consumer: &str, seq: i64) -> Result<()> {
