@@ -52,6 +52,13 @@ pub fn to_message(d: &Draft) -> keepsake_notify::Message {
     }
 }
 
+/// A time after every queued message's next attempt. (Not `DateTime::MAX_UTC`: timestamps are
+/// compared as RFC 3339 text, and a year beyond 9999 sorts wrong.)
+pub fn far_future() -> DateTime<Utc> {
+    use chrono::TimeZone;
+    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().expect("a valid date")
+}
+
 /// The wait before attempt `attempts + 1`.
 pub fn backoff(base: Duration, attempts: u32) -> Duration {
     let factor = 1u32.checked_shl(attempts.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
@@ -75,7 +82,7 @@ impl Alerts {
         loop {
             // After a restart, everything queued is tried at once: the agent may have been down
             // for a long time, and the fault may be gone.
-            let at = if first { DateTime::<Utc>::MAX_UTC } else { Utc::now() };
+            let at = if first { far_future() } else { Utc::now() };
             first = false;
             if let Err(e) = self.deliver_due(at).await {
                 tracing::error!(error = %e, "cannot read the message queue; retrying in 10 s");

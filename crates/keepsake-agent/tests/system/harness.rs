@@ -47,6 +47,10 @@ pub struct AgentOpts {
     pub docker_host: String,
     pub systemd_bus: String,
     pub probe_timeout_secs: u64,
+    /// More arguments for the agent (e.g. `--notify-retry-secs 1`).
+    pub extra_args: Vec<String>,
+    /// More environment variables for the agent.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for AgentOpts {
@@ -57,6 +61,8 @@ impl Default for AgentOpts {
             docker_host: "unix:///nonexistent/docker.sock".into(),
             systemd_bus: "unix:path=/nonexistent/bus".into(),
             probe_timeout_secs: 10,
+            extra_args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -108,6 +114,8 @@ impl Agent {
             .args(["--docker-host", &self.opts.docker_host])
             .args(["--systemd-bus", &self.opts.systemd_bus])
             .args(["--probe-timeout", &self.opts.probe_timeout_secs.to_string()])
+            .args(&self.opts.extra_args)
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .env("KEEPSAKE_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -153,6 +161,19 @@ impl Agent {
         let mut c = self.child.take().expect("running");
         Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
         c.wait().unwrap()
+    }
+
+    /// Waits for the agent to exit on its own (a fault injected by the test); returns its status.
+    pub async fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.as_mut().expect("running").try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the agent did not exit within {secs} s; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn restart(&mut self) {
@@ -450,4 +471,105 @@ pub fn last_audit(agent: &Agent) -> (String, String, String) {
     );
     let mut f = row.trim_end().splitn(3, '|').map(str::to_owned);
     (f.next().unwrap_or_default(), f.next().unwrap_or_default(), f.next().unwrap_or_default())
+}
+
+/// A real SMTP server (Debian's aiosmtpd, through the lab's `smtp_sink.py`) on a loopback port of
+/// its own, which the test can stop and start again: every message lands in `dir` as a `.eml` file.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl SmtpSink {
+    pub fn new(dir: &Path) -> SmtpSink {
+        let dir = dir.join("mail");
+        std::fs::create_dir_all(&dir).unwrap();
+        SmtpSink { port: free_port(), dir, child: None }
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/smtp_sink.py");
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(["--listen", &format!("127.0.0.1:{}", self.port), "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start /usr/bin/python3 tests/lab/smtp_sink.py");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                let _ = self.child.take().unwrap().stderr.unwrap().read_to_string(&mut err);
+                panic!(
+                    "the SMTP sink exited with {status} (is python3-aiosmtpd installed? run tests/install-deps.sh): {err}"
+                );
+            }
+            assert!(Instant::now() < deadline, "the SMTP sink did not listen on port {} within 20 s", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The messages received so far, oldest first, as text.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    }
+
+    /// Waits until at least `n` messages arrived.
+    pub async fn wait_for(&self, n: usize, secs: u64, what: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "{what}: {} of {n} messages arrived within {secs} s", m.len());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One header of a raw message (unfolded), if present.
+pub fn header(message: &str, name: &str) -> Option<String> {
+    let head = message.split("\r\n\r\n").next().unwrap_or(message);
+    let mut value: Option<String> = None;
+    for line in head.split("\r\n") {
+        if let Some(v) = value.as_mut().filter(|_| line.starts_with(' ') || line.starts_with('\t')) {
+            v.push_str(line.trim_start());
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case(name)
+        {
+            value = Some(v.trim().to_owned());
+        }
+    }
+    value
 }
