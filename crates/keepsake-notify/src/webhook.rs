@@ -13,7 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::error::{ReplyCode, SendError, SendErrorKind, chain, find_source};
+use crate::error::{ReplyCode, SendError, SendErrorKind, certificate_hint, chain, find_source};
 use crate::sender::{Sender, Sent};
 use crate::validate::{is_local_host, parse_web_url};
 use crate::{Message, MessageKind, chat, render};
@@ -292,11 +292,7 @@ fn request_error(e: reqwest::Error, target: &Target, timeout: Duration) -> SendE
     let e = e.without_url();
     let detail = chain(&e);
     if let Some(tls) = tls {
-        let hint = if matches!(tls, rustls::Error::InvalidCertificate(_)) {
-            "The server's certificate is not trusted: check the address, and that the server's certificate is valid."
-        } else {
-            "Check that the address is right and the server speaks https."
-        };
+        let hint = certificate_hint(&tls).unwrap_or("Check that the address is right and the server speaks https.");
         return SendError::new(
             SendErrorKind::Tls,
             format!("the secure connection to {} failed ({detail})", target.name()),
