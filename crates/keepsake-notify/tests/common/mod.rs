@@ -228,6 +228,7 @@ impl Reply {
 pub struct Receiver {
     pub base: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    connections: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -237,9 +238,12 @@ impl Receiver {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let recorded = Arc::clone(&requests);
+        let connections: Arc<AtomicUsize> = Arc::default();
+        let accepted = Arc::clone(&connections);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let recorded = Arc::clone(&recorded);
                 let reply = reply.clone();
                 tokio::spawn(async move {
@@ -274,11 +278,16 @@ impl Receiver {
                 });
             }
         });
-        Receiver { base, requests, task }
+        Receiver { base, requests, connections, task }
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().expect("lock").clone()
+    }
+
+    /// How many TCP connections were accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// The only request received.
