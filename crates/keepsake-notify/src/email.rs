@@ -21,18 +21,24 @@ use crate::{Message, render, tls};
 /// letters, digits, `-` and `_`; every other byte becomes `=XX` (hex), so different keys always
 /// give different ids and the result is a valid RFC 5322 msg-id.
 pub fn message_id(key: &str) -> String {
-    let mut local = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            local.push(char::from(b));
-        } else {
-            local.push_str(&format!("={b:02X}"));
-        }
-    }
+    let mut local = encode_key(key);
     if local.is_empty() {
         local.push_str("empty");
     }
     format!("<{local}@keepsake>")
+}
+
+/// The key with only letters, digits, `-` and `_`; every other byte as `=XX`. Injective.
+pub(crate) fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): no vacation replies to an alert.

@@ -337,3 +337,14 @@ async fn a_token_never_goes_unencrypted_over_the_internet() {
     let e = send(&ntfy("http://ntfy.example.com"), Some("tk_x")).await.expect_err("refused");
     assert_eq!(e.kind, SendErrorKind::Config, "{e}");
 }
+
+#[tokio::test]
+async fn any_key_makes_a_valid_idempotency_key_and_a_bad_token_is_a_config_error() {
+    let server = Receiver::start(Reply::status(200)).await;
+    sender(TIMEOUT).send(&webhook(&server.base, None), None, &message("clé 1\n")).await.expect("sent");
+    assert_eq!(server.only().header("idempotency-key"), Some("cl=C3=A9=201=0A"));
+    let e = send(&webhook(&server.base, None), Some("line\nbreak")).await.expect_err("bad token");
+    assert_eq!(e.kind, SendErrorKind::Config, "{e}");
+    assert!(e.is_permanent());
+    assert_eq!(server.requests().len(), 1);
+}
