@@ -12,7 +12,7 @@ use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsPar
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::error::{ReplyCode, SendError, SendErrorKind, chain, find_source};
+use crate::error::{ReplyCode, SendError, SendErrorKind, certificate_hint, chain, find_source};
 use crate::sender::{Sender, Sent};
 use crate::validate::{is_local_host, parse_address};
 use crate::{Message, render, tls};
@@ -21,18 +21,24 @@ use crate::{Message, render, tls};
 /// letters, digits, `-` and `_`; every other byte becomes `=XX` (hex), so different keys always
 /// give different ids and the result is a valid RFC 5322 msg-id.
 pub fn message_id(key: &str) -> String {
-    let mut local = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            local.push(char::from(b));
-        } else {
-            local.push_str(&format!("={b:02X}"));
-        }
-    }
+    let mut local = encode_key(key);
     if local.is_empty() {
         local.push_str("empty");
     }
     format!("<{local}@keepsake>")
+}
+
+/// The key with only letters, digits, `-` and `_`; every other byte as `=XX`. Injective.
+pub(crate) fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): no vacation replies to an alert.
@@ -248,18 +254,7 @@ fn map_error(e: &lettre::transport::smtp::Error, settings: &EmailSettings, timeo
         return timeout_error(settings, timeout);
     }
     if e.is_tls() || find_source::<rustls::Error>(e).is_some() {
-        let certificate = find_source::<rustls::Error>(e).is_some_and(|r| {
-            matches!(r, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
-        });
-        let hint = if certificate {
-            format!(
-                "The server's certificate is not trusted for the name {:?}. If it comes from your own certificate \
-                 authority, paste that authority's certificate (PEM) into the channel; otherwise check the host name.",
-                settings.host
-            )
-        } else {
-            PORT_HINT.to_owned()
-        };
+        let hint = find_source::<rustls::Error>(e).and_then(certificate_hint).unwrap_or(PORT_HINT);
         return SendError::new(
             SendErrorKind::Tls,
             format!("the secure connection to {} failed ({detail})", server(settings)),

@@ -112,6 +112,32 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// What to do about a certificate the TLS library refused, or `None` if `err` is not about one.
+pub(crate) fn certificate_hint(err: &rustls::Error) -> Option<&'static str> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(why) = err else {
+        return matches!(err, rustls::Error::NoCertificatesPresented)
+            .then_some("The server sent no certificate; check the address and the security setting.");
+    };
+    Some(match why {
+        C::UnknownIssuer | C::BadSignature => {
+            "The server's certificate comes from an authority this box does not trust. If it is your own \
+             authority (a home server), paste that authority's certificate (PEM) into the channel."
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "Enter the name the server's certificate is for (the error names it) as the server name."
+        }
+        C::Expired | C::ExpiredContext { .. } => {
+            "The server's certificate has expired: whoever runs the server must renew it (or check this box's clock)."
+        }
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "The server's certificate is not valid yet: check this box's clock."
+        }
+        C::Revoked => "The server's certificate was revoked: whoever runs the server must replace it.",
+        _ => "The server's certificate cannot be trusted; check the server name and the security setting.",
+    })
+}
+
 /// The messages of an error and its sources, joined with `": "`, each said once.
 pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -126,7 +152,8 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// The first error in the chain of type `T`.
+/// The first error in the chain of type `T`. An `io::Error` wrapping another error hides it from
+/// `source()` (it returns the wrapped error's own source), so look inside those too.
 pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
@@ -134,6 +161,12 @@ pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
     while let Some(e) = next {
         if let Some(found) = e.downcast_ref::<T>() {
             return Some(found);
+        }
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if let Some(found) = find_source::<T>(inner) {
+                return Some(found);
+            }
         }
         next = e.source();
     }

@@ -39,7 +39,7 @@
 //!   link, a context line; within Slack's limits (header 150, section 3,000, field 2,000, 10
 //!   fields a section, 50 blocks).
 //! - **Webhook**: `POST` of the template filled by [`render::fill_template`], or without a
-//!   template the whole message as JSON (see `webhook::message_json`); the secret, if any, as
+//!   template the whole message as JSON ([`message_json`]); the secret, if any, as
 //!   `Authorization: Bearer`.
 //!
 //! Every HTTP request carries `Idempotency-Key: {key}` and `Content-Type: application/json`, is
@@ -64,6 +64,7 @@ pub use error::{ReplyCode, SendError, SendErrorKind};
 pub use render::TemplateError;
 pub use sender::{Sender, SenderOptions, Sent};
 pub use validate::{InvalidChannel, validate};
+pub use webhook::message_json;
 
 /// What a message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

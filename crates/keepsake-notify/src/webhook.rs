@@ -13,7 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::error::{ReplyCode, SendError, SendErrorKind, chain, find_source};
+use crate::error::{ReplyCode, SendError, SendErrorKind, certificate_hint, chain, find_source};
 use crate::sender::{Sender, Sent};
 use crate::validate::{is_local_host, parse_web_url};
 use crate::{Message, MessageKind, chat, render};
@@ -168,7 +168,7 @@ async fn post(
         .http
         .post(target.url.clone())
         .header(CONTENT_TYPE, "application/json")
-        .header("Idempotency-Key", key)
+        .header("Idempotency-Key", idempotency_key(key))
         .body(body.to_string());
     if let Some(token) = bearer {
         if target.url.scheme() != "https" && !target.url.host_str().is_some_and(is_local_host) {
@@ -254,6 +254,16 @@ async fn post(
     Err(error)
 }
 
+/// The key as an HTTP header value: as it is if it is visible ASCII, else encoded like the
+/// email's Message-ID (so any key gives a valid, distinct header).
+pub(crate) fn idempotency_key(key: &str) -> String {
+    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic()) {
+        key.to_owned()
+    } else {
+        crate::email::encode_key(key)
+    }
+}
+
 fn status_line(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
@@ -286,17 +296,19 @@ async fn read_limited(mut response: reqwest::Response, target: &Target, timeout:
 }
 
 fn request_error(e: reqwest::Error, target: &Target, timeout: Duration) -> SendError {
+    if e.is_builder() {
+        return SendError::config(
+            format!("the request to {} cannot be made ({})", target.name(), chain(&e.without_url())),
+            "Check the channel's token: it may hold spaces or line breaks.",
+        );
+    }
     let is_timeout = e.is_timeout();
     let is_connect = e.is_connect();
     let tls = find_source::<rustls::Error>(&e).cloned();
     let e = e.without_url();
     let detail = chain(&e);
     if let Some(tls) = tls {
-        let hint = if matches!(tls, rustls::Error::InvalidCertificate(_)) {
-            "The server's certificate is not trusted: check the address, and that the server's certificate is valid."
-        } else {
-            "Check that the address is right and the server speaks https."
-        };
+        let hint = certificate_hint(&tls).unwrap_or("Check that the address is right and the server speaks https.");
         return SendError::new(
             SendErrorKind::Tls,
             format!("the secure connection to {} failed ({detail})", target.name()),
