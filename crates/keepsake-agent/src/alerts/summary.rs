@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Local, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Datelike, Local, TimeDelta, Utc};
 use keepsake_api::{ChannelSettings, HistoryKind, Severity, SummarySettings};
 
 use super::evaluate::{CertFact, DriveFact, FACT_DATASET, FACT_DRIVE, FACT_POOL, FACT_UPDATE, SAMPLE_BACKUP, human_bytes};
@@ -39,16 +39,17 @@ impl Alerts {
     /// has passed. Returns how many were queued.
     pub async fn queue_summary_if_due(&self, now: DateTime<Local>) -> Result<usize> {
         let s = self.summary_settings()?;
-        let week = now.iso_week();
-        let due = now.weekday().number_from_monday() > u32::from(s.weekday)
-            || (now.weekday().number_from_monday() == u32::from(s.weekday) && now.hour() >= u32::from(s.hour));
-        if !s.enabled || !due {
+        let Some(scheduled) = scheduled_in_week_of(now, &s) else { return Ok(0) };
+        if !s.enabled || now < scheduled {
             return Ok(0);
         }
+        let week = now.iso_week();
         let tag = format!("{}-W{:02}", week.year(), week.week());
-        let channels: Vec<_> = self.summary_channels()?;
-        let missing: Vec<_> = channels
+        // A channel set up after this week's time gets its first summary next week.
+        let missing: Vec<_> = self
+            .summary_channels()?
             .into_iter()
+            .filter(|c| c.created_at <= scheduled.with_timezone(&Utc))
             .filter(|c| !self.store.notification_exists(&format!("summary-{tag}-ch{}", c.id)).unwrap_or(false))
             .collect();
         if missing.is_empty() {
@@ -228,6 +229,15 @@ impl Alerts {
     }
 }
 
+/// This week's (ISO week: Monday first) scheduled moment, in local time.
+pub fn scheduled_in_week_of(now: DateTime<Local>, s: &SummarySettings) -> Option<DateTime<Local>> {
+    use chrono::TimeZone;
+    let monday = now.date_naive() - chrono::Days::new(u64::from(now.weekday().num_days_from_monday()));
+    let day = monday + chrono::Days::new(u64::from(s.weekday.clamp(1, 7) - 1));
+    // `earliest`: a time skipped by a daylight-saving change is taken as the next valid one.
+    Local.from_local_datetime(&day.and_hms_opt(u32::from(s.hour.min(23)), 0, 0)?).earliest()
+}
+
 async fn snapshot_line() -> String {
     match run("zfs", &["list", "-H", "-t", "snapshot", "-o", "name"], Duration::from_secs(10)).await {
         Ran::Ok(out) => {
@@ -237,5 +247,27 @@ async fn snapshot_line() -> String {
         Ran::NotFound => "ZFS is not installed here.".into(),
         Ran::TimedOut => "ZFS did not answer in time; the snapshots could not be counted.".into(),
         Ran::Failed(e) | Ran::Error(e) => format!("The snapshots could not be counted: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Datelike, TimeZone, Timelike};
+
+    use super::*;
+
+    #[test]
+    fn the_scheduled_moment_is_in_the_same_iso_week() {
+        let s = SummarySettings { enabled: true, weekday: 1, hour: 8 };
+        // Thursday 3 December 2026: Monday 30 November at 08:00.
+        let thu = Local.with_ymd_and_hms(2026, 12, 3, 15, 0, 0).unwrap();
+        let at = scheduled_in_week_of(thu, &s).unwrap();
+        assert_eq!((at.month(), at.day(), at.hour()), (11, 30, 8));
+        // Sunday belongs to the week that started on Monday.
+        let sun = Local.with_ymd_and_hms(2026, 12, 6, 23, 0, 0).unwrap();
+        let sunday_summary = SummarySettings { weekday: 7, hour: 20, ..s };
+        let at = scheduled_in_week_of(sun, &sunday_summary).unwrap();
+        assert_eq!((at.month(), at.day(), at.hour()), (12, 6, 20));
+        assert!(sun >= at);
     }
 }

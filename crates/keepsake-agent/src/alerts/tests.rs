@@ -326,3 +326,33 @@ async fn an_event_handled_before_a_crash_is_not_handled_again() {
     assert_eq!(alerts.process_pending(&mut consumer).unwrap(), 1);
     assert_eq!(queued(&store), 2);
 }
+
+#[tokio::test]
+async fn the_weekly_summary_is_queued_once_per_week_and_not_for_a_week_before_the_channel() {
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let events = Events::new(Arc::clone(&store));
+    let sealer = Arc::new(crate::vault::SecretBox::open(&dir.path().join("secret.key")).unwrap());
+    let alerts = super::Alerts::new(Arc::clone(&store), events, sealer, Default::default()).unwrap();
+    let id = channel(&store, "mail", NotifyOn::Always);
+    let mut c = store.channel(id).unwrap().unwrap();
+    c.weekly_summary = true;
+    c.created_at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    store.save_channel(&c).unwrap();
+    // Monday 8:00 is the default: not yet on Monday at 7, then once.
+    let monday_7 = chrono::Local.with_ymd_and_hms(2026, 11, 30, 7, 0, 0).unwrap();
+    assert_eq!(alerts.queue_summary_if_due(monday_7).await.unwrap(), 0);
+    let thursday = chrono::Local.with_ymd_and_hms(2026, 12, 3, 15, 0, 0).unwrap();
+    assert_eq!(alerts.queue_summary_if_due(thursday).await.unwrap(), 1);
+    assert_eq!(alerts.queue_summary_if_due(thursday).await.unwrap(), 0, "once a week");
+    // A channel created after this week's moment waits for next week.
+    let late = channel(&store, "late", NotifyOn::Always);
+    let mut l = store.channel(late).unwrap().unwrap();
+    l.weekly_summary = true;
+    store.save_channel(&l).unwrap();
+    assert_eq!(alerts.queue_summary_if_due(chrono::Local::now()).await.unwrap(), 0);
+    let d: super::message::Draft =
+        serde_json::from_str(&store.due_notifications(super::delivery::far_future(), 10).unwrap()[0].message).unwrap();
+    assert!(d.sections.iter().any(|(h, _)| h == "Audit log"), "{:?}", d.sections);
+}

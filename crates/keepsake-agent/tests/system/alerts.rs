@@ -73,7 +73,7 @@ fn body_text(raw: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_hundred_failed_sign_ins_send_one_alert_email_with_its_help_link() {
+async fn repeated_failed_sign_ins_send_one_alert_email_with_its_help_link() {
     let dir = open_tempdir();
     let mut sink = SmtpSink::new(dir.path());
     sink.start();
@@ -81,10 +81,12 @@ async fn a_hundred_failed_sign_ins_send_one_alert_email_with_its_help_link() {
     let c = agent.client();
     email_channel(&c, sink.port).await;
     spike_threshold(&c, 3).await;
-    fail_sign_ins(&c, 100, "a").await;
+    // Over the threshold ten times over (each sign-in costs a password hash, so not a hundred
+    // here: the engine's own test repeats a condition a hundred times).
+    fail_sign_ins(&c, 30, "a").await;
 
     let mails = sink.wait_for(1, 30, "the alert email").await;
-    // The condition held a hundred times; give a second message every chance to show up.
+    // The condition held 28 times; give a second message every chance to show up.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mails = if sink.messages().len() > mails.len() { sink.messages() } else { mails };
     assert_eq!(mails.len(), 1, "one transition, one email: {mails:#?}");
