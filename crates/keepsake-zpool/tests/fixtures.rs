@@ -191,3 +191,64 @@ fn openzfs_zfs_list_exact_and_for_people() {
     assert_eq!(photos.free_percent(), 57);
     assert_eq!(human[2].available_bytes, 4 << 40);
 }
+
+#[test]
+fn zfs_fuse_mirror_healthy_then_corrupted_then_cleared() {
+    let healthy = one("zfs-fuse-0.7-mirror-healthy.txt");
+    assert_eq!((healthy.name.as_str(), &healthy.state), ("fault", &State::Online));
+    assert_eq!(healthy.scan.as_deref(), Some("none requested"), "zfs-fuse's `scrub:` is the scan line");
+    assert_eq!(healthy.totals(), Counters::default());
+    assert_eq!(healthy.config.iter().map(|v| v.depth).collect::<Vec<_>>(), [0, 1, 2, 2]);
+    assert!(healthy.counters_exact());
+
+    let damaged = one("zfs-fuse-0.7-mirror-corrupted-scrubbed.txt");
+    assert_eq!(damaged.state, State::Online);
+    assert_eq!(damaged.totals(), c(0, 0, 292));
+    let a = &damaged.config[2];
+    assert_eq!((a.name.as_str(), a.note.as_deref()), ("/tmp/keepsake-zfs-fault/a.img", Some("29.1M repaired")));
+    assert_eq!(damaged.errors, DataErrors::None);
+    assert_eq!(damaged.see.as_deref(), Some("http://www.sun.com/msg/ZFS-8000-9P"));
+    assert!(damaged.scan.as_deref().unwrap().starts_with("scrub completed after 0h0m with 0 errors"));
+    assert!(damaged.detail().starts_with("One or more devices has experienced an unrecoverable error."));
+
+    let cleared = one("zfs-fuse-0.7-mirror-cleared.txt");
+    assert_eq!(cleared.totals(), Counters::default());
+    assert_eq!(cleared.config[2].note.as_deref(), Some("29.1M repaired"), "the note outlives zpool clear");
+    assert_eq!((cleared.status.as_ref(), cleared.action.as_ref()), (None, None));
+}
+
+#[test]
+fn zfs_fuse_single_vdev_with_permanent_errors() {
+    let p = one("zfs-fuse-0.7-single-permanent-errors.txt");
+    // The pool row says 197 and the only device 458: the same errors, counted once.
+    assert_eq!(p.config[0].errors, Some(c(0, 0, 197)));
+    assert_eq!(p.totals(), c(0, 0, 458));
+    assert_eq!(p.errors, DataErrors::Count(195));
+    assert!(p.errors.any());
+    assert_eq!(p.see.as_deref(), Some("http://www.sun.com/msg/ZFS-8000-8A"));
+
+    let v = one("zfs-fuse-0.7-single-permanent-errors-v.txt");
+    assert_eq!(v.errors, DataErrors::Files(vec!["/tmp/keepsake-zfs-single/mnt/photos.bin".into()]));
+    assert_eq!(v.totals(), p.totals());
+}
+
+#[test]
+fn zfs_fuse_three_pools_at_once() {
+    let pools = parse_status(&fixture("zfs-fuse-0.7-three-pools.txt")).unwrap();
+    let summary: Vec<(&str, Counters, bool)> =
+        pools.iter().map(|p| (p.name.as_str(), p.totals(), p.errors.any())).collect();
+    assert_eq!(
+        summary,
+        [("fault", c(0, 0, 0), false), ("keepsake-lab", c(0, 0, 0), false), ("single", c(0, 0, 458), true),]
+    );
+}
+
+#[test]
+fn zfs_fuse_zfs_list_without_dash_p() {
+    let list = parse_list(&fixture("zfs-fuse-0.7-zfs-list-H.txt")).unwrap();
+    assert_eq!(list.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["fault", "keepsake-lab", "single"]);
+    let fault = &list[0];
+    assert_eq!((fault.used_bytes, fault.available_bytes, fault.exact), (51694796, 43725619, false));
+    assert_eq!(fault.free_percent(), 45);
+    assert_eq!(list[1].used_bytes, 364 * 1024);
+}
