@@ -5,11 +5,13 @@
 mod harness;
 
 mod audit;
+mod container_watch;
 mod contract;
 mod hung_fs;
 mod identity;
 mod jobs;
 mod openapi;
 mod peers;
+mod pool_watch;
 mod self_check;
 mod web;
