@@ -126,7 +126,7 @@ suite lint cargo clippy --locked --workspace --all-targets -- -D warnings
 suite rust cargo nextest run --locked --workspace --no-fail-fast
 suite lab python3 -m pytest -q tests/lab
 suite nix tests/nix/check.sh
-suite shell shellcheck install.sh tests/run.sh tests/install-deps.sh tests/lab/lab.sh tests/lab/rootfs.sh \
+suite shell shellcheck install.sh tests/run.sh tests/install-deps.sh tests/lab/lab.sh tests/lab/rootfs.sh tests/lab/zfs_fault.sh \
 	tests/install/clean-rootfs.sh tests/install/inside.sh .ci/run bench/status.sh
 suite dashboard-check npm --prefix frontend run check
 suite dashboard-unit npm --prefix frontend test

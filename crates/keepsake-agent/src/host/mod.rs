@@ -8,11 +8,16 @@
 //! filesystem, libudev) go through [`blocking`], tools run as child processes killed on timeout
 //! ([`command`]), and the Docker and D-Bus clients are async with their own timeouts.
 //! The latest results are cached in [`Facilities`] for the status route, which must stay cheap.
+//!
+//! Two watchers turn what the host does into events (the agent spawns them): [`pool_watch`] polls
+//! ZFS pool health and dataset space, [`container_watch`] follows the Docker engine's events.
 
 mod blocking;
 pub(crate) mod command;
+pub mod container_watch;
 mod docker;
 mod nix;
+pub mod pool_watch;
 pub mod self_check;
 mod storage;
 mod systemd;

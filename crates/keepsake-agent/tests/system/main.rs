@@ -6,11 +6,13 @@ mod harness;
 
 mod alerts;
 mod audit;
+mod container_watch;
 mod contract;
 mod hung_fs;
 mod identity;
 mod jobs;
 mod openapi;
 mod peers;
+mod pool_watch;
 mod self_check;
 mod web;
