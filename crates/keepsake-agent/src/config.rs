@@ -21,6 +21,10 @@ pub struct AgentConfig {
     pub public_origins: Vec<url::Url>,
     /// The first retry of an alert message that could not be sent waits this long (then doubling).
     pub notify_retry_base: Duration,
+    /// How often ZFS pool health and dataset space are read (zero: not watched).
+    pub pool_poll: Duration,
+    /// Whether the Docker engine's container events are followed (crash and health alerts).
+    pub watch_containers: bool,
 }
 
 impl AgentConfig {

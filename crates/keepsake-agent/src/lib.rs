@@ -107,6 +107,13 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let facilities = Facilities::new(host::probe_all(&quick).await);
     tracing::info!(socket = %config.socket.display(), web_uid = config.web_uid, "keepsake-agent {VERSION} listening");
     alerts.start()?;
+    // The watchers publish what the host does as events; the alert rules read them.
+    if !config.pool_poll.is_zero() {
+        tokio::spawn(host::pool_watch::run(events.clone(), config.pool_poll, host.probe_timeout));
+    }
+    if config.watch_containers {
+        tokio::spawn(host::container_watch::run(host.docker_host.clone(), events.clone()));
+    }
     let socket = config.socket.clone();
     let agent =
         Arc::new(Agent { config, host, store, auth, jobs, events, alerts, facilities, started_at: Utc::now() });

@@ -49,6 +49,12 @@ struct Args {
     /// retry waits twice as long, up to 30 minutes).
     #[arg(long, default_value_t = 30)]
     notify_retry_secs: u64,
+    /// Seconds between readings of ZFS pool health and free space (0: do not watch).
+    #[arg(long, default_value_t = 300)]
+    pool_poll_secs: u64,
+    /// Do not follow the Docker engine's container events (no crash or health alerts).
+    #[arg(long)]
+    no_container_watch: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +74,8 @@ fn main() -> anyhow::Result<()> {
         probe_timeout: Duration::from_secs(args.probe_timeout.max(1)),
         public_origins: args.public_origins,
         notify_retry_base: Duration::from_secs(args.notify_retry_secs.max(1)),
+        pool_poll: Duration::from_secs(args.pool_poll_secs),
+        watch_containers: !args.no_container_watch,
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;

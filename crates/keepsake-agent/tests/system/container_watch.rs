@@ -13,12 +13,12 @@ use keepsake_agent::store::Store;
 
 use crate::harness::lab;
 
-const IMAGE: &str = "keepsake-lab/busybox:1";
+pub(crate) const IMAGE: &str = "keepsake-lab/busybox:1";
 
 /// Removes the test's containers, whatever happened.
-struct Cleanup {
-    docker_host: String,
-    names: Vec<String>,
+pub(crate) struct Cleanup {
+    pub(crate) docker_host: String,
+    pub(crate) names: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -32,7 +32,7 @@ impl Drop for Cleanup {
     }
 }
 
-async fn run_container(docker: &Docker, name: &str, cmd: &[&str]) {
+pub(crate) async fn run_container(docker: &Docker, name: &str, cmd: &[&str]) {
     let body = ContainerCreateBody {
         image: Some(IMAGE.to_owned()),
         cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),

@@ -5,6 +5,7 @@
 mod harness;
 
 mod alerts;
+mod alerts_sources;
 mod audit;
 mod container_watch;
 mod contract;

@@ -12,23 +12,23 @@ use keepsake_agent::store::Store;
 
 use crate::harness::lab;
 
-fn fault_script() -> PathBuf {
+pub(crate) fn fault_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/zfs_fault.sh")
 }
 
-fn script(args: &[&str]) {
+pub(crate) fn script(args: &[&str]) {
     let out = Command::new(fault_script()).args(args).output().unwrap();
     assert!(out.status.success(), "zfs_fault.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The fault pool, destroyed when dropped.
-struct FaultPool {
-    name: String,
-    dir: tempfile::TempDir,
+pub(crate) struct FaultPool {
+    pub(crate) name: String,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl FaultPool {
-    fn dir(&self) -> &str {
+    pub(crate) fn dir(&self) -> &str {
         self.dir.path().to_str().unwrap()
     }
 }
