@@ -279,10 +279,9 @@ impl Alerts {
     /// Holds back an alert's messages for `minutes` (0 ends a snooze).
     pub fn snooze(&self, id: i64, minutes: u32) -> Result<AlertInfo> {
         let until = (minutes > 0).then(|| Utc::now() + TimeDelta::minutes(i64::from(minutes)));
+        let missing = || AlertsError::not_found("alert.not_found", format!("there is no alert with id {id}"));
         let a = self.store.transaction(|tx| {
-            let a = tx
-                .alert_by_id(id)?
-                .ok_or_else(|| StoreError::conflict("alert.not_found", format!("there is no alert with id {id}")))?;
+            let Some(a) = tx.alert_by_id(id)? else { return Ok(None) };
             tx.set_alert_snooze(id, until)?;
             let detail = match until {
                 Some(u) => format!("snoozed until {}", u.format("%Y-%m-%d %H:%M UTC")),
@@ -291,7 +290,7 @@ impl Alerts {
             tx.add_history(Some(id), &a.rule, &a.subject, keepsake_api::HistoryKind::Snoozed, None, &detail)?;
             tx.alert_by_id(id)
         })?;
-        let a = a.ok_or_else(|| AlertsError::not_found("alert.not_found", format!("there is no alert with id {id}")))?;
+        let a = a.ok_or_else(missing)?;
         Ok(self.info(a))
     }
 }
