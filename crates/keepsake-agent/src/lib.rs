@@ -115,8 +115,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         tokio::spawn(host::container_watch::run(host.docker_host.clone(), events.clone()));
     }
     let socket = config.socket.clone();
-    let agent =
-        Arc::new(Agent { config, host, store, auth, jobs, events, alerts, facilities, started_at: Utc::now() });
+    let agent = Arc::new(Agent { config, host, store, auth, jobs, events, alerts, facilities, started_at: Utc::now() });
     server::serve(listener, agent, shutdown).await;
     let _ = std::fs::remove_file(&socket);
     // Jobs still running die with this process; the next start reconciles them from what they

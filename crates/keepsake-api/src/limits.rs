@@ -118,7 +118,8 @@ pub const RESET_TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
 /// Whether `s` is an address [`EMAIL_PATTERN`] accepts, within [`EMAIL_MAX`]: the same check in
 /// code, for the places that take an address outside a documented body.
 pub fn is_plausible_email(s: &str) -> bool {
-    let local_ok = |c: char| c.is_ascii_graphic() && !matches!(c, '"' | ',' | ':' | ';' | '<' | '>' | '@' | '[' | '\\' | ']');
+    let local_ok =
+        |c: char| c.is_ascii_graphic() && !matches!(c, '"' | ',' | ':' | ';' | '<' | '>' | '@' | '[' | '\\' | ']');
     let domain_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | ':' | '-');
     match s.split_once('@') {
         Some((local, domain)) if s.len() <= EMAIL_MAX => {
@@ -139,7 +140,8 @@ mod tests {
             assert!(is_plausible_email(s), "{s}");
             assert!(re(s), "{s}");
         }
-        for s in ["", "anna", "@example.org", "anna@", "a b@example.org", "a<b@x", "a@b@c", "a,b@x", "a@x y", "a\nb@x"] {
+        for s in ["", "anna", "@example.org", "anna@", "a b@example.org", "a<b@x", "a@b@c", "a,b@x", "a@x y", "a\nb@x"]
+        {
             assert!(!is_plausible_email(s), "{s:?}");
         }
         assert!(!is_plausible_email(&format!("{}@x.org", "a".repeat(EMAIL_MAX))));
@@ -148,9 +150,19 @@ mod tests {
     /// EMAIL_PATTERN's classes, spelled out, so the test checks the pattern's meaning, not a copy.
     fn regex_lite_match(s: &str) -> bool {
         assert_eq!(EMAIL_PATTERN, "^[!#-+\\-9=?A-Z^-~.]+@[A-Za-z0-9.\\[\\]:-]+$");
-        let local = |c: char| c == '!' || ('#'..='+').contains(&c) || ('-'..='9').contains(&c) || c == '=' || c == '?' || c.is_ascii_uppercase() || ('^'..='~').contains(&c) || c == '.';
+        let local = |c: char| {
+            c == '!'
+                || ('#'..='+').contains(&c)
+                || ('-'..='9').contains(&c)
+                || c == '='
+                || c == '?'
+                || c.is_ascii_uppercase()
+                || ('^'..='~').contains(&c)
+                || c == '.'
+        };
         let domain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | ':' | '-');
-        s.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && l.chars().all(local) && d.chars().all(domain))
+        s.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && l.chars().all(local) && d.chars().all(domain))
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub async fn run(client: &Client, cmd: UserCommand, json: bool) -> anyhow::Resul
         }
         UserCommand::Create { name, role, display_name } => {
             let (password, made_up) = read_or_make_password()?;
-            let body = NewUser { name, display_name, password: password.clone(), role, groups: Vec::new(), email: None };
+            let body =
+                NewUser { name, display_name, password: password.clone(), role, groups: Vec::new(), email: None };
             let u: UserInfo =
                 client.call_json(http::Method::POST, paths::USERS, Some(&serde_json::to_value(&body)?)).await?;
             print_json_or(json, &u, || {

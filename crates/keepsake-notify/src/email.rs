@@ -209,7 +209,7 @@ fn timeout_error(settings: &EmailSettings, timeout: Duration) -> SendError {
     SendError::new(
         SendErrorKind::Timeout,
         format!("the SMTP server {} did not answer within {} seconds", server(settings), timeout.as_secs_f32()),
-        format!("{PORT_HINT} If they are right, the server may be down; Keepsake will try again."),
+        format!("{PORT_HINT} If they are right, the server may be down."),
     )
 }
 
@@ -245,7 +245,7 @@ fn map_error(e: &lettre::transport::smtp::Error, settings: &EmailSettings, timeo
             SendError::new(
                 SendErrorKind::Rejected,
                 "the SMTP server could not take the message now",
-                "This is usually temporary; Keepsake will try again.",
+                "This is usually temporary.",
             )
         };
         return error.with_reply(reply_code, reply);
@@ -294,7 +294,7 @@ fn map_error(e: &lettre::transport::smtp::Error, settings: &EmailSettings, timeo
     SendError::new(
         SendErrorKind::Connect,
         format!("could not connect to the SMTP server {} ({detail})", server(settings)),
-        "Check the server name and port, and that this box can reach the internet; Keepsake will try again.",
+        "Check the server name and port, and that this box can reach the internet.",
     )
 }
 

@@ -232,12 +232,12 @@ async fn post(
         429 => (
             SendErrorKind::Rejected,
             format!("{} asks Keepsake to slow down", target.name()),
-            "Keepsake will try again later.".to_owned(),
+            "The server asks to try again later.".to_owned(),
         ),
         s if s >= 500 => (
             SendErrorKind::Rejected,
             format!("{} had a problem of its own", target.name()),
-            "This is usually temporary; Keepsake will try again.".to_owned(),
+            "This is usually temporary.".to_owned(),
         ),
         _ => (
             SendErrorKind::Rejected,
@@ -319,20 +319,20 @@ fn request_error(e: reqwest::Error, target: &Target, timeout: Duration) -> SendE
         return SendError::new(
             SendErrorKind::Timeout,
             format!("{} did not answer within {} seconds", target.name(), timeout.as_secs_f32()),
-            "The server may be slow or down; Keepsake will try again.",
+            "The server may be slow or down.",
         );
     }
     if is_connect {
         return SendError::new(
             SendErrorKind::Connect,
             format!("could not connect to {} ({detail})", target.name()),
-            "Check the address, and that this box can reach the internet; Keepsake will try again.",
+            "Check the address, and that this box can reach the internet.",
         );
     }
     // A connection dropped halfway, or an answer that is not HTTP: worth another try.
     SendError::new(
         SendErrorKind::Connect,
         format!("the exchange with {} failed ({detail})", target.name()),
-        "Check that the address is right; Keepsake will try again.",
+        "Check that the address is right and the server is up.",
     )
 }

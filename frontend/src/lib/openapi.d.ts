@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Where messages go (secrets are never shown) */
+        /** Where messages go (secrets are never shown; an ntfy topic or webhook address can be one, so only those who manage channels see them) */
         get: operations["alerts.channels"];
         put?: never;
         /** Add a channel: email, ntfy, Discord, Slack or a webhook */
@@ -108,7 +108,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/alerts/rules/{id}": {
+    "/api/v1/alerts/rules/{rule}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1663,7 +1663,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Where messages go (secrets are never shown) */
+            /** @description Where messages go (secrets are never shown; an ntfy topic or webhook address can be one, so only those who manage channels see them) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,7 +1888,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: number;
+                rule: "backup.failed" | "backup.overdue" | "restore_drill.failed" | "zfs.pool_unhealthy" | "zfs.device_errors" | "zfs.space_low" | "container.crashed" | "container.restart_loop" | "container.unhealthy" | "immich.update_available" | "tls.certificate_expiring" | "auth.login_spike" | "auth.account_backoff" | "nixos.rebuild_failed";
             };
             cookie?: never;
         };

@@ -114,14 +114,26 @@ impl Alerts {
         let Some(channel) = self.store.channel(n.channel_id)? else { return Ok(()) };
         let draft: Draft = match serde_json::from_str(&n.message) {
             Ok(d) => d,
-            Err(e) => return self.finish(n, &channel.name, Outcome::GiveUp(format!("the queued message is unreadable: {e}"))),
+            Err(e) => {
+                return self.finish(
+                    n,
+                    &channel.name,
+                    Outcome::GiveUp(format!("the queued message is unreadable: {e}")),
+                );
+            }
         };
         if !channel.enabled {
             return self.finish(n, &channel.name, Outcome::GiveUp("the channel was turned off".into()));
         }
         let secret = match self.open_secret(&channel) {
             Ok(s) => s,
-            Err(e) => return self.finish(n, &channel.name, Outcome::GiveUp(format!("cannot read the channel's secret: {e}"))),
+            Err(e) => {
+                return self.finish(
+                    n,
+                    &channel.name,
+                    Outcome::GiveUp(format!("cannot read the channel's secret: {e}")),
+                );
+            }
         };
         self.store.mark_notification_sending(n.id)?;
         let sent = self.sender.send(&channel.settings, secret.as_ref().map(Secret::expose), &to_message(&draft)).await;

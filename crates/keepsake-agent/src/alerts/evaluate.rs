@@ -124,7 +124,9 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
                     LOGIN_SPIKE,
                     "dashboard",
                     format!("{n} failed sign-ins in 15 minutes"),
-                    format!("{n} sign-ins to the dashboard failed within 15 minutes; the latest was for `{name}` from {source}."),
+                    format!(
+                        "{n} sign-ins to the dashboard failed within 15 minutes; the latest was for {name} from {source}."
+                    ),
                     vec![("Failed sign-ins".into(), n.to_string()), ("Latest from".into(), source.clone())],
                 )]
             } else {
@@ -142,8 +144,8 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
             vec![Observation::firing(
                 ACCOUNT_BACKOFF,
                 &account,
-                format!("Sign-ins to `{account}` are being slowed down"),
-                format!("Too many wrong passwords were typed for `{account}`; the latest came from {source}."),
+                format!("Sign-ins to {account} are being slowed down"),
+                format!("Too many wrong passwords were typed for {account}; the latest came from {source}."),
                 vec![("Account".into(), account.clone()), ("From".into(), source.clone())],
             )]
         }
@@ -186,14 +188,11 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
         }
         Event::DatasetSpace { dataset, available_bytes, used_bytes } => {
             tx.set_fact(FACT_DATASET, dataset, &fact_json(&event))?;
-            let total = available_bytes + used_bytes;
-            let free_pct = if total == 0 { 100 } else { available_bytes * 100 / total };
+            let total = available_bytes.saturating_add(*used_bytes);
+            let free_pct = free_percent(*available_bytes, *used_bytes);
             let limit = u64::from(cfg(configs, SPACE_LOW).threshold());
-            let firing = if is_firing(tx, SPACE_LOW, dataset)? {
-                free_pct < limit + SPACE_HYSTERESIS
-            } else {
-                free_pct < limit
-            };
+            let firing =
+                if is_firing(tx, SPACE_LOW, dataset)? { free_pct < limit + SPACE_HYSTERESIS } else { free_pct < limit };
             vec![
                 Observation::either(
                     firing,
@@ -271,7 +270,10 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
                     BACKUP_FAILED,
                     drive,
                     format!("The backup to {label} failed"),
-                    format!("The backup to the drive {label} failed: {}.", error.as_deref().unwrap_or("no reason given")),
+                    format!(
+                        "The backup to the drive {label} failed: {}.",
+                        error.as_deref().unwrap_or("no reason given")
+                    ),
                 )
                 .with_facts(facts),
             ];
@@ -382,6 +384,12 @@ pub fn on_tick(tx: &Tx<'_>, configs: &[RuleConfig], now: DateTime<Utc>) -> Resul
         }
     }
     Ok(out)
+}
+
+/// Whole percent free (rounded down; an empty dataset of size zero is all free).
+pub fn free_percent(available: u64, used: u64) -> u64 {
+    let total = u128::from(available) + u128::from(used);
+    (u128::from(available) * 100).checked_div(total).map_or(100, |p| p as u64)
 }
 
 /// Bytes as people read them (binary units, one decimal).

@@ -250,7 +250,10 @@ impl Alerts {
             .ok_or_else(|| AlertsError::not_found("rule.not_found", format!("there is no rule called {id:?}")))?;
         match (rule.threshold, u.threshold) {
             (None, Some(_)) => {
-                return Err(AlertsError::invalid("rule.no_threshold", format!("the rule {id} has no threshold to set")));
+                return Err(AlertsError::invalid(
+                    "rule.no_threshold",
+                    format!("the rule {id} has no threshold to set"),
+                ));
             }
             (Some(t), Some(v)) if v < t.min || v > t.max => {
                 return Err(AlertsError::invalid(
@@ -261,7 +264,11 @@ impl Alerts {
             _ => {}
         }
         let overrides = self.store.rule_overrides()?;
-        let mut o = overrides.iter().find(|o| o.id == id).cloned().unwrap_or(RuleOverride { id: id.to_owned(), ..Default::default() });
+        let mut o = overrides
+            .iter()
+            .find(|o| o.id == id)
+            .cloned()
+            .unwrap_or(RuleOverride { id: id.to_owned(), ..Default::default() });
         if let Some(t) = u.threshold {
             o.threshold = Some(t);
         }

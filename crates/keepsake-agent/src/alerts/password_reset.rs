@@ -45,10 +45,7 @@ impl Alerts {
             kind: DraftKind::Test,
             severity: Severity::Info,
             title: "Reset your Keepsake password".into(),
-            what_happened: format!(
-                "Someone asked to reset the password of the Keepsake account `{}`.",
-                user.name
-            ),
+            what_happened: format!("Someone asked to reset the password of the Keepsake account {}.", user.name),
             what_it_means: format!(
                 "The link below lets you choose a new password. It works once, for {} minutes. Using it signs \
                  the account out everywhere.",
@@ -66,13 +63,13 @@ impl Alerts {
         };
         let mut message = super::delivery::to_message(&draft);
         message.kind = keepsake_notify::MessageKind::PasswordReset;
-        let sent = self
-            .sender
-            .send(&ChannelSettings::Email(email), secret.as_ref().map(Secret::expose), &message)
-            .await;
+        let sent =
+            self.sender.send(&ChannelSettings::Email(email), secret.as_ref().map(Secret::expose), &message).await;
         match sent {
             Ok(_) => tracing::info!(user = %user.name, "password-reset link sent"),
-            Err(e) => tracing::error!(user = %user.name, error = %super::channels::scrub(&e.to_string(), secret.as_ref()), "cannot send the password-reset link"),
+            Err(e) => {
+                tracing::error!(user = %user.name, error = %super::channels::scrub(&e.to_string(), secret.as_ref()), "cannot send the password-reset link")
+            }
         }
     }
 }

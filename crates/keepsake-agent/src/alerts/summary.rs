@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, Local, TimeDelta, Utc};
 use keepsake_api::{ChannelSettings, HistoryKind, Severity, SummarySettings};
 
-use super::evaluate::{CertFact, DriveFact, FACT_DATASET, FACT_DRIVE, FACT_POOL, FACT_UPDATE, SAMPLE_BACKUP, human_bytes};
+use super::evaluate::{
+    CertFact, DriveFact, FACT_DATASET, FACT_DRIVE, FACT_POOL, FACT_UPDATE, SAMPLE_BACKUP, free_percent, human_bytes,
+};
 use super::message::{Draft, DraftKind, dashboard};
 use super::{Alerts, AlertsError, Result};
 use crate::events::Event;
@@ -112,7 +114,8 @@ impl Alerts {
             lines.push(format!("{}: {ok} backups this week, {failed} failed; last good backup {last}", d.label));
         }
         if lines.is_empty() {
-            lines.push("No backup drive is enrolled yet: plug a USB drive in and enroll it on the Backups page.".into());
+            lines
+                .push("No backup drive is enrolled yet: plug a USB drive in and enroll it on the Backups page.".into());
         }
         sections.push(("Backups".to_owned(), lines));
 
@@ -131,8 +134,8 @@ impl Alerts {
         let mut space = Vec::new();
         for (_, raw, at) in self.store.facts(FACT_DATASET)? {
             if let Ok(Event::DatasetSpace { dataset, available_bytes, used_bytes }) = serde_json::from_str(&raw) {
-                let total = available_bytes + used_bytes;
-                let pct = if total == 0 { 100 } else { available_bytes * 100 / total };
+                let total = available_bytes.saturating_add(used_bytes);
+                let pct = free_percent(available_bytes, used_bytes);
                 space.push(format!(
                     "{dataset}: {} free of {} ({pct}%), as of {}",
                     human_bytes(available_bytes),
@@ -163,7 +166,11 @@ impl Alerts {
             .rev()
             .map(|h| {
                 let what = if h.kind == HistoryKind::Fired { "started" } else { "resolved" };
-                format!("{} {what}: {}", h.at.format("%a %d %b %H:%M"), if h.kind == HistoryKind::Fired { h.detail } else { format!("{} ({})", h.rule, h.subject) })
+                format!(
+                    "{} {what}: {}",
+                    h.at.format("%a %d %b %H:%M"),
+                    if h.kind == HistoryKind::Fired { h.detail } else { format!("{} ({})", h.rule, h.subject) }
+                )
             })
             .collect();
         let firing = self.list()?.firing;
@@ -185,7 +192,8 @@ impl Alerts {
         }
         for (host, raw, _) in self.store.facts(super::evaluate::FACT_CERT)? {
             if let Ok(c) = serde_json::from_str::<CertFact>(&raw) {
-                updates.push(format!("Certificate for {host} valid until {}.", c.not_after.format("%Y-%m-%d %H:%M UTC")));
+                updates
+                    .push(format!("Certificate for {host} valid until {}.", c.not_after.format("%Y-%m-%d %H:%M UTC")));
             }
         }
         if updates.is_empty() {

@@ -99,10 +99,12 @@ fn the_same_condition_a_hundred_times_is_one_message_and_resolving_is_one_more()
     assert_eq!(apply(&s, &pool(0, "ONLINE")), 1, "cleared: one resolved message");
     assert_eq!(apply(&s, &pool(0, "ONLINE")), 0);
     assert_eq!(state(&s, rules::DEVICE_ERRORS, "tank"), Some(AlertState::Resolved));
-    let kinds: Vec<HistoryKind> = s.history(None, 100, Some(rules::DEVICE_ERRORS)).unwrap().iter().map(|h| h.kind).collect();
+    let kinds: Vec<HistoryKind> =
+        s.history(None, 100, Some(rules::DEVICE_ERRORS)).unwrap().iter().map(|h| h.kind).collect();
     assert_eq!(kinds, vec![HistoryKind::Resolved, HistoryKind::Fired]);
     // The two messages have distinct, stable keys naming the alert, its transition and the channel.
-    let keys: Vec<String> = s.due_notifications(super::delivery::far_future(), 10).unwrap().into_iter().map(|n| n.key).collect();
+    let keys: Vec<String> =
+        s.due_notifications(super::delivery::far_future(), 10).unwrap().into_iter().map(|n| n.key).collect();
     assert_eq!(keys.len(), 2);
     assert!(keys[0].starts_with("alert-") && keys[0].ends_with("-1-ch1"), "{keys:?}");
     assert!(keys[1].ends_with("-2-ch1"), "{keys:?}");
@@ -115,7 +117,11 @@ fn a_message_says_what_happened_means_and_to_do_with_a_help_link() {
     let origin = url::Url::parse("https://photos.example:8443").unwrap();
     s.transaction(|tx| {
         let configs = engine::configs(tx)?;
-        engine::apply_event(tx, &Context { configs: &configs, origin: Some(&origin), now: Utc::now() }, &pool(4, "ONLINE"))
+        engine::apply_event(
+            tx,
+            &Context { configs: &configs, origin: Some(&origin), now: Utc::now() },
+            &pool(4, "ONLINE"),
+        )
     })
     .unwrap();
     let n = &s.due_notifications(super::delivery::far_future(), 10).unwrap()[0];
@@ -138,7 +144,8 @@ fn flapping_within_the_minimum_repeat_is_held_back_and_so_is_its_resolution() {
     assert_eq!(apply_at(&s, &pool(0, "ONLINE"), t0 + TimeDelta::minutes(3)), 0, "its firing was not announced");
     // After the minimum repeat (60 minutes by default) it is news again.
     assert_eq!(apply_at(&s, &pool(1, "ONLINE"), t0 + TimeDelta::minutes(61)), 1);
-    let suppressed = s.history(None, 100, None).unwrap().into_iter().filter(|h| h.kind == HistoryKind::Suppressed).count();
+    let suppressed =
+        s.history(None, 100, None).unwrap().into_iter().filter(|h| h.kind == HistoryKind::Suppressed).count();
     assert_eq!(suppressed, 2);
 }
 
@@ -188,7 +195,13 @@ fn a_drive_without_a_backup_for_n_days_fires_and_a_backup_resolves_it() {
     assert_eq!(tick_at(&s, t0 + TimeDelta::days(8)), 1);
     let a = s.alert(rules::BACKUP_OVERDUE, "uuid-1").unwrap().unwrap();
     assert!(a.title.contains("Blue drive"), "{}", a.title);
-    let ok = Event::BackupFinished { drive: "uuid-1".into(), label: "Blue drive".into(), job_id: Some(7), ok: true, error: None };
+    let ok = Event::BackupFinished {
+        drive: "uuid-1".into(),
+        label: "Blue drive".into(),
+        job_id: Some(7),
+        ok: true,
+        error: None,
+    };
     assert_eq!(apply_at(&s, &ok, t0 + TimeDelta::days(8)), 1, "resolved by the backup");
     assert_eq!(tick_at(&s, t0 + TimeDelta::days(9)), 0, "the clock restarted at the backup");
     let failed = Event::BackupFinished {
@@ -232,7 +245,8 @@ fn a_certificate_fires_only_when_caddy_should_have_renewed_it() {
 #[test]
 fn low_space_has_hysteresis() {
     let s = Store::open_in_memory().unwrap();
-    let space = |pct: u64| Event::DatasetSpace { dataset: "tank/photos".into(), available_bytes: pct, used_bytes: 100 - pct };
+    let space =
+        |pct: u64| Event::DatasetSpace { dataset: "tank/photos".into(), available_bytes: pct, used_bytes: 100 - pct };
     apply(&s, &space(9));
     assert_eq!(state(&s, rules::SPACE_LOW, "tank/photos"), Some(AlertState::Firing));
     apply(&s, &space(11));
@@ -244,7 +258,8 @@ fn low_space_has_hysteresis() {
 #[test]
 fn failed_sign_ins_over_the_threshold_fire_and_a_quiet_window_resolves() {
     let s = Store::open_in_memory().unwrap();
-    s.set_rule_override(&RuleOverride { id: rules::LOGIN_SPIKE.into(), threshold: Some(3), ..Default::default() }).unwrap();
+    s.set_rule_override(&RuleOverride { id: rules::LOGIN_SPIKE.into(), threshold: Some(3), ..Default::default() })
+        .unwrap();
     let failed = Event::LoginFailed { name: "anna".into(), source: "192.0.2.7".into() };
     apply(&s, &failed);
     apply(&s, &failed);
@@ -304,7 +319,8 @@ async fn an_event_handled_before_a_crash_is_not_handled_again() {
     channel(&store, "mail", NotifyOn::Always);
     let events = Events::new(Arc::clone(&store));
     let sealer = Arc::new(crate::vault::SecretBox::open(&dir.path().join("secret.key")).unwrap());
-    let alerts = super::Alerts::new(Arc::clone(&store), events.clone(), Arc::clone(&sealer), Default::default()).unwrap();
+    let alerts =
+        super::Alerts::new(Arc::clone(&store), events.clone(), Arc::clone(&sealer), Default::default()).unwrap();
     let mut consumer = events.consumer(super::CONSUMER).unwrap();
     events.publish(&pool(2, "ONLINE")).unwrap();
     assert_eq!(alerts.process_pending(&mut consumer).unwrap(), 1);

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use keepsake_api::{
-    AlertHistory, AlertInfo, AlertList, ChannelInfo, ChannelList, ChannelTestResult, ChannelUpsert, Done,
-    HistoryQuery, NoParams, RuleInfo, RuleList, RuleUpdate, SnoozeRequest, SummarySettings,
+    AlertHistory, AlertInfo, AlertList, ChannelInfo, ChannelList, ChannelTestResult, ChannelUpsert, Done, HistoryQuery,
+    NoParams, RuleInfo, RuleList, RuleUpdate, SnoozeRequest, SummarySettings,
 };
 
 use super::ApiError;
@@ -24,7 +24,8 @@ pub async fn snooze(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: SnoozeRequest) -> 
     let a = agent.alerts.snooze(cx.id("id")?, r.minutes)?;
     cx.note(|n| {
         n.target = Some(format!("alert={} {}", a.rule, a.subject));
-        n.detail = Some(if r.minutes == 0 { "snooze ended".into() } else { format!("snoozed for {} minutes", r.minutes) });
+        n.detail =
+            Some(if r.minutes == 0 { "snooze ended".into() } else { format!("snoozed for {} minutes", r.minutes) });
     });
     Ok(a)
 }
@@ -34,7 +35,7 @@ pub async fn rules(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<Ru
 }
 
 pub async fn update_rule(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: RuleUpdate) -> Result<RuleInfo, ApiError> {
-    let id = cx.param("id").to_owned();
+    let id = cx.param("rule").to_owned();
     let rule = agent.alerts.update_rule(&id, &r)?;
     cx.note(|n| {
         n.target = Some(format!("rule={id}"));
@@ -55,7 +56,11 @@ pub async fn channels(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result
 fn note_channel(cx: &Cx, c: &ChannelInfo, what: &str) {
     cx.note(|n| {
         n.target = Some(format!("channel={}", c.name));
-        n.detail = Some(format!("{what} {} channel (secret {})", c.settings.kind(), if c.secret_set { "set" } else { "not set" }));
+        n.detail = Some(format!(
+            "{what} {} channel (secret {})",
+            c.settings.kind(),
+            if c.secret_set { "set" } else { "not set" }
+        ));
     });
 }
 
@@ -94,7 +99,12 @@ pub async fn summary(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<
     Ok(agent.alerts.summary_settings()?)
 }
 
-pub async fn set_summary(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: SummarySettings) -> Result<SummarySettings, ApiError> {
+pub async fn set_summary(
+    agent: Arc<Agent>,
+    cx: Cx,
+    _: NoQuery,
+    r: SummarySettings,
+) -> Result<SummarySettings, ApiError> {
     let s = agent.alerts.set_summary_settings(&r)?;
     cx.note(|n| n.detail = Some(format!("enabled {}, weekday {}, hour {}", s.enabled, s.weekday, s.hour)));
     Ok(s)

@@ -47,10 +47,14 @@ fn build() -> OpenApiDocument {
             .map(|name| {
                 let schema = match name {
                     "id" => json!({"type": "integer", "format": "int64"}),
-                    // The only named path parameter: which secret.
+                    // Which secret.
                     "name" => {
                         let names: Vec<&str> = crate::auth::secrets::NAMES.iter().map(|(n, _)| *n).collect();
                         json!({"type": "string", "enum": names})
+                    }
+                    "rule" => {
+                        let ids: Vec<&str> = crate::alerts::rules::RULES.iter().map(|r| r.id).collect();
+                        json!({"type": "string", "enum": ids})
                     }
                     _ => json!({"type": "string", "maxLength": 200}),
                 };

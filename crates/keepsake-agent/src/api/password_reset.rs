@@ -9,7 +9,12 @@ use super::contract::{Cx, NoBody, NoQuery};
 use super::{ApiError, blocking};
 use crate::Agent;
 
-pub async fn availability(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<PasswordResetAvailability, ApiError> {
+pub async fn availability(
+    agent: Arc<Agent>,
+    _: Cx,
+    _: NoQuery,
+    _: NoBody,
+) -> Result<PasswordResetAvailability, ApiError> {
     Ok(PasswordResetAvailability { by_email: agent.alerts.reset_by_email_available()? })
 }
 

@@ -36,7 +36,9 @@ pub async fn create(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: NewUser) -> Result
     let display = r.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| r.name.clone());
     let by = cx.caller.identity.clone();
     let u = blocking(&agent, move |a| {
-        a.auth.create_user(&r.name, &display, &r.password, r.role.into(), &r.groups, r.email.as_deref(), &by).map_err(ApiError::from)
+        a.auth
+            .create_user(&r.name, &display, &r.password, r.role.into(), &r.groups, r.email.as_deref(), &by)
+            .map_err(ApiError::from)
     })
     .await?;
     cx.note(|n| {

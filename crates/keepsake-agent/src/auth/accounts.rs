@@ -132,6 +132,7 @@ impl Auth {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Creates an account with its groups, all or nothing: an unknown group (`user.unknown_group`)
     /// or a taken name (`user.name_taken`) leaves no account behind.
     pub fn create_user(

@@ -139,7 +139,10 @@ fn owner_rules_hold() {
     let bob = f.auth.create_user("bob", "Bob", PW, Role::Admin, &[], None, &owner).unwrap();
     let bob_s = f.auth.login_password("bob", PW, &client()).unwrap();
     let bob_id = Identity::User(Box::new(complete(&f.auth, &bob_s.session.token)));
-    assert_eq!(f.auth.create_user("eve", "Eve", PW, Role::Owner, &[], None, &bob_id).unwrap_err().code(), "auth.owner_only");
+    assert_eq!(
+        f.auth.create_user("eve", "Eve", PW, Role::Owner, &[], None, &bob_id).unwrap_err().code(),
+        "auth.owner_only"
+    );
     assert_eq!(f.auth.delete_user(anna.id, &bob_id).unwrap_err().code(), "auth.owner_only");
     assert_eq!(f.auth.set_password(anna.id, "a new long password", &bob_id).unwrap_err().code(), "auth.owner_only");
     assert_eq!(

@@ -62,7 +62,11 @@ pub enum Event {
     /// A newer Immich release than the running one is available (`latest == current`: none).
     UpdateAvailable { current: String, latest: String },
     /// The certificate Caddy serves for `host` expires at `not_after`.
-    CertificateExpiry { host: String, not_before: chrono::DateTime<chrono::Utc>, not_after: chrono::DateTime<chrono::Utc> },
+    CertificateExpiry {
+        host: String,
+        not_before: chrono::DateTime<chrono::Utc>,
+        not_after: chrono::DateTime<chrono::Utc>,
+    },
     /// A `nixos-rebuild` ended.
     RebuildFinished { ok: bool, generation: Option<i64>, error: Option<String> },
 }

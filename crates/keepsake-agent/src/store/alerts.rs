@@ -132,7 +132,23 @@ fn opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
 const ALERT_COLUMNS: &str = "id, rule, subject, state, severity, title, message, facts, since, changed_at, \
      observed_at, transitions, notified_firing, last_notified_at, snoozed_until";
 
-type RawAlert = (i64, String, String, String, String, String, String, String, String, String, String, i64, i64, Option<String>, Option<String>);
+type RawAlert = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 fn raw_alert(r: &Row<'_>) -> rusqlite::Result<RawAlert> {
     Ok((
@@ -155,7 +171,8 @@ fn raw_alert(r: &Row<'_>) -> rusqlite::Result<RawAlert> {
 }
 
 fn alert_row(r: RawAlert) -> Result<AlertRow> {
-    let (id, rule, subject, state, severity, title, message, facts, since, changed, observed, transitions, nf, ln, sn) = r;
+    let (id, rule, subject, state, severity, title, message, facts, since, changed, observed, transitions, nf, ln, sn) =
+        r;
     Ok(AlertRow {
         id,
         rule,
@@ -418,7 +435,16 @@ impl Tx<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, at, alert_id, rule, subject, kind, channel, detail)| {
-                Ok(HistoryRow { id, at: parse_ts(&at)?, alert_id, rule, subject, kind: parse_word(&kind)?, channel, detail })
+                Ok(HistoryRow {
+                    id,
+                    at: parse_ts(&at)?,
+                    alert_id,
+                    rule,
+                    subject,
+                    kind: parse_word(&kind)?,
+                    channel,
+                    detail,
+                })
             })
             .collect()
     }
@@ -490,7 +516,13 @@ impl Tx<'_> {
     }
 
     /// Queues a message unless one with the same key was ever queued; returns whether it was.
-    pub fn enqueue_notification(&self, key: &str, channel_id: i64, alert_id: Option<i64>, message: &str) -> Result<bool> {
+    pub fn enqueue_notification(
+        &self,
+        key: &str,
+        channel_id: i64,
+        alert_id: Option<i64>,
+        message: &str,
+    ) -> Result<bool> {
         let t = ts(now());
         Ok(self.conn.execute(
             "INSERT INTO notifications (key, channel_id, alert_id, message, state, next_attempt_at, created_at) \
@@ -523,11 +555,10 @@ impl Tx<'_> {
     }
 
     pub fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let t: Option<String> = self.conn.query_row(
-            "SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?;
+        let t: Option<String> =
+            self.conn.query_row("SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'", [], |r| {
+                r.get(0)
+            })?;
         opt_ts(t)
     }
 
@@ -575,7 +606,8 @@ impl Tx<'_> {
 
     /// `(subject, value, at)` of every fact of `kind`.
     pub fn facts(&self, kind: &str) -> Result<Vec<(String, String, DateTime<Utc>)>> {
-        let mut stmt = self.conn.prepare("SELECT subject, value, at FROM alert_facts WHERE kind = ?1 ORDER BY subject")?;
+        let mut stmt =
+            self.conn.prepare("SELECT subject, value, at FROM alert_facts WHERE kind = ?1 ORDER BY subject")?;
         let rows = stmt
             .query_map([kind], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -626,9 +658,8 @@ impl Tx<'_> {
 
     pub fn last_password_reset_at(&self, user_id: i64) -> Result<Option<DateTime<Utc>>> {
         let t: Option<String> =
-            self.conn.query_row("SELECT MAX(created_at) FROM password_resets WHERE user_id = ?1", [user_id], |r| {
-                r.get(0)
-            })?;
+            self.conn
+                .query_row("SELECT MAX(created_at) FROM password_resets WHERE user_id = ?1", [user_id], |r| r.get(0))?;
         opt_ts(t)
     }
 

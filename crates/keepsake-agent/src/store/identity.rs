@@ -87,7 +87,6 @@ fn finish_user((mut u, created): (UserRow, String)) -> Result<UserRow> {
     Ok(u)
 }
 
-
 in_own_transaction! {
     fn user_count(&self) -> i64;
     /// Creates an account; see [`Tx::insert_user`].

@@ -142,10 +142,8 @@ async fn a_crash_between_send_and_mark_resends_with_the_same_message_id() {
     let dir = open_tempdir();
     let mut sink = SmtpSink::new(dir.path());
     sink.start();
-    let faulty = AgentOpts {
-        env: vec![("KEEPSAKE_TEST_FAULT".into(), "exit_after_send".into())],
-        ..AgentOpts::default()
-    };
+    let faulty =
+        AgentOpts { env: vec![("KEEPSAKE_TEST_FAULT".into(), "exit_after_send".into())], ..AgentOpts::default() };
     let mut agent = Agent::start(dir.path(), faulty).await;
     let c = agent.client();
     email_channel(&c, sink.port).await;
@@ -215,12 +213,75 @@ async fn send_test_reports_the_servers_own_error_and_the_weekly_summary_names_th
     let head = keepsake_agent::store::Store::open(&agent.state_dir).unwrap().audit_head().unwrap().unwrap();
     let body = body_text(summary);
     // The summary was built before its own send request was audited: it names an earlier entry.
-    let named = body.split("hash ").nth(1).map(|s| s.chars().take(64).collect::<String>()).expect("a head in the summary");
+    let named =
+        body.split("hash ").nth(1).map(|s| s.chars().take(64).collect::<String>()).expect("a head in the summary");
     assert_eq!(named.len(), 64, "{body}");
     let out = agent.cli(None, &["audit", "verify", "--head", &named]);
-    assert!(out.status.success(), "the summary's head verifies: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the summary's head verifies: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(head.id >= 1);
     for section in ["Backups", "Restore points", "Snapshots", "Storage", "Alerts this week", "Updates", "Audit log"] {
         assert!(body.contains(section), "the summary has {section}: {body}");
     }
+}
+
+/// ntfy and a templated JSON webhook, both on loopback, get the same alert in their own shapes,
+/// each with the notification's key as `Idempotency-Key`.
+#[tokio::test]
+async fn ntfy_and_a_templated_webhook_receive_the_alert_in_their_shapes() {
+    let dir = open_tempdir();
+    let hooks = crate::harness::WebhookSink::start().await;
+    let agent = Agent::start(dir.path(), AgentOpts::default()).await;
+    let c = agent.client();
+    let base = format!("http://127.0.0.1:{}", hooks.port);
+    let _: ChannelInfo = call(
+        &c,
+        Method::POST,
+        "/api/v1/alerts/channels",
+        json!({"name": "Phone", "settings": {"kind": "ntfy", "server": base, "topic": "family-photos"},
+               "notify_on": "failure"}),
+    )
+    .await;
+    let template = r#"{"text": "{{title}}", "state": "{{state}}", "more": {"help": "{{link}}", "rule": "{{rule}}"}}"#;
+    let _: ChannelInfo = call(
+        &c,
+        Method::POST,
+        "/api/v1/alerts/channels",
+        json!({"name": "Home automation", "settings": {"kind": "webhook", "url": format!("{base}/hook"), "template": template},
+               "secret": "s3cret-token", "notify_on": "failure"}),
+    )
+    .await;
+    spike_threshold(&c, 3).await;
+    fail_sign_ins(&c, 3, "d").await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while hooks.requests().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "both hooks called: {:#?}", hooks.requests());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let reqs = hooks.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    let ntfy = reqs.iter().find(|r| r.path == "/").expect("ntfy publishes to the server root");
+    assert_eq!(ntfy.method, "POST");
+    assert_eq!(ntfy.body["topic"], "family-photos");
+    assert!(ntfy.body["title"].as_str().unwrap().contains("failed sign-ins"), "{:?}", ntfy.body);
+    assert!(ntfy.body["message"].is_string() && ntfy.body["priority"].is_number(), "{:?}", ntfy.body);
+    let hook = reqs.iter().find(|r| r.path == "/hook").expect("the webhook");
+    assert_eq!(hook.header("authorization"), Some("Bearer s3cret-token"));
+    assert_eq!(hook.body["state"], "firing");
+    assert_eq!(hook.body["more"]["rule"], "auth.login_spike");
+    assert!(hook.body["more"]["help"].as_str().unwrap().ends_with("/help/sign-in-attacks"));
+    for r in &reqs {
+        let key = r.header("idempotency-key").expect("an Idempotency-Key");
+        assert!(key.starts_with("alert-"), "{key}");
+    }
+    // The channel list never shows the token.
+    let list = c.send(Method::GET, "/api/v1/alerts/channels", None).await.unwrap();
+    let bytes = http_body_util::BodyExt::collect(list.into_body()).await.unwrap().to_bytes();
+    assert!(!String::from_utf8_lossy(&bytes).contains("s3cret-token"));
 }

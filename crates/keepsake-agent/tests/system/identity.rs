@@ -9,7 +9,7 @@ use crate::harness::{Browser, PASSWORD, last_audit, stack};
 
 /// A concrete path for a documented one.
 fn fill(path: &str) -> String {
-    path.replace("{id}", "1").replace("{name}", "smtp_password")
+    path.replace("{id}", "1").replace("{name}", "smtp_password").replace("{rule}", "auth.login_spike")
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod hung_fs;
 mod identity;
 mod jobs;
 mod openapi;
+mod password_reset;
 mod peers;
 mod pool_watch;
 mod self_check;
