@@ -11,33 +11,34 @@ const labels = (m: ReturnType<typeof me> | null) => navFor(m).map((p) => p.label
 
 describe('navFor', () => {
   it('shows an owner everything', () => {
-    expect(labels(me(ALL))).toEqual(['Home', 'Alerts', 'Users', 'Audit log', 'Settings', 'Help']);
+    expect(labels(me(ALL))).toEqual(['Home', 'Alerts', 'Users', 'Audit log', 'Settings']);
   });
 
-  it('shows a viewer Home, Alerts and Help', () => {
-    expect(labels(me(VIEWER))).toEqual(['Home', 'Alerts', 'Help']);
+  it('shows a viewer Home and Alerts', () => {
+    expect(labels(me(VIEWER))).toEqual(['Home', 'Alerts']);
   });
 
   it('shows Alerts only with notifications.view', () => {
-    expect(labels(me(['host.view']))).toEqual(['Home', 'Help']);
+    expect(labels(me(['host.view']))).toEqual(['Home']);
   });
 
   it('follows single permissions from groups', () => {
-    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Alerts', 'Audit log', 'Help']);
-    expect(labels(me(['users.view']))).toEqual(['Home', 'Users', 'Help']);
-    expect(labels(me(['host.settings']))).toEqual(['Home', 'Settings', 'Help']);
+    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Alerts', 'Audit log']);
+    expect(labels(me(['users.view']))).toEqual(['Home', 'Users']);
+    expect(labels(me(['host.settings']))).toEqual(['Home', 'Settings']);
   });
 
-  it('shows nothing but Home and Help to an admin who must first add a second factor', () => {
-    expect(labels(me(ALL, true))).toEqual(['Home', 'Help']);
+  it('shows nothing but Home to an admin who must first add a second factor', () => {
+    expect(labels(me(ALL, true))).toEqual(['Home']);
   });
 
   it('shows nothing when signed out', () => {
     expect(navFor(null)).toEqual([]);
   });
 
-  it('never lists My account in the main navigation (it is in the user menu)', () => {
+  it('never lists My account or Help in the main navigation (they are in the user menu)', () => {
     expect(labels(me(ALL))).not.toContain('My account');
+    expect(labels(me(ALL))).not.toContain('Help');
   });
 });
 

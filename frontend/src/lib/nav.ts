@@ -22,7 +22,7 @@ export interface PageInfo {
   label: string;
   /** Permissions of which the user needs at least one; empty: any signed-in user. */
   needs: string[];
-  /** Shown in the main navigation (My account is in the user menu instead). */
+  /** Shown in the main navigation (My account and Help are in the user menu instead). */
   inNav: boolean;
   /** Open to anyone, signed in or not, in every phase of the session (help, forgotten password). */
   public?: boolean;
@@ -38,7 +38,7 @@ export const PAGES: readonly PageInfo[] = [
   { id: 'users', path: '/users', label: 'Users', needs: ['users.view'], inNav: true },
   { id: 'audit', path: '/audit', label: 'Audit log', needs: ['audit.view'], inNav: true },
   { id: 'settings', path: '/settings', label: 'Settings', needs: ['host.settings'], inNav: true },
-  { id: 'help', path: '/help', label: 'Help', needs: [], inNav: true, public: true, prefix: true },
+  { id: 'help', path: '/help', label: 'Help', needs: [], inNav: false, public: true, prefix: true },
   { id: 'account', path: '/account', label: 'My account', needs: [], inNav: false },
   { id: 'forgot-password', path: '/forgot-password', label: 'Forgotten password', needs: [], inNav: false, public: true },
   { id: 'reset-password', path: '/reset-password', label: 'Choose a new password', needs: [], inNav: false, public: true },
