@@ -164,6 +164,28 @@ test('password reset by email: ask, open the link, choose a password, sign in; u
     const benLogin = await apiCall(stack.baseUrl, 'POST', '/api/v1/auth/login', { body: { name: BEN.name, password: BEN.password } });
     assert.equal(benLogin.status, 200, 'the expired link changed nothing');
 
+    // The Users page changes and removes an address ("" removes it).
+    const edit = await newPage(browser, { session: owner });
+    try {
+      await edit.page.goto(`${stack.baseUrl}/users`);
+      const row = edit.page.locator(`tr[data-user="${BEN.name}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      await edit.page.getByRole('button', { name: `Edit ${BEN.name}`, exact: true }).click();
+      const form = edit.page.getByRole('form', { name: `Edit ${BEN.name}` });
+      assert.equal(await form.getByLabel('Email address').inputValue(), BEN.email);
+      await form.getByLabel('Email address').fill('ben@example.net');
+      await form.getByRole('button', { name: 'Save changes' }).click();
+      await row.getByText('ben@example.net').waitFor({ timeout: 10_000 });
+      await edit.page.getByRole('button', { name: `Edit ${BEN.name}`, exact: true }).click();
+      await form.getByLabel('Email address').fill('');
+      await form.getByRole('button', { name: 'Save changes' }).click();
+      await row.getByTestId('user-email').waitFor({ state: 'detached', timeout: 10_000 });
+      const users = await apiCall(stack.baseUrl, 'GET', '/api/v1/users', { session: owner });
+      assert.equal(users.body.users.find((u) => u.name === BEN.name).email ?? null, null, 'the address is removed');
+    } finally {
+      await edit.context.close();
+    }
+
     // Without an email channel: the console command.
     const del = await apiCall(stack.baseUrl, 'DELETE', `/api/v1/alerts/channels/${channel.body.id}`, { session: owner });
     assert.equal(del.status, 200, del.text);

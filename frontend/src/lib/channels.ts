@@ -20,8 +20,8 @@ export function kindLabel(kind: ChannelKind): string {
 
 export const NOTIFY_ON: readonly { value: NotifyOn; label: string }[] = [
   { value: 'failure', label: 'When something goes wrong' },
-  { value: 'always', label: 'When something goes wrong and when it is put right' },
-  { value: 'success', label: 'Only when something is put right' },
+  { value: 'always', label: 'When it goes wrong and when it is fixed' },
+  { value: 'success', label: 'Only when it is fixed' },
   { value: 'never', label: 'Never' },
 ];
 
@@ -30,9 +30,9 @@ export function notifyOnLabel(v: NotifyOn): string {
 }
 
 export const SECURITY: readonly { value: SmtpSecurity; label: string; port: number }[] = [
-  { value: 'starttls', label: 'STARTTLS (usually port 587)', port: 587 },
-  { value: 'tls', label: 'TLS from the start (usually port 465)', port: 465 },
-  { value: 'none', label: 'None: only for a server on this network (port 25)', port: 25 },
+  { value: 'starttls', label: 'STARTTLS (port 587)', port: 587 },
+  { value: 'tls', label: 'TLS (port 465)', port: 465 },
+  { value: 'none', label: 'None: local server only (port 25)', port: 25 },
 ];
 
 export function defaultPort(security: SmtpSecurity): number {
