@@ -135,6 +135,14 @@ test('alerts: channels with a real SMTP server, a rule, the indicator on every p
     const rules = await apiCall(stack.baseUrl, 'GET', '/api/v1/alerts/rules', { session: owner });
     assert.equal(rules.body.rules.find((r) => r.id === 'auth.login_spike').threshold.value, 3);
     await screenshot(page, 'alerts-rules');
+
+    // The weekly summary goes out on "Send now" to the email channel that takes it.
+    const summary = page.getByTestId('summary-card');
+    const mailsBefore = new Set(sink.messages().map((m) => m.file));
+    await summary.getByRole('button', { name: 'Send now' }).click();
+    await summary.getByRole('status').waitFor({ timeout: 10_000 });
+    const weekly = await sink.waitFor((m) => !mailsBefore.has(m.file) && /summary|week/i.test(m.subject), { message: 'the weekly summary' });
+    assert.ok(weekly.to.includes(FAMILY));
     assert.equal(spiking(await alerts()), undefined, 'no sign-in alert yet');
     await indicatorAgrees(page, { message: 'the indicator before' });
 
