@@ -16,6 +16,8 @@ export default defineConfig({
     sourcemap: false,
   },
   server: {
+    // The help pages are read from ../docs/kb (lib/kb.ts bundles them).
+    fs: { allow: ['.', '../docs/kb'] },
     proxy: {
       '/api/': { target: api, changeOrigin: false },
     },

@@ -47,6 +47,14 @@ export const Code = {
   userInvalidName: 'user.invalid_name',
   passwordTooShort: 'password.too_short',
   passwordIsName: 'password.is_name',
+  userInvalidEmail: 'user.invalid_email',
+  userEmailTaken: 'user.email_taken',
+  /** A password-reset link that was used already, has expired, or was never made. */
+  resetLinkUsed: 'auth.reset_link_used',
+  resetLinkExpired: 'auth.reset_link_expired',
+  resetLinkInvalid: 'auth.reset_link_invalid',
+  /** No email channel is set up, so no reset link can be sent. */
+  resetNeedsEmail: 'auth.reset_needs_email',
 } as const satisfies Record<string, ServerErrorCode>;
 
 /** The body of every non-2xx answer (hint may be left out or null). */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { can, mayOpen, navFor, normalisePath, pageForPath, PAGES } from './nav';
+import { can, mayOpen, navCurrent, navFor, normalisePath, pageForPath, PAGES } from './nav';
 
 const ALL = [
   'host.view', 'host.check', 'host.settings', 'jobs.view', 'jobs.cancel', 'users.view', 'users.manage', 'audit.view',
+  'notifications.view', 'notifications.manage',
 ];
 const VIEWER = ['host.view', 'jobs.view', 'stack.view', 'updates.view', 'restore_points.view', 'backups.view', 'notifications.view'];
 const me = (permissions: string[], must_enroll_second_factor = false) => ({ permissions, must_enroll_second_factor });
@@ -10,15 +11,19 @@ const labels = (m: ReturnType<typeof me> | null) => navFor(m).map((p) => p.label
 
 describe('navFor', () => {
   it('shows an owner everything', () => {
-    expect(labels(me(ALL))).toEqual(['Home', 'Users', 'Audit log', 'Settings']);
+    expect(labels(me(ALL))).toEqual(['Home', 'Alerts', 'Users', 'Audit log', 'Settings']);
   });
 
-  it('shows a viewer only Home', () => {
-    expect(labels(me(VIEWER))).toEqual(['Home']);
+  it('shows a viewer Home and Alerts', () => {
+    expect(labels(me(VIEWER))).toEqual(['Home', 'Alerts']);
+  });
+
+  it('shows Alerts only with notifications.view', () => {
+    expect(labels(me(['host.view']))).toEqual(['Home']);
   });
 
   it('follows single permissions from groups', () => {
-    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Audit log']);
+    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Alerts', 'Audit log']);
     expect(labels(me(['users.view']))).toEqual(['Home', 'Users']);
     expect(labels(me(['host.settings']))).toEqual(['Home', 'Settings']);
   });
@@ -31,8 +36,9 @@ describe('navFor', () => {
     expect(navFor(null)).toEqual([]);
   });
 
-  it('never lists My account in the main navigation (it is in the user menu)', () => {
+  it('never lists My account or Help in the main navigation (they are in the user menu)', () => {
     expect(labels(me(ALL))).not.toContain('My account');
+    expect(labels(me(ALL))).not.toContain('Help');
   });
 });
 
@@ -57,6 +63,22 @@ describe('mayOpen', () => {
   it('blocks every other page while a second factor is owed', () => {
     expect(mayOpen(me(ALL, true), page('users'))).toBe(false);
     expect(mayOpen(me(ALL, true), page('home'))).toBe(false);
+    expect(mayOpen(me(ALL, true), page('alerts'))).toBe(false);
+  });
+
+  it('needs notifications.view for the Alerts pages', () => {
+    for (const id of ['alerts', 'alert-channels', 'alert-rules']) {
+      expect(mayOpen(me(VIEWER), page(id))).toBe(true);
+      expect(mayOpen(me(['host.view', 'jobs.view']), page(id))).toBe(false);
+    }
+  });
+
+  it('opens help and the forgotten-password pages to anyone, signed in or not', () => {
+    for (const id of ['help', 'forgot-password', 'reset-password']) {
+      expect(mayOpen(null, page(id))).toBe(true);
+      expect(mayOpen(me([]), page(id))).toBe(true);
+      expect(mayOpen(me(ALL, true), page(id))).toBe(true);
+    }
   });
 });
 
@@ -72,6 +94,26 @@ describe('paths', () => {
     expect(pageForPath('/account/')?.id).toBe('account');
     expect(pageForPath('/settings')?.id).toBe('settings');
     expect(pageForPath('/nope')).toBeNull();
+    expect(pageForPath('/alerts')?.id).toBe('alerts');
+    expect(pageForPath('/alerts/channels/')?.id).toBe('alert-channels');
+    expect(pageForPath('/alerts/rules')?.id).toBe('alert-rules');
+    expect(pageForPath('/alerts/other')).toBeNull();
+    expect(pageForPath('/forgot-password')?.id).toBe('forgot-password');
+    expect(pageForPath('/reset-password#token=x')?.id).toBe('reset-password');
+  });
+
+  it('finds every help page under /help', () => {
+    expect(pageForPath('/help')?.id).toBe('help');
+    expect(pageForPath('/help/pool-degraded')?.id).toBe('help');
+    expect(pageForPath('/help/anything-at-all')?.id).toBe('help');
+    expect(pageForPath('/helpful')).toBeNull();
+  });
+
+  it('marks Alerts current on its sub-pages', () => {
+    expect(navCurrent('/alerts/channels')).toBe('/alerts');
+    expect(navCurrent('/alerts/rules/')).toBe('/alerts');
+    expect(navCurrent('/help/pool-degraded')).toBe('/help');
+    expect(navCurrent('/users')).toBe('/users');
   });
 
   it('can() reads permissions', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   byArea,
   checkAccountName,
+  checkEmail,
   checkGroupName,
   checkNewPassword,
   checkPasswordsMatch,
@@ -37,6 +38,17 @@ describe('passwords', () => {
   it('must be typed the same twice', () => {
     expect(checkPasswordsMatch('a', 'a')).toBeNull();
     expect(checkPasswordsMatch('a', 'b')).toMatch(/not the same/);
+  });
+});
+
+describe('email addresses', () => {
+  it('are optional, one address, at most 254 characters', () => {
+    expect(checkEmail('')).toBeNull();
+    expect(checkEmail('  ')).toBeNull();
+    expect(checkEmail('anna@example.org')).toBeNull();
+    expect(checkEmail('anna')).toMatch(/email address/);
+    expect(checkEmail('anna@example.org ben@example.org')).toBeTruthy();
+    expect(checkEmail(`${'a'.repeat(250)}@x.org`)).toMatch(/254/);
   });
 });
 

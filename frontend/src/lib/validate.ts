@@ -21,6 +21,15 @@ export function checkNewPassword(password: string, name = ''): string | null {
   return null;
 }
 
+/** An optional email address (empty is fine: none). The box checks the exact pattern. */
+export function checkEmail(email: string): string | null {
+  const e = email.trim();
+  if (!e) return null;
+  if (e.length > 254) return 'Use at most 254 characters.';
+  if (!/^[^\s@]+@[^\s@]+$/.test(e)) return 'Enter one email address, for example anna@example.org.';
+  return null;
+}
+
 export function checkPasswordsMatch(password: string, again: string): string | null {
   return password === again ? null : 'The two passwords are not the same.';
 }
