@@ -14,6 +14,8 @@ type Schemas = components['schemas'];
 
 // The names pages use for the document's schemas.
 export type Status = Schemas['Status'];
+/** A rule's id, as the document lists them. */
+export type RuleId = paths['/api/v1/alerts/rules/{rule}']['patch']['parameters']['path']['rule'];
 export type Facility = Schemas['Facility'];
 export type FacilityState = Schemas['FacilityState'];
 export type Job = Schemas['Job'];
@@ -395,11 +397,10 @@ export class Client {
     return (await this.data(this.http.GET('/api/v1/alerts/rules'))).rules;
   }
 
-  updateAlertRule(id: string, body: RuleUpdate): Promise<RuleInfo> {
-    // A rule's id is a string (`auth.failed_logins`), but the document types every `{id}` path
-    // parameter as an integer; the agent reads it as text. Cast until the document says so.
-    const path = { id: id as unknown as number };
-    return this.data(this.http.PATCH('/api/v1/alerts/rules/{id}', { params: { path }, body }));
+  /** `rule` is a `RuleInfo.id` from the agent's own list, so one of the ids the document names. */
+  updateAlertRule(rule: string, body: RuleUpdate): Promise<RuleInfo> {
+    const path = { rule: rule as RuleId };
+    return this.data(this.http.PATCH('/api/v1/alerts/rules/{rule}', { params: { path }, body }));
   }
 
   async channels(): Promise<ChannelInfo[]> {
