@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::host::HostConfig;
+use crate::host::cert_watch::{CertTarget, CertTargetError};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -25,6 +26,10 @@ pub struct AgentConfig {
     pub pool_poll: Duration,
     /// Whether the Docker engine's container events are followed (crash and health alerts).
     pub watch_containers: bool,
+    /// The certificates whose validity dates are read (none: not watched).
+    pub certificate_checks: Vec<CertTarget>,
+    /// How often they are read (zero: not watched).
+    pub certificate_check: Duration,
 }
 
 impl AgentConfig {
@@ -47,6 +52,11 @@ pub enum ConfigError {
     NoSuchGroup(String),
     #[error("cannot look up `{0}`: {1}")]
     Lookup(String, nix::Error),
+    // Not a `#[source]`: the message already says it, and anyhow would print it twice.
+    #[error("--certificate-check: {0}")]
+    CertificateCheck(CertTargetError),
+    #[error("--certificate-check: `none` turns the checks off, so it cannot be given with a NAME@HOST:PORT")]
+    NoneWithOthers,
 }
 
 /// A user name or a numeric uid.
@@ -73,6 +83,14 @@ pub fn resolve_gid(spec: &str) -> Result<u32, ConfigError> {
     }
 }
 
+/// The `--certificate-check` values: each `NAME@HOST:PORT`, or `none` alone for no check.
+pub fn certificate_checks(values: &[String]) -> Result<Vec<CertTarget>, ConfigError> {
+    if values.iter().any(|v| v == "none") {
+        return if values.len() == 1 { Ok(Vec::new()) } else { Err(ConfigError::NoneWithOthers) };
+    }
+    values.iter().map(|v| v.parse().map_err(ConfigError::CertificateCheck)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +102,25 @@ mod tests {
         assert_eq!(resolve_gid("root").unwrap(), 0);
         assert!(matches!(resolve_uid("no-such-user-keepsake"), Err(ConfigError::NoSuchUser(_))));
         assert!(matches!(resolve_gid("no-such-group-keepsake"), Err(ConfigError::NoSuchGroup(_))));
+    }
+
+    #[test]
+    fn certificate_checks_are_targets_or_none() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let got = certificate_checks(&v(&["immich.local@127.0.0.1:443", "keepsake.local@127.0.0.1:443"])).unwrap();
+        assert_eq!(
+            got.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            v(&["immich.local@127.0.0.1:443", "keepsake.local@127.0.0.1:443"])
+        );
+        assert!(certificate_checks(&v(&["none"])).unwrap().is_empty());
+        assert!(matches!(
+            certificate_checks(&v(&["none", "immich.local@127.0.0.1:443"])),
+            Err(ConfigError::NoneWithOthers)
+        ));
+        let err = certificate_checks(&v(&["immich.local:443"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--certificate-check: `immich.local:443` is not NAME@HOST:PORT (for example immich.local@127.0.0.1:443)"
+        );
     }
 }

@@ -114,6 +114,10 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     if config.watch_containers {
         tokio::spawn(host::container_watch::run(host.docker_host.clone(), events.clone()));
     }
+    if !config.certificate_checks.is_empty() && !config.certificate_check.is_zero() {
+        let (targets, period) = (config.certificate_checks.clone(), config.certificate_check);
+        tokio::spawn(host::cert_watch::run(events.clone(), targets, period, host.probe_timeout));
+    }
     let socket = config.socket.clone();
     let agent = Arc::new(Agent { config, host, store, auth, jobs, events, alerts, facilities, started_at: Utc::now() });
     server::serve(listener, agent, shutdown).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use keepsake_agent::AgentConfig;
-use keepsake_agent::config::{resolve_gid, resolve_uid};
+use keepsake_agent::config::{certificate_checks, resolve_gid, resolve_uid};
 
 /// The Keepsake agent: runs Immich and looks after the box. Serves its API on a Unix socket.
 #[derive(Parser, Debug)]
@@ -55,6 +55,13 @@ struct Args {
     /// Do not follow the Docker engine's container events (no crash or health alerts).
     #[arg(long)]
     no_container_watch: bool,
+    /// A certificate to watch for expiry: connect to HOST:PORT and read the certificate served for
+    /// NAME (repeatable; `none`: watch no certificate).
+    #[arg(long = "certificate-check", value_name = "NAME@HOST:PORT", default_value = "immich.local@127.0.0.1:443")]
+    certificate_checks: Vec<String>,
+    /// Seconds between readings of the certificates (0: do not watch).
+    #[arg(long, default_value_t = 6 * 3600)]
+    certificate_check_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,6 +83,8 @@ fn main() -> anyhow::Result<()> {
         notify_retry_base: Duration::from_secs(args.notify_retry_secs.max(1)),
         pool_poll: Duration::from_secs(args.pool_poll_secs),
         watch_containers: !args.no_container_watch,
+        certificate_checks: certificate_checks(&args.certificate_checks)?,
+        certificate_check: Duration::from_secs(args.certificate_check_secs),
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;

@@ -9,10 +9,12 @@
 //! ([`command`]), and the Docker and D-Bus clients are async with their own timeouts.
 //! The latest results are cached in [`Facilities`] for the status route, which must stay cheap.
 //!
-//! Two watchers turn what the host does into events (the agent spawns them): [`pool_watch`] polls
-//! ZFS pool health and dataset space, [`container_watch`] follows the Docker engine's events.
+//! Three watchers turn what the host does into events (the agent spawns them): [`pool_watch`]
+//! polls ZFS pool health and dataset space, [`container_watch`] follows the Docker engine's events,
+//! [`cert_watch`] reads the validity dates of the certificates Caddy serves.
 
 mod blocking;
+pub mod cert_watch;
 pub(crate) mod command;
 pub mod container_watch;
 mod docker;

@@ -7,6 +7,7 @@ mod harness;
 mod alerts;
 mod alerts_sources;
 mod audit;
+mod cert_watch;
 mod container_watch;
 mod contract;
 mod hung_fs;
