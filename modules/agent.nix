@@ -219,6 +219,11 @@ in
               # Passkeys are bound to the address people open the dashboard at.
               "--public-origin"
               "https://${config.keepsake.caddy.dashboardHostName}"
+              # The certificates Caddy serves, read for the "about to expire" alert.
+              "--certificate-check"
+              "${top.hostName}.local@127.0.0.1:443"
+              "--certificate-check"
+              "${config.keepsake.caddy.dashboardHostName}@127.0.0.1:443"
             ]
             ++ cfg.extraArgs
           );

@@ -35,7 +35,9 @@ async fn bad_input_to_any_mutating_route_changes_nothing_and_is_audited() {
             .call("POST", "/api/v1/groups", Some(serde_json::json!({"name": "family", "permissions": ["jobs.view"]})))
             .await,
     );
-    let fill = |path: &str, id: i64| path.replace("{id}", &id.to_string()).replace("{name}", "smtp_password").replace("{rule}", "auth.login_spike");
+    let fill = |path: &str, id: i64| {
+        path.replace("{id}", &id.to_string()).replace("{name}", "smtp_password").replace("{rule}", "auth.login_spike")
+    };
     let doc = json(&owner.call("GET", "/api/v1/openapi.json", None).await);
     let mut walked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {

@@ -82,7 +82,10 @@ async fn openapi_lists_exactly_the_routes_of_the_router_and_each_answers_as_docu
     for (method, path) in &documented {
         let op = &doc["paths"][path][method.to_lowercase()];
         assert!(op["x-keepsake-permission"].is_string(), "{method} {path} declares no permission");
-        let concrete = path.replace("{id}", &job.id.to_string()).replace("{name}", "smtp_password").replace("{rule}", "auth.login_spike");
+        let concrete = path
+            .replace("{id}", &job.id.to_string())
+            .replace("{name}", "smtp_password")
+            .replace("{rule}", "auth.login_spike");
         let method: Method = method.parse().unwrap();
         // Mutating routes get `{}`; cancelling a finished job is a documented conflict.
         let body = (method != Method::GET).then(|| serde_json::json!({}));
