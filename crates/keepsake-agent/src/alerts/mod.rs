@@ -42,8 +42,10 @@ pub const CONSUMER: &str = "alerts";
 pub const TICK: Duration = Duration::from_secs(60);
 /// Resolved alerts stay listed this long.
 const RECENT: TimeDelta = TimeDelta::days(7);
-/// Samples (failed sign-ins, backups per drive) are kept this long.
+/// Samples (backups per drive) are kept this long; failed sign-ins only as long as their window.
 const SAMPLE_RETENTION: TimeDelta = TimeDelta::days(60);
+/// History, finished messages and resolved alerts are kept this long.
+const HISTORY_RETENTION: TimeDelta = TimeDelta::days(365);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertsError {
@@ -165,7 +167,10 @@ impl Alerts {
         let applied = self.store.transaction(|tx| {
             let configs = engine::configs(tx)?;
             let applied = engine::apply_tick(tx, &self.context(&configs))?;
-            tx.prune_samples(Utc::now() - SAMPLE_RETENTION)?;
+            let now = Utc::now();
+            tx.prune_samples(now - SAMPLE_RETENTION)?;
+            tx.prune_samples_of(evaluate::SAMPLE_LOGIN_FAILED, now - evaluate::LOGIN_WINDOW * 2)?;
+            tx.prune_alert_history(now - HISTORY_RETENTION)?;
             Ok::<_, StoreError>(applied)
         })?;
         let summaries = self.queue_summary_if_due(chrono::Local::now()).await?;

@@ -275,6 +275,7 @@ fn failed_sign_ins_over_the_threshold_fire_and_a_quiet_window_resolves() {
 #[test]
 fn a_backoff_names_the_account_and_a_quiet_hour_resolves_it() {
     let s = Store::open_in_memory().unwrap();
+    s.insert_user("anna", "Anna", "x", "viewer", false).unwrap();
     let backoff = Event::Security {
         audit_id: 1,
         action: "security.login_backoff".into(),
@@ -287,6 +288,17 @@ fn a_backoff_names_the_account_and_a_quiet_hour_resolves_it() {
     assert_eq!(state(&s, rules::ACCOUNT_BACKOFF, "anna"), Some(AlertState::Firing));
     tick_at(&s, Utc::now() + TimeDelta::minutes(61));
     assert_eq!(state(&s, rules::ACCOUNT_BACKOFF, "anna"), Some(AlertState::Resolved));
+    // A made-up name gets no alert of its own (or anyone could flood the owner's mailbox).
+    let made_up = Event::Security {
+        audit_id: 2,
+        action: "security.login_backoff".into(),
+        actor: "keepsake".into(),
+        target: Some("account:ghost-1,address:192.0.2.7".into()),
+        outcome: "triggered".into(),
+        source: "agent".into(),
+    };
+    apply(&s, &made_up);
+    assert_eq!(state(&s, rules::ACCOUNT_BACKOFF, "ghost-1"), None);
 }
 
 #[test]

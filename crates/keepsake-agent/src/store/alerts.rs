@@ -292,6 +292,8 @@ in_own_transaction! {
     fn add_sample(&self, kind: &str, subject: &str, ok: bool) -> ();
     fn samples_since(&self, kind: &str, since: DateTime<Utc>) -> Vec<(String, DateTime<Utc>, bool)>;
     fn prune_samples(&self, before: DateTime<Utc>) -> usize;
+    fn prune_samples_of(&self, kind: &str, before: DateTime<Utc>) -> usize;
+    fn prune_alert_history(&self, before: DateTime<Utc>) -> usize;
     fn insert_password_reset(&self, token_hash: &str, user_id: i64, expires_at: DateTime<Utc>) -> ();
     fn last_password_reset_at(&self, user_id: i64) -> Option<DateTime<Utc>>;
     fn password_reset(&self, token_hash: &str) -> Option<ResetRow>;
@@ -646,6 +648,22 @@ impl Tx<'_> {
             [ts(before)],
         )?;
         Ok(n + m)
+    }
+
+    pub fn prune_samples_of(&self, kind: &str, before: DateTime<Utc>) -> Result<usize> {
+        Ok(self.conn.execute("DELETE FROM alert_samples WHERE kind = ?1 AND at < ?2", params![kind, ts(before)])?)
+    }
+
+    /// Forgets history entries, delivered or abandoned messages, and resolved alerts older than
+    /// `before`, so the tables do not grow for ever.
+    pub fn prune_alert_history(&self, before: DateTime<Utc>) -> Result<usize> {
+        let t = ts(before);
+        let h = self.conn.execute("DELETE FROM alert_history WHERE at < ?1", [&t])?;
+        let n = self
+            .conn
+            .execute("DELETE FROM notifications WHERE state IN ('sent', 'failed') AND created_at < ?1", [&t])?;
+        let a = self.conn.execute("DELETE FROM alerts WHERE state = 'resolved' AND changed_at < ?1", [&t])?;
+        Ok(h + n + a)
     }
 
     pub fn insert_password_reset(&self, token_hash: &str, user_id: i64, expires_at: DateTime<Utc>) -> Result<()> {
