@@ -220,11 +220,12 @@ build() {
 	fi
 	(cd "$ROOT/frontend" && npm run build --silent) || die "the dashboard did not build (see above)"
 	say "building keepsake-agent, keepsake-web and the keepsake command ($PROFILE)"
+	# Always into ./target, whatever CARGO_TARGET_DIR says, so the binaries are where we run them.
 	if [ "$PROFILE" = release ]; then
-		(cd "$ROOT" && cargo build --release --locked -p keepsake-agent -p keepsake-web -p keepsake-cli) || die "cargo build failed (see above)"
+		(cd "$ROOT" && cargo build --release --locked --target-dir "$ROOT/target" -p keepsake-agent -p keepsake-web -p keepsake-cli) || die "cargo build failed (see above)"
 		BIN="$ROOT/target/release"
 	else
-		(cd "$ROOT" && cargo build --locked -p keepsake-agent -p keepsake-web -p keepsake-cli) || die "cargo build failed (see above)"
+		(cd "$ROOT" && cargo build --locked --target-dir "$ROOT/target" -p keepsake-agent -p keepsake-web -p keepsake-cli) || die "cargo build failed (see above)"
 		BIN="$ROOT/target/debug"
 	fi
 }

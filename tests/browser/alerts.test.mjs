@@ -238,10 +238,12 @@ test('alerts: without notifications.view, no indicator and a polite refusal', as
     await page.getByRole('heading', { name: 'Needs attention' }).waitFor({ timeout: 15_000 });
     await eventually(() => badge(page), { timeoutMs: 10_000, message: 'a viewer sees the indicator (the role has notifications.view)' });
     assert.equal(await page.getByRole('button', { name: /^1 hour/ }).count(), 0, 'but cannot snooze');
+    assert.equal(await page.getByRole('navigation', { name: 'Alerts' }).getByRole('link', { name: 'Channels' }).count(), 0, 'no Channels tab');
+    // Channels (an ntfy topic or a webhook address can be a key) are for those who manage them.
     await page.goto(`${stack.baseUrl}/alerts/channels`);
-    await page.getByTestId('channels-list').waitFor({ timeout: 10_000 });
-    assert.equal(await page.getByRole('button', { name: 'Add a channel' }).count(), 0, 'nor add channels');
-    assert.equal(await page.getByRole('button', { name: /^Send test/ }).count(), 0, 'nor test them');
+    await page.getByTestId('no-permission').waitFor({ timeout: 10_000 });
+    const listed = await apiCall(stack.baseUrl, 'GET', '/api/v1/alerts/channels', { session });
+    assert.equal(listed.status, 403, 'and the agent lists them to nobody else');
 
     // The same person without notifications.view.
     const strip = async (route) => {
@@ -286,7 +288,8 @@ test('help pages open without signing in; the alerts pages and help fit a phone'
     await anon.page.getByTestId('help-missing').waitFor({ timeout: 15_000 });
     await anon.page.getByTestId('help-missing').getByRole('link', { name: 'See all help pages' }).click();
     await index.waitFor();
-    assert.deepEqual(anon.problems, [], 'no console errors or failed requests');
+    // Following a link aborts what the page was still loading (its icon): not a problem.
+    assert.deepEqual(anon.problems.filter((p) => !p.includes('net::ERR_ABORTED')), [], 'no console errors or failed requests');
   } finally {
     await anon.context.close();
   }

@@ -66,11 +66,13 @@ describe('mayOpen', () => {
     expect(mayOpen(me(ALL, true), page('alerts'))).toBe(false);
   });
 
-  it('needs notifications.view for the Alerts pages', () => {
-    for (const id of ['alerts', 'alert-channels', 'alert-rules']) {
+  it('needs notifications.view for the Alerts pages, and notifications.manage for channels', () => {
+    for (const id of ['alerts', 'alert-rules']) {
       expect(mayOpen(me(VIEWER), page(id))).toBe(true);
       expect(mayOpen(me(['host.view', 'jobs.view']), page(id))).toBe(false);
     }
+    expect(mayOpen(me(VIEWER), page('alert-channels'))).toBe(false);
+    expect(mayOpen(me([...VIEWER, 'notifications.manage']), page('alert-channels'))).toBe(true);
   });
 
   it('opens help and the forgotten-password pages to anyone, signed in or not', () => {

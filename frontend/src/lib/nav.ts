@@ -33,7 +33,9 @@ export interface PageInfo {
 export const PAGES: readonly PageInfo[] = [
   { id: 'home', path: '/', label: 'Home', needs: ['host.view', 'jobs.view'], inNav: true },
   { id: 'alerts', path: '/alerts', label: 'Alerts', needs: ['notifications.view'], inNav: true },
-  { id: 'alert-channels', path: '/alerts/channels', label: 'Alert channels', needs: ['notifications.view'], inNav: false },
+  // Channels name where messages go, and an ntfy topic or a webhook address can be a key: only for
+  // those who manage them (the agent lists them to nobody else).
+  { id: 'alert-channels', path: '/alerts/channels', label: 'Alert channels', needs: ['notifications.manage'], inNav: false },
   { id: 'alert-rules', path: '/alerts/rules', label: 'Alert rules', needs: ['notifications.view'], inNav: false },
   { id: 'users', path: '/users', label: 'Users', needs: ['users.view'], inNav: true },
   { id: 'audit', path: '/audit', label: 'Audit log', needs: ['audit.view'], inNav: true },
