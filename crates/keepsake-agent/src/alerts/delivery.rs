@@ -136,7 +136,7 @@ impl Alerts {
             }
         };
         self.store.mark_notification_sending(n.id)?;
-        let sent = self.sender.send(&channel.settings, secret.as_ref().map(Secret::expose), &to_message(&draft)).await;
+        let sent = self.send(&channel.settings, secret.as_ref().map(Secret::expose), &to_message(&draft)).await;
         fault_after_send(sent.is_ok());
         let attempts = n.attempts + 1;
         let outcome = match sent {

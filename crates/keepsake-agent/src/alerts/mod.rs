@@ -102,19 +102,36 @@ pub struct Alerts {
     pub(crate) events: Events,
     pub(crate) sealer: Arc<SecretBox>,
     pub(crate) config: AlertsConfig,
-    pub(crate) sender: keepsake_notify::Sender,
+    /// Built on the first send: it loads the system's trusted roots and an HTTP client, memory
+    /// an appliance without channels need not spend.
+    sender: std::sync::OnceLock<keepsake_notify::Sender>,
     /// Wakes the delivery worker when messages are queued.
     pub(crate) wake: Notify,
 }
 
 impl Alerts {
     pub fn new(store: Arc<Store>, events: Events, sealer: Arc<SecretBox>, config: AlertsConfig) -> Result<Arc<Alerts>> {
-        let sender = keepsake_notify::Sender::new(keepsake_notify::SenderOptions {
-            timeout: Duration::from_secs(20),
-            user_agent: format!("Keepsake/{}", crate::VERSION),
-        })
-        .map_err(|e| AlertsError::invalid("notify.setup", e.to_string()))?;
-        Ok(Arc::new(Alerts { store, events, sealer, config, sender, wake: Notify::new() }))
+        Ok(Arc::new(Alerts { store, events, sealer, config, sender: std::sync::OnceLock::new(), wake: Notify::new() }))
+    }
+
+    /// Sends one message to one channel.
+    pub(crate) async fn send(
+        &self,
+        settings: &keepsake_api::ChannelSettings,
+        secret: Option<&str>,
+        message: &keepsake_notify::Message,
+    ) -> Result<keepsake_notify::Sent, keepsake_notify::SendError> {
+        let sender = match self.sender.get() {
+            Some(s) => s,
+            None => {
+                let built = keepsake_notify::Sender::new(keepsake_notify::SenderOptions {
+                    timeout: Duration::from_secs(20),
+                    user_agent: format!("Keepsake/{}", crate::VERSION),
+                })?;
+                self.sender.get_or_init(|| built)
+            }
+        };
+        sender.send(settings, secret, message).await
     }
 
     /// Starts the rule engine, the time-based checks and the delivery worker (they run for as

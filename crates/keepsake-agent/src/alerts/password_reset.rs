@@ -63,8 +63,7 @@ impl Alerts {
         };
         let mut message = super::delivery::to_message(&draft);
         message.kind = keepsake_notify::MessageKind::PasswordReset;
-        let sent =
-            self.sender.send(&ChannelSettings::Email(email), secret.as_ref().map(Secret::expose), &message).await;
+        let sent = self.send(&ChannelSettings::Email(email), secret.as_ref().map(Secret::expose), &message).await;
         match sent {
             Ok(_) => tracing::info!(user = %user.name, "password-reset link sent"),
             Err(e) => {
