@@ -48,7 +48,7 @@
 
 use chrono::{DateTime, Utc};
 use keepsake_api::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod chat;
 mod email;
@@ -67,7 +67,7 @@ pub use validate::{InvalidChannel, validate};
 pub use webhook::message_json;
 
 /// What a message is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// An alert started firing (or fired again).
@@ -96,14 +96,14 @@ impl MessageKind {
 }
 
 /// A link to follow: a knowledge-base page, the dashboard, or a password-reset link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub label: String,
     pub url: String,
 }
 
 /// A titled list of lines: the weekly summary's body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Section {
     pub heading: String,
     pub lines: Vec<String>,
@@ -111,7 +111,8 @@ pub struct Section {
 
 /// One notification, ready to render for any channel. Every text is plain text: renderers escape
 /// it for their format, so values that come from the system (a container's name) are safe.
-#[derive(Debug, Clone, PartialEq)]
+/// Plain data: a caller may store it (the agent's delivery queue does) and send it later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// Unique per notification, stable across retries: the email's Message-ID and the webhooks'
     /// `Idempotency-Key`.

@@ -15,7 +15,7 @@ mod list;
 mod number;
 mod status;
 
-pub use list::{DatasetSpace, parse_list};
+pub use list::{DatasetSpace, free_percent, parse_list};
 pub use number::Number;
 pub use status::{Counters, DataErrors, PoolStatus, Section, State, Vdev, parse_status};
 

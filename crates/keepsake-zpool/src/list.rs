@@ -21,12 +21,14 @@ impl DatasetSpace {
     /// The whole percentage of the dataset's reachable space (used + available) that is free,
     /// rounded down (99.9 % free is 99). A dataset with no space at all is 0 % free.
     pub fn free_percent(&self) -> u8 {
-        let total = u128::from(self.used_bytes) + u128::from(self.available_bytes);
-        if total == 0 {
-            return 0;
-        }
-        (u128::from(self.available_bytes) * 100 / total) as u8
+        free_percent(self.used_bytes, self.available_bytes)
     }
+}
+
+/// [`DatasetSpace::free_percent`] from the two sizes alone (for callers that kept only those).
+pub fn free_percent(used_bytes: u64, available_bytes: u64) -> u8 {
+    let total = u128::from(used_bytes) + u128::from(available_bytes);
+    (u128::from(available_bytes) * 100).checked_div(total).map_or(0, |p| p as u8)
 }
 
 /// Parses `zfs list -H [-p] -o name,used,avail` (columns in exactly that order). No output is

@@ -119,8 +119,7 @@ impl Alerts {
         let key = format!("test-ch{}-{}", c.id, Utc::now().timestamp_micros());
         let draft = message::test(key, &c.name, self.config.origin.as_ref());
         let started = Instant::now();
-        let sent =
-            self.send(&c.settings, secret.as_ref().map(Secret::expose), &super::delivery::to_message(&draft)).await;
+        let sent = self.send(&c.settings, secret.as_ref().map(Secret::expose), &draft).await;
         let took_ms = started.elapsed().as_millis() as u64;
         Ok(match sent {
             Ok(_) => ChannelTestResult { delivered: true, error: None, took_ms },

@@ -14,7 +14,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use keepsake_api::HistoryKind;
 
-use super::message::{Draft, DraftKind};
+use keepsake_notify::Message;
+
 use super::{Alerts, channels::scrub};
 use crate::store::{NotificationRow, StoreError};
 use crate::vault::Secret;
@@ -23,34 +24,6 @@ use crate::vault::Secret;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 /// A message that could not be sent for this long is given up (and says so in the history).
 pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::hours(48);
-
-/// The channel crate's message for a queued draft.
-pub fn to_message(d: &Draft) -> keepsake_notify::Message {
-    keepsake_notify::Message {
-        key: d.key.clone(),
-        kind: match d.kind {
-            DraftKind::Firing => keepsake_notify::MessageKind::Firing,
-            DraftKind::Resolved => keepsake_notify::MessageKind::Resolved,
-            DraftKind::Summary => keepsake_notify::MessageKind::Summary,
-            DraftKind::Test => keepsake_notify::MessageKind::Test,
-        },
-        severity: d.severity,
-        title: d.title.clone(),
-        what_happened: d.what_happened.clone(),
-        what_it_means: d.what_it_means.clone(),
-        what_to_do: d.what_to_do.clone(),
-        link: d.link.clone().map(|(label, url)| keepsake_notify::Link { label, url }),
-        facts: d.facts.clone(),
-        sections: d
-            .sections
-            .iter()
-            .map(|(heading, lines)| keepsake_notify::Section { heading: heading.clone(), lines: lines.clone() })
-            .collect(),
-        rule: d.rule.clone(),
-        subject: d.subject.clone(),
-        at: d.at,
-    }
-}
 
 /// A time after every queued message's next attempt. (Not `DateTime::MAX_UTC`: timestamps are
 /// compared as RFC 3339 text, and a year beyond 9999 sorts wrong.)
@@ -112,31 +85,26 @@ impl Alerts {
     #[tracing::instrument(name = "deliver", skip_all, fields(notification = n.id, key = %n.key))]
     async fn deliver(&self, n: &NotificationRow) -> Result<(), StoreError> {
         let Some(channel) = self.store.channel(n.channel_id)? else { return Ok(()) };
-        let draft: Draft = match serde_json::from_str(&n.message) {
-            Ok(d) => d,
+        let message: Message = match serde_json::from_str(&n.message) {
+            Ok(m) => m,
             Err(e) => {
-                return self.finish(
-                    n,
-                    &channel.name,
-                    Outcome::GiveUp(format!("the queued message is unreadable: {e}")),
-                );
+                let why = format!("the queued message is unreadable: {e}");
+                return self.finish(n, ("unknown", &n.key), &channel.name, Outcome::GiveUp(why));
             }
         };
+        let about = (message.rule.as_str(), message.subject.as_str());
         if !channel.enabled {
-            return self.finish(n, &channel.name, Outcome::GiveUp("the channel was turned off".into()));
+            return self.finish(n, about, &channel.name, Outcome::GiveUp("the channel was turned off".into()));
         }
         let secret = match self.open_secret(&channel) {
             Ok(s) => s,
             Err(e) => {
-                return self.finish(
-                    n,
-                    &channel.name,
-                    Outcome::GiveUp(format!("cannot read the channel's secret: {e}")),
-                );
+                let why = format!("cannot read the channel's secret: {e}");
+                return self.finish(n, about, &channel.name, Outcome::GiveUp(why));
             }
         };
         self.store.mark_notification_sending(n.id)?;
-        let sent = self.send(&channel.settings, secret.as_ref().map(Secret::expose), &to_message(&draft)).await;
+        let sent = self.send(&channel.settings, secret.as_ref().map(Secret::expose), &message).await;
         fault_after_send(sent.is_ok());
         let attempts = n.attempts + 1;
         let outcome = match sent {
@@ -155,38 +123,40 @@ impl Alerts {
                 }
             }
         };
-        self.finish(n, &channel.name, outcome)
+        self.finish(n, about, &channel.name, outcome)
     }
 
-    fn finish(&self, n: &NotificationRow, channel: &str, outcome: Outcome) -> Result<(), StoreError> {
-        let (rule, subject) = self.subject_of(n)?;
+    /// Records what became of a message, with the rule and subject it is `about`.
+    fn finish(
+        &self,
+        n: &NotificationRow,
+        about: (&str, &str),
+        channel: &str,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
+        let (rule, subject) = about;
         self.store.transaction(|tx| {
             match &outcome {
                 Outcome::Sent(detail) => {
                     tx.mark_notification_sent(n.id)?;
-                    tx.add_history(n.alert_id, &rule, &subject, HistoryKind::Notified, Some(channel), detail)?;
+                    tx.add_history(n.alert_id, rule, subject, HistoryKind::Notified, Some(channel), detail)?;
                     tracing::info!(channel, "message delivered");
                 }
                 Outcome::Retry(next, error) => {
                     tx.mark_notification_retry(n.id, *next, error)?;
                     let detail = format!("{error} (trying again at {})", next.format("%H:%M:%S UTC"));
-                    tx.add_history(n.alert_id, &rule, &subject, HistoryKind::DeliveryFailed, Some(channel), &detail)?;
+                    tx.add_history(n.alert_id, rule, subject, HistoryKind::DeliveryFailed, Some(channel), &detail)?;
                     tracing::warn!(channel, %error, %next, "message not delivered; will retry");
                 }
                 Outcome::GiveUp(error) => {
                     tx.mark_notification_failed(n.id, error)?;
                     let detail = format!("gave up: {error}");
-                    tx.add_history(n.alert_id, &rule, &subject, HistoryKind::DeliveryFailed, Some(channel), &detail)?;
+                    tx.add_history(n.alert_id, rule, subject, HistoryKind::DeliveryFailed, Some(channel), &detail)?;
                     tracing::error!(channel, %error, "message not delivered; giving up");
                 }
             }
             Ok(())
         })
-    }
-
-    fn subject_of(&self, n: &NotificationRow) -> Result<(String, String), StoreError> {
-        let d: Option<Draft> = serde_json::from_str(&n.message).ok();
-        Ok(d.map(|d| (d.rule, d.subject)).unwrap_or_else(|| ("unknown".into(), n.key.clone())))
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{self, RuleConfig};
 use crate::events::Event;
+use crate::host::human_bytes;
 use crate::store::{Result, StoreError, Tx};
 
 /// A rule's condition for one subject, as just seen.
@@ -103,10 +104,6 @@ fn is_firing(tx: &Tx<'_>, rule: &str, subject: &str) -> Result<bool> {
     Ok(tx.alert(rule, subject)?.is_some_and(|a| a.state == keepsake_api::AlertState::Firing))
 }
 
-fn days(d: TimeDelta) -> i64 {
-    d.num_days()
-}
-
 /// The observations one event causes, recording facts and samples on the way.
 pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTime<Utc>) -> Result<Vec<Observation>> {
     use rules::{
@@ -193,7 +190,7 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
         Event::DatasetSpace { dataset, available_bytes, used_bytes } => {
             tx.set_fact(FACT_DATASET, dataset, &fact_json(&event))?;
             let total = available_bytes.saturating_add(*used_bytes);
-            let free_pct = free_percent(*available_bytes, *used_bytes);
+            let free_pct = u64::from(keepsake_zpool::free_percent(*used_bytes, *available_bytes));
             let limit = u64::from(cfg(configs, SPACE_LOW).threshold());
             let firing =
                 if is_firing(tx, SPACE_LOW, dataset)? { free_pct < limit + SPACE_HYSTERESIS } else { free_pct < limit };
@@ -341,7 +338,7 @@ fn certificate(configs: &[RuleConfig], host: &str, c: &CertFact, now: DateTime<U
     } else if left < TimeDelta::days(2) {
         format!("expires in {} hours", left.num_hours())
     } else {
-        format!("expires in {} days", days(left))
+        format!("expires in {} days", left.num_days())
     };
     Observation::either(
         firing,
@@ -367,8 +364,8 @@ pub fn on_tick(tx: &Tx<'_>, configs: &[RuleConfig], now: DateTime<Utc>) -> Resul
                 age > overdue,
                 BACKUP_OVERDUE,
                 &drive,
-                format!("No backup to {} for {} days", d.label, days(age)),
-                format!("The drive {} has had no successful backup for {} days since {what}.", d.label, days(age)),
+                format!("No backup to {} for {} days", d.label, age.num_days()),
+                format!("The drive {} has had no successful backup for {} days since {what}.", d.label, age.num_days()),
             )
             .with_facts(vec![("Drive".into(), d.label.clone())]),
         );
@@ -388,22 +385,4 @@ pub fn on_tick(tx: &Tx<'_>, configs: &[RuleConfig], now: DateTime<Utc>) -> Resul
         }
     }
     Ok(out)
-}
-
-/// Whole percent free (rounded down; an empty dataset of size zero is all free).
-pub fn free_percent(available: u64, used: u64) -> u64 {
-    let total = u128::from(available) + u128::from(used);
-    (u128::from(available) * 100).checked_div(total).map_or(100, |p| p as u64)
-}
-
-/// Bytes as people read them (binary units, one decimal).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }

@@ -1,41 +1,13 @@
 //! The words of each message: an alert's firing or resolution, a channel's test, the weekly
-//! summary. A [`Draft`] is what the delivery queue stores (as JSON) and what the channel crate
-//! renders; it carries no secret, because it sits in the database until sent.
+//! summary, as the channel crate's [`Message`]. The delivery queue stores that message (as JSON)
+//! until it is sent; it carries no secret, because it sits in the database until then.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use keepsake_api::{AlertState, Severity};
-use serde::{Deserialize, Serialize};
+use keepsake_notify::{Link, Message, MessageKind};
 
 use super::rules::Rule;
 use crate::store::AlertRow;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DraftKind {
-    Firing,
-    Resolved,
-    Summary,
-    Test,
-}
-
-/// A message as queued, before a channel renders it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Draft {
-    /// The notification's idempotency key (also the email's Message-ID).
-    pub key: String,
-    pub kind: DraftKind,
-    pub severity: Severity,
-    pub title: String,
-    pub what_happened: String,
-    pub what_it_means: String,
-    pub what_to_do: String,
-    pub link: Option<(String, String)>,
-    pub facts: Vec<(String, String)>,
-    pub sections: Vec<(String, Vec<String>)>,
-    pub rule: String,
-    pub subject: String,
-    pub at: DateTime<Utc>,
-}
 
 /// The dashboard's address for links in messages: its first public origin.
 pub fn dashboard(origin: Option<&url::Url>) -> String {
@@ -43,16 +15,16 @@ pub fn dashboard(origin: Option<&url::Url>) -> String {
 }
 
 /// Where the dashboard shows a knowledge-base page (`docs/kb/{page}.md`): `{origin}/help/{page}`.
-pub fn help_link(origin: Option<&url::Url>, page: &str) -> (String, String) {
-    (format!("Help: {}", page.replace('-', " ")), format!("{}/help/{page}", dashboard(origin)))
+pub fn help_link(origin: Option<&url::Url>, page: &str) -> Link {
+    Link { label: format!("Help: {}", page.replace('-', " ")), url: format!("{}/help/{page}", dashboard(origin)) }
 }
 
 /// The message for an alert's latest change.
-pub fn for_alert(key: String, rule: &Rule, alert: &AlertRow, origin: Option<&url::Url>) -> Draft {
+pub fn for_alert(key: String, rule: &Rule, alert: &AlertRow, origin: Option<&url::Url>) -> Message {
     let resolved = alert.state == AlertState::Resolved;
-    Draft {
+    Message {
         key,
-        kind: if resolved { DraftKind::Resolved } else { DraftKind::Firing },
+        kind: if resolved { MessageKind::Resolved } else { MessageKind::Firing },
         severity: if resolved { Severity::Info } else { alert.severity },
         title: alert.title.clone(),
         what_happened: if resolved { format!("{} {}", alert.title, "— resolved.") } else { alert.message.clone() },
@@ -68,16 +40,16 @@ pub fn for_alert(key: String, rule: &Rule, alert: &AlertRow, origin: Option<&url
 }
 
 /// The message a channel's "send test" sends.
-pub fn test(key: String, channel: &str, origin: Option<&url::Url>) -> Draft {
-    Draft {
+pub fn test(key: String, channel: &str, origin: Option<&url::Url>) -> Message {
+    Message {
         key,
-        kind: DraftKind::Test,
+        kind: MessageKind::Test,
         severity: Severity::Info,
         title: format!("Test message for {channel}"),
         what_happened: format!("Someone pressed \"Send test\" for the channel {channel} on the Keepsake dashboard."),
         what_it_means: "Alerts sent to this channel will reach you.".into(),
         what_to_do: "Nothing.".into(),
-        link: Some(("Keepsake help".into(), format!("{}/help", dashboard(origin)))),
+        link: Some(Link { label: "Keepsake help".into(), url: format!("{}/help", dashboard(origin)) }),
         facts: Vec::new(),
         sections: Vec::new(),
         rule: "test".into(),

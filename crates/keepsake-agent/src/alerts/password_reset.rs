@@ -5,7 +5,9 @@
 
 use keepsake_api::{ChannelSettings, Severity};
 
-use super::message::{Draft, DraftKind, dashboard};
+use keepsake_notify::{Link, Message, MessageKind};
+
+use super::message::dashboard;
 use super::{Alerts, Result};
 use crate::auth::reset::RESET_TTL;
 use crate::store::{ChannelRow, UserRow};
@@ -40,9 +42,9 @@ impl Alerts {
         // The token travels in the fragment: browsers do not send it to the server, so it never
         // reaches a web server's or proxy's log.
         let link = format!("{}/reset-password#token={token}", dashboard(self.config.origin.as_ref()));
-        let draft = Draft {
+        let message = Message {
             key: format!("reset-{}-{}", user.id, chrono::Utc::now().timestamp_micros()),
-            kind: DraftKind::Test,
+            kind: MessageKind::PasswordReset,
             severity: Severity::Info,
             title: "Reset your Keepsake password".into(),
             what_happened: format!("Someone asked to reset the password of the Keepsake account {}.", user.name),
@@ -54,15 +56,13 @@ impl Alerts {
             what_to_do: "If it was you, open the link. If it was not you, ignore this email: your password \
                          stays as it is."
                 .into(),
-            link: Some(("Choose a new password".into(), link)),
+            link: Some(Link { label: "Choose a new password".into(), url: link }),
             facts: Vec::new(),
             sections: Vec::new(),
             rule: "password_reset".into(),
             subject: user.name.clone(),
             at: chrono::Utc::now(),
         };
-        let mut message = super::delivery::to_message(&draft);
-        message.kind = keepsake_notify::MessageKind::PasswordReset;
         let sent = self.send(&ChannelSettings::Email(email), secret.as_ref().map(Secret::expose), &message).await;
         match sent {
             Ok(_) => tracing::info!(user = %user.name, "password-reset link sent"),

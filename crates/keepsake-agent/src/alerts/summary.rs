@@ -10,13 +10,14 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, Local, TimeDelta, Utc};
 use keepsake_api::{ChannelSettings, HistoryKind, Severity, SummarySettings};
 
-use super::evaluate::{
-    CertFact, DriveFact, FACT_DATASET, FACT_DRIVE, FACT_POOL, FACT_UPDATE, SAMPLE_BACKUP, free_percent, human_bytes,
-};
-use super::message::{Draft, DraftKind, dashboard};
+use super::evaluate::{CertFact, DriveFact, FACT_DATASET, FACT_DRIVE, FACT_POOL, FACT_UPDATE, SAMPLE_BACKUP};
+use keepsake_notify::{Link, Message, MessageKind, Section};
+
+use super::message::dashboard;
 use super::{Alerts, AlertsError, Result};
 use crate::events::Event;
 use crate::host::command::{Ran, run};
+use crate::host::human_bytes;
 
 const SETTING: &str = "alerts.weekly_summary";
 
@@ -100,7 +101,7 @@ impl Alerts {
     }
 
     /// The summary's content as of `now`.
-    pub async fn build_summary(&self, key: String, now: DateTime<Utc>) -> Result<Draft> {
+    pub async fn build_summary(&self, key: String, now: DateTime<Utc>) -> Result<Message> {
         let week_ago = now - TimeDelta::days(7);
         let mut sections = Vec::new();
 
@@ -135,7 +136,7 @@ impl Alerts {
         for (_, raw, at) in self.store.facts(FACT_DATASET)? {
             if let Ok(Event::DatasetSpace { dataset, available_bytes, used_bytes }) = serde_json::from_str(&raw) {
                 let total = available_bytes.saturating_add(used_bytes);
-                let pct = free_percent(available_bytes, used_bytes);
+                let pct = keepsake_zpool::free_percent(used_bytes, available_bytes);
                 space.push(format!(
                     "{dataset}: {} free of {} ({pct}%), as of {}",
                     human_bytes(available_bytes),
@@ -215,9 +216,9 @@ impl Alerts {
             },
         ));
 
-        Ok(Draft {
+        Ok(Message {
             key,
-            kind: DraftKind::Summary,
+            kind: MessageKind::Summary,
             severity: if firing > 0 { Severity::Warning } else { Severity::Info },
             title: format!("Weekly summary, week of {}", week_ago.format("%d %b %Y")),
             what_happened: "Your Keepsake appliance's week at a glance.".into(),
@@ -227,9 +228,9 @@ impl Alerts {
                 "Everything is in order.".into()
             },
             what_to_do: "Nothing, unless a section above says otherwise.".into(),
-            link: Some(("Open the dashboard".into(), dashboard(self.config.origin.as_ref()))),
+            link: Some(Link { label: "Open the dashboard".into(), url: dashboard(self.config.origin.as_ref()) }),
             facts: Vec::new(),
-            sections,
+            sections: sections.into_iter().map(|(heading, lines)| Section { heading, lines }).collect(),
             rule: "summary".into(),
             subject: "weekly".into(),
             at: now,

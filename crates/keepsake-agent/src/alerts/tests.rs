@@ -125,11 +125,11 @@ fn a_message_says_what_happened_means_and_to_do_with_a_help_link() {
     })
     .unwrap();
     let n = &s.due_notifications(super::delivery::far_future(), 10).unwrap()[0];
-    let d: super::message::Draft = serde_json::from_str(&n.message).unwrap();
+    let d: keepsake_notify::Message = serde_json::from_str(&n.message).unwrap();
     assert_eq!(d.title, "Pool tank has 4 checksum errors");
     assert!(d.what_happened.contains("4 checksum errors"), "{}", d.what_happened);
     assert_eq!(d.what_it_means, rules::rule(rules::DEVICE_ERRORS).unwrap().meaning);
-    assert_eq!(d.link.unwrap().1, "https://photos.example:8443/help/zfs-checksum-errors");
+    assert_eq!(d.link.unwrap().url, "https://photos.example:8443/help/zfs-checksum-errors");
     assert!(d.facts.contains(&("Checksum errors".into(), "4".into())), "{:?}", d.facts);
 }
 
@@ -179,7 +179,7 @@ fn channels_choose_failures_successes_or_per_rule() {
         .due_notifications(super::delivery::far_future(), 10)
         .unwrap()
         .into_iter()
-        .map(|n| (n.channel_id, serde_json::from_str::<super::message::Draft>(&n.message).unwrap().kind))
+        .map(|n| (n.channel_id, serde_json::from_str::<keepsake_notify::Message>(&n.message).unwrap().kind))
         .map(|(c, k)| (c, format!("{k:?}")))
         .collect();
     assert_eq!(to, vec![(failures, "Firing".to_owned()), (successes, "Resolved".to_owned())]);
@@ -380,7 +380,7 @@ async fn the_weekly_summary_is_queued_once_per_week_and_not_for_a_week_before_th
     l.weekly_summary = true;
     store.save_channel(&l).unwrap();
     assert_eq!(alerts.queue_summary_if_due(chrono::Local::now()).await.unwrap(), 0);
-    let d: super::message::Draft =
+    let d: keepsake_notify::Message =
         serde_json::from_str(&store.due_notifications(super::delivery::far_future(), 10).unwrap()[0].message).unwrap();
-    assert!(d.sections.iter().any(|(h, _)| h == "Audit log"), "{:?}", d.sections);
+    assert!(d.sections.iter().any(|s| s.heading == "Audit log"), "{:?}", d.sections);
 }

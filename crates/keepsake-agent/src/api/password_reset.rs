@@ -37,8 +37,8 @@ pub async fn request(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: PasswordResetRequ
                 n.detail = Some("reset link sent".into());
             });
             // Sent in the background, so the answer takes as long whether or not a link went out.
-            let alerts = Arc::clone(&agent);
-            tokio::spawn(async move { alerts.alerts.mail_reset_link(&user, &token).await });
+            let agent = Arc::clone(&agent);
+            tokio::spawn(async move { agent.alerts.mail_reset_link(&user, &token).await });
         }
         Err(why) => cx.note(|n| n.detail = Some(format!("no link sent: {}", why.describe()))),
     }

@@ -26,6 +26,9 @@ mod systemd;
 mod udev;
 mod zfs;
 
+/// Bytes as people read them (1.5 GiB), for messages about the host.
+pub use storage::human as human_bytes;
+
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

@@ -702,10 +702,3 @@ impl Tx<'_> {
         )? > 0)
     }
 }
-
-impl Store {
-    /// Inserts or updates an alert in a transaction of its own.
-    pub fn save_alert(&self, a: &AlertRow) -> Result<i64> {
-        self.transaction(|t| t.save_alert(a))
-    }
-}

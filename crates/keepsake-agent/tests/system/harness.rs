@@ -555,25 +555,10 @@ impl Drop for SmtpSink {
     }
 }
 
-/// One header of a raw message (unfolded), if present.
+/// One header of a raw message as sent (unfolded), if present.
 pub fn header(message: &str, name: &str) -> Option<String> {
-    let head = message.split("\r\n\r\n").next().unwrap_or(message);
-    let mut value: Option<String> = None;
-    for line in head.split("\r\n") {
-        if let Some(v) = value.as_mut().filter(|_| line.starts_with(' ') || line.starts_with('\t')) {
-            v.push_str(line.trim_start());
-            continue;
-        }
-        if value.is_some() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case(name)
-        {
-            value = Some(v.trim().to_owned());
-        }
-    }
-    value
+    let m = mail_parser::MessageParser::default().parse(message.as_bytes())?;
+    m.header_raw(name).map(|v| v.replace("\r\n", "").trim().to_owned())
 }
 
 /// A webhook receiver on loopback: records every request (method, path, headers, body) and
