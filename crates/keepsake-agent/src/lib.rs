@@ -20,6 +20,7 @@ pub mod config;
 pub mod events;
 pub mod host;
 pub mod jobs;
+pub mod restore_points;
 pub mod server;
 pub mod settings;
 pub mod store;
@@ -52,6 +53,7 @@ pub struct Agent {
     pub jobs: Arc<JobManager>,
     pub events: Events,
     pub alerts: Arc<Alerts>,
+    pub restore_points: Arc<restore_points::RestorePoints>,
     pub facilities: Facilities,
     pub started_at: DateTime<Utc>,
 }
@@ -119,7 +121,18 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         tokio::spawn(host::cert_watch::run(events.clone(), targets, period, host.probe_timeout));
     }
     let socket = config.socket.clone();
-    let agent = Arc::new(Agent { config, host, store, auth, jobs, events, alerts, facilities, started_at: Utc::now() });
+    let agent = Arc::new(Agent {
+        config,
+        host,
+        store,
+        auth,
+        jobs,
+        events,
+        alerts,
+        restore_points: Arc::new(restore_points::RestorePoints {}),
+        facilities,
+        started_at: Utc::now(),
+    });
     server::serve(listener, agent, shutdown).await;
     let _ = std::fs::remove_file(&socket);
     // Jobs still running die with this process; the next start reconciles them from what they

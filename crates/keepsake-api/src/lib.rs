@@ -11,11 +11,13 @@ pub mod client;
 pub mod identity;
 pub mod limits;
 pub mod paths;
+pub mod restore_points;
 pub mod types;
 
 pub use alerts::*;
 pub use client::{Client, ClientError, EventStream, SseEvent};
 pub use identity::*;
+pub use restore_points::*;
 pub use types::*;
 
 /// Every agent route lives under this prefix; the web server proxies exactly this prefix.

@@ -65,6 +65,16 @@ pub const PASSWORD_RESET: &str = "/api/v1/auth/password-reset";
 pub const PASSWORD_RESET_REQUEST: &str = "/api/v1/auth/password-reset/request";
 pub const PASSWORD_RESET_CONFIRM: &str = "/api/v1/auth/password-reset/confirm";
 
+pub const RESTORE_POINTS: &str = "/api/v1/restore-points";
+pub const RESTORE_POINT: &str = "/api/v1/restore-points/{id}";
+pub const RESTORE_POINT_PIN: &str = "/api/v1/restore-points/{id}/pin";
+pub const RESTORE_POINT_PLAN: &str = "/api/v1/restore-points/{id}/plan";
+pub const RESTORE_POINT_RESTORE: &str = "/api/v1/restore-points/{id}/restore";
+pub const RESTORE_POINT_SETTINGS: &str = "/api/v1/restore-points/settings";
+pub const RESTORE_DRILL: &str = "/api/v1/restore-points/drill";
+pub const INSTANCE_RESET: &str = "/api/v1/instance/reset";
+pub const INSTANCE_RESET_UNDO: &str = "/api/v1/instance/reset/undo";
+
 /// `template` with each `{name}` replaced by its value, percent-encoded for a path segment.
 pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
     let mut out = template.to_owned();

@@ -96,6 +96,21 @@ pub enum JobResult {
     /// The facilities a host self-check found.
     #[serde(rename = "host.self_check")]
     SelfCheck(SelfCheckReport),
+    /// A restore point was made (and retention applied).
+    #[serde(rename = "restore_point.create")]
+    RestorePointCreated(crate::RestorePointReport),
+    /// A restore finished.
+    #[serde(rename = "restore_point.restore")]
+    Restored(crate::RestoreReport),
+    /// The instance was reset to empty.
+    #[serde(rename = "instance.reset")]
+    Reset(crate::RestoreReport),
+    /// A reset was undone.
+    #[serde(rename = "instance.undo_reset")]
+    ResetUndone(crate::RestoreReport),
+    /// A restore drill loaded the latest dump and found rows.
+    #[serde(rename = "restore_point.drill")]
+    Drilled(crate::DrillReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

@@ -485,6 +485,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instance/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Owners only: empty Immich (library and database) after a pre-reset point; confirm with `reset everything` */
+        post: operations["instance.reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instance/reset/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Owners only: bring back what a reset emptied, from its pre-reset point; confirm with `undo reset` */
+        post: operations["instance.undo_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs": {
         parameters: {
             query?: never;
@@ -802,6 +836,127 @@ export interface paths {
         get: operations["permissions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every restore point, newest first: Keepsake's own, Sanoid's snapshots and Immich's dumps; the last drill; a reset that can be undone */
+        get: operations["restore_points.list"];
+        put?: never;
+        /** Make a restore point now (202: the queued job) */
+        post: operations["restore_points.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points/drill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a restore drill now: load the latest dump into a throwaway database and check it */
+        post: operations["restore_points.drill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** When points are made, how long they are kept, how often drills run */
+        get: operations["restore_points.settings_get"];
+        /** Change the schedule, retention and drills */
+        put: operations["restore_points.settings_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one of Keepsake's own points (not a pinned one) */
+        delete: operations["restore_points.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points/{id}/pin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Pin a point (retention never removes it) or unpin it */
+        put: operations["restore_points.pin"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points/{id}/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What a restore would do: its impact, warnings and the phrase to type to confirm. Changes nothing */
+        post: operations["restore_points.plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/restore-points/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore from a point after making a pre-restore point (needs the plan's confirmation phrase) */
+        post: operations["restore_points.restore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1156,6 +1311,33 @@ export interface components {
         Done: {
             message: string;
         };
+        /**
+         * @description The result of a `restore_point.drill` job (also when the drill found a problem: the job then
+         *     fails, and this is in its log).
+         */
+        DrillReport: {
+            /** Format: uint64 */
+            millis: number;
+            point_id: string;
+            tables: components["schemas"]["TableRows"][];
+        };
+        /** @description The last restore drill: the latest dump loaded into a throwaway database and checked. */
+        DrillStatus: {
+            /** @description What was checked, or why it failed. */
+            detail: string;
+            /** Format: date-time */
+            finished_at: string;
+            /** Format: int64 */
+            job_id: number;
+            /**
+             * Format: date-time
+             * @description When the next scheduled drill is due.
+             */
+            next_due?: string | null;
+            ok: boolean;
+            point_id: string;
+            tables: components["schemas"]["TableRows"][];
+        };
         /** @description What the agent knows of one facility. */
         Facility: {
             /** @description One sentence on what was found, or what failed and why. */
@@ -1258,6 +1440,26 @@ export interface components {
             /** @enum {string} */
             kind: "host.self_check";
             report: components["schemas"]["SelfCheckReport"];
+        } | {
+            /** @enum {string} */
+            kind: "restore_point.create";
+            report: components["schemas"]["RestorePointReport"];
+        } | {
+            /** @enum {string} */
+            kind: "restore_point.restore";
+            report: components["schemas"]["RestoreReport"];
+        } | {
+            /** @enum {string} */
+            kind: "instance.reset";
+            report: components["schemas"]["RestoreReport"];
+        } | {
+            /** @enum {string} */
+            kind: "instance.undo_reset";
+            report: components["schemas"]["RestoreReport"];
+        } | {
+            /** @enum {string} */
+            kind: "restore_point.drill";
+            report: components["schemas"]["DrillReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -1429,6 +1631,197 @@ export interface components {
         RecoveryCodes: {
             codes: string[];
         };
+        /** @description `POST /api/v1/instance/reset` and `…/reset/undo`. */
+        ResetRequest: {
+            /** @description The phrase to type: `reset everything` to reset, `undo reset` to undo. */
+            confirm: string;
+        };
+        /** @description One part of a point, as its manifest lists it. */
+        RestorePart: {
+            /**
+             * @description BLAKE3 of a file's bytes (hex); for a snapshot, ZFS's own GUID of it (ZFS checksums the data
+             *     itself).
+             */
+            checksum: string;
+            kind: components["schemas"]["RestorePartKind"];
+            /** @description A file name inside the point, or `dataset@snapshot`. */
+            name: string;
+            /**
+             * Format: uint64
+             * @description Bytes: a file's size; for a snapshot, the data it refers to.
+             */
+            size: number;
+        };
+        /** @description What a part of a point is. */
+        RestorePartKind: "database" | "snapshot" | "config";
+        /** @description What a restore would do, for the wizard's impact summary. */
+        RestorePlan: {
+            /** @description The phrase to type to confirm. */
+            confirmation: string;
+            /** @description Sentences, in order: what is replaced, what is kept, what stops for how long. */
+            impact: string[];
+            /** @description A pre-restore point is always made first, so the restore can be undone. */
+            makes_pre_restore_point: boolean;
+            point_id: string;
+            scope: components["schemas"]["RestoreScope"];
+            /**
+             * Format: uint64
+             * @description Bytes the restore reads.
+             */
+            size: number;
+            /** @description Immich is stopped while the restore runs. */
+            stops_immich: boolean;
+            /** @description Anything the person should know first (an older Immich version, a point from Sanoid). */
+            warnings: string[];
+        };
+        /** @description A restore point as the timeline shows it. */
+        RestorePoint: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When a safety point (pre-update, pre-restore, pre-reset) is due to expire.
+             */
+            expires_at?: string | null;
+            id: string;
+            /** @description The Immich version the data belongs to (from the dump's name), when known. */
+            immich_version?: string | null;
+            /**
+             * @description Why retention keeps it (`pinned`, `last`, `daily`, `weekly`, `manual`, `safety`...), in the
+             *     policy's words; empty for read-only points, whose own tool decides.
+             */
+            kept_because: string[];
+            /** @description Only for Keepsake's own points. */
+            kind?: components["schemas"]["RestorePointKind"] | (null);
+            /** @description The note given when it was made. */
+            note?: string | null;
+            parts: components["schemas"]["RestorePart"][];
+            pinned: boolean;
+            /** @description The PostgreSQL version the dump came from, when known. */
+            postgres_version?: string | null;
+            /** @description Sanoid's and Immich's points cannot be pinned or deleted here. */
+            read_only: boolean;
+            /** @description What this point can restore. */
+            scopes: components["schemas"]["RestoreScope"][];
+            /**
+             * Format: uint64
+             * @description Bytes of every part together.
+             */
+            size: number;
+            source: components["schemas"]["RestorePointSource"];
+            state: components["schemas"]["RestorePointState"];
+        };
+        /** @description `POST /api/v1/restore-points`: make a point now. */
+        RestorePointCreate: {
+            /**
+             * @description A note to find it again by ("before tidying the albums").
+             * @default null
+             */
+            note: string | null;
+        };
+        /** @description Why a point was made. */
+        RestorePointKind: "scheduled" | "manual" | "pre_update" | "pre_restore" | "pre_reset";
+        /** @description `GET /api/v1/restore-points`. */
+        RestorePointList: {
+            drill?: components["schemas"]["DrillStatus"] | (null);
+            /** @description Newest first, every source together. */
+            points: components["schemas"]["RestorePoint"][];
+            undo_reset?: components["schemas"]["UndoReset"] | (null);
+            /** @description Problems listing a source (Sanoid's snapshots, Immich's folder), in words; the rest is shown. */
+            warnings: string[];
+        };
+        /** @description `PUT /api/v1/restore-points/{id}/pin`. */
+        RestorePointPin: {
+            /** @description A pinned point is never removed by retention. */
+            pinned: boolean;
+        };
+        /** @description The result of a `restore_point.create` job. */
+        RestorePointReport: {
+            point_id: string;
+            /** @description Points retention removed afterwards. */
+            pruned: string[];
+            /** Format: uint64 */
+            size: number;
+        };
+        /** @description `GET`/`PUT /api/v1/restore-points/settings`. */
+        RestorePointSettings: {
+            /**
+             * Format: uint8
+             * @description Make a scheduled point every day at this hour (the box's local time); `null`: never.
+             */
+            daily_at_hour?: number | null;
+            /**
+             * Format: uint16
+             * @description Run a restore drill every this many days; `null`: never.
+             */
+            drill_every_days?: number | null;
+            retention: components["schemas"]["RetentionSettings"];
+        };
+        /** @description Who made a point, and so what can be done with it. */
+        RestorePointSource: "keepsake" | "sanoid" | "immich";
+        /** @description Where a point is in its life. Only `complete` points can be restored. */
+        RestorePointState: "creating" | "complete";
+        /** @description The result of a `restore_point.restore`, `instance.reset` or `instance.undo_reset` job. */
+        RestoreReport: {
+            /** Format: uint64 */
+            bytes_copied: number;
+            /** Format: uint64 */
+            files_removed: number;
+            /**
+             * Format: uint64
+             * @description Files written, removed and bytes copied by a library restore.
+             */
+            files_written: number;
+            point_id: string;
+            /** @description The point made first, which undoes this. */
+            pre_point_id: string;
+            scope: components["schemas"]["RestoreScope"];
+            /** @description Rows counted after a database restore. */
+            tables: components["schemas"]["TableRows"][];
+        };
+        /** @description `POST /api/v1/restore-points/{id}/plan` and, with `confirm`, `…/restore`. */
+        RestoreRequest: {
+            /**
+             * @description The plan's `confirmation` phrase, typed by the person; required to restore, ignored by the
+             *     plan.
+             * @default null
+             */
+            confirm: string | null;
+            /**
+             * @description For `files`: paths inside the library (`upload/…/IMG_1.jpg`, or a folder), relative, no `..`.
+             * @default []
+             */
+            paths: string[];
+            scope: components["schemas"]["RestoreScope"];
+        };
+        /** @description What a restore brings back. */
+        RestoreScope: "database" | "library" | "files" | "instance";
+        /**
+         * @description Retention of Keepsake's own points. Scheduled points are thinned restic-style (the newest point
+         *     of each hour, day, week, month and year, over the last N such periods that have a point; the
+         *     rules add up). Manual points stay until deleted; safety points (pre-update, pre-restore,
+         *     pre-reset) stay `safety_days`. Pinned points always stay. Pruning runs only after a point was
+         *     made successfully.
+         */
+        RetentionSettings: {
+            /** Format: uint32 */
+            keep_daily: number;
+            /** Format: uint32 */
+            keep_hourly: number;
+            /** Format: uint32 */
+            keep_last: number;
+            /** Format: uint32 */
+            keep_monthly: number;
+            /** Format: uint32 */
+            keep_weekly: number;
+            /** Format: uint32 */
+            keep_yearly: number;
+            /**
+             * Format: uint32
+             * @description Days safety points are kept.
+             */
+            safety_days: number;
+        };
         /**
          * @description The built-in roles, from most to least powerful.
          * @enum {string}
@@ -1568,6 +1961,12 @@ export interface components {
              */
             weekday: number;
         };
+        /** @description Rows found in one table. */
+        TableRows: {
+            /** Format: uint64 */
+            rows: number;
+            table: string;
+        };
         /** @description A rule's editable threshold. */
         Threshold: {
             /** Format: uint32 */
@@ -1588,6 +1987,18 @@ export interface components {
             qr_png: string;
             /** @description Base32, for typing into the app. */
             secret: string;
+        };
+        /** @description A reset that can still be undone. */
+        UndoReset: {
+            /** @description The pre-reset point that undoing restores. */
+            point_id: string;
+            /** Format: date-time */
+            reset_at: string;
+            /**
+             * Format: date-time
+             * @description Undo is possible until this point expires (unless it is pinned).
+             */
+            until?: string | null;
         };
         UserInfo: {
             /** Format: date-time */
@@ -2717,6 +3128,74 @@ export interface operations {
             };
         };
     };
+    "instance.reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Owners only: empty Immich (library and database) after a pre-reset point; confirm with `reset everything` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "instance.undo_reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Owners only: bring back what a reset emptied, from its pre-reset point; confirm with `undo reset` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     "jobs.list": {
         parameters: {
             query?: {
@@ -3314,6 +3793,305 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionCatalog"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every restore point, newest first: Keepsake's own, Sanoid's snapshots and Immich's dumps; the last drill; a reset that can be undone */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestorePointList"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RestorePointCreate"];
+            };
+        };
+        responses: {
+            /** @description Make a restore point now (202: the queued job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.drill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoParams"];
+            };
+        };
+        responses: {
+            /** @description Run a restore drill now: load the latest dump into a throwaway database and check it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.settings_get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description When points are made, how long they are kept, how often drills run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestorePointSettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.settings_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestorePointSettings"];
+            };
+        };
+        responses: {
+            /** @description Change the schedule, retention and drills */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestorePointSettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete one of Keepsake's own points (not a pinned one) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.pin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestorePointPin"];
+            };
+        };
+        responses: {
+            /** @description Pin a point (retention never removes it) or unpin it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestorePoint"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description What a restore would do: its impact, warnings and the phrase to type to confirm. Changes nothing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestorePlan"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description Restore from a point after making a pre-restore point (needs the plan's confirmation phrase) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

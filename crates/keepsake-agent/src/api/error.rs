@@ -167,3 +167,9 @@ impl From<crate::alerts::AlertsError> for ApiError {
         }
     }
 }
+
+impl From<crate::restore_points::RestoreError> for ApiError {
+    fn from(e: crate::restore_points::RestoreError) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, e.code(), e.to_string())
+    }
+}

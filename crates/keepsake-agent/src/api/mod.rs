@@ -26,6 +26,7 @@ mod host;
 mod jobs;
 pub mod openapi;
 mod password_reset;
+mod restore_points;
 pub mod routes;
 mod session;
 mod settings;

@@ -13,7 +13,9 @@ use keepsake_api as w;
 use keepsake_api::paths::*;
 
 use super::contract::{JobEvents, JsonOrCsv, NoBody, NoQuery, Route, WithCookie};
-use super::{account, alerts, audit, groups, host, jobs, password_reset, session, settings, users};
+use super::{
+    account, alerts, audit, groups, host, jobs, password_reset, restore_points as rp, session, settings, users,
+};
 use crate::auth::Permission;
 
 /// `route!(METHOD PATH, operation id, permission, Query, Body => status Reply, handler, summary)`
@@ -90,5 +92,16 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET ALERT_SUMMARY, "alerts.summary_get", NotificationsView, NoQuery, NoBody => 200 w::SummarySettings, alerts::summary, "When the weekly summary goes out"),
         route!(PUT ALERT_SUMMARY, "alerts.summary_set", NotificationsManage, NoQuery, w::SummarySettings => 200 w::SummarySettings, alerts::set_summary, "Change when the weekly summary goes out"),
         route!(POST ALERT_SUMMARY_SEND, "alerts.summary_send", NotificationsManage, NoQuery, w::NoParams => 202 w::Done, alerts::send_summary, "Send the weekly summary now"),
+        route!(GET RESTORE_POINTS, "restore_points.list", RestorePointsView, NoQuery, NoBody => 200 w::RestorePointList, rp::list, "Every restore point, newest first: Keepsake's own, Sanoid's snapshots and Immich's dumps; the last drill; a reset that can be undone"),
+        route!(POST RESTORE_POINTS, "restore_points.create", RestorePointsManage, NoQuery, w::RestorePointCreate => 202 w::Job, rp::create, "Make a restore point now (202: the queued job)"),
+        route!(GET RESTORE_POINT_SETTINGS, "restore_points.settings_get", RestorePointsView, NoQuery, NoBody => 200 w::RestorePointSettings, rp::settings, "When points are made, how long they are kept, how often drills run"),
+        route!(PUT RESTORE_POINT_SETTINGS, "restore_points.settings_set", RestorePointsManage, NoQuery, w::RestorePointSettings => 200 w::RestorePointSettings, rp::set_settings, "Change the schedule, retention and drills"),
+        route!(POST RESTORE_DRILL, "restore_points.drill", RestorePointsManage, NoQuery, w::NoParams => 202 w::Job, rp::drill, "Run a restore drill now: load the latest dump into a throwaway database and check it"),
+        route!(PUT RESTORE_POINT_PIN, "restore_points.pin", RestorePointsManage, NoQuery, w::RestorePointPin => 200 w::RestorePoint, rp::pin, "Pin a point (retention never removes it) or unpin it"),
+        route!(DELETE RESTORE_POINT, "restore_points.delete", RestorePointsManage, NoQuery, NoBody => 200 w::Done, rp::delete, "Delete one of Keepsake's own points (not a pinned one)"),
+        route!(POST RESTORE_POINT_PLAN, "restore_points.plan", RestoreRun, NoQuery, w::RestoreRequest => 200 w::RestorePlan, rp::plan, "What a restore would do: its impact, warnings and the phrase to type to confirm. Changes nothing"),
+        route!(POST RESTORE_POINT_RESTORE, "restore_points.restore", RestoreRun, NoQuery, w::RestoreRequest => 202 w::Job, rp::restore, "Restore from a point after making a pre-restore point (needs the plan's confirmation phrase)"),
+        route!(POST INSTANCE_RESET, "instance.reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::reset, "Owners only: empty Immich (library and database) after a pre-reset point; confirm with `reset everything`"),
+        route!(POST INSTANCE_RESET_UNDO, "instance.undo_reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::undo_reset, "Owners only: bring back what a reset emptied, from its pre-reset point; confirm with `undo reset`"),
     ]
 });
