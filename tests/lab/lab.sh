@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Keepsake test lab: installs, starts, checks and stops real components
-# (docker engine, registry, systemd-in-a-container, udev, zfs-fuse, exFAT,
-# PostgreSQL, Caddy, an SMTP sink) on a plain Debian 12 machine.
+# (docker engine, registry, systemd-in-a-container, a PostgreSQL container, udev,
+# zfs-fuse, exFAT, PostgreSQL, Caddy, an SMTP sink) on a plain Debian 12 machine.
 # All test traffic stays on loopback. See tests/lab/README.md.
 set -euo pipefail
 
@@ -12,7 +12,7 @@ LOGS=$LAB/logs
 STATE=$LAB/state
 ENV_FILE=$LAB/env
 
-ALL_COMPONENTS=(docker registry systemd udev zfs exfat postgres caddy smtp)
+ALL_COMPONENTS=(docker registry systemd pgcontainer udev zfs exfat postgres caddy smtp)
 
 DOCKER_SOCK=/var/run/docker.sock
 DOCKER_HOST_URL=unix://$DOCKER_SOCK
@@ -21,6 +21,11 @@ SYSTEMD_IMAGE=local/systemd:12
 SYSTEMD_CTR=keepsake-lab-systemd
 SYSTEMD_BUS_DIR=$LAB/systemd-bus
 SYSTEMD_BUS=unix:path=$SYSTEMD_BUS_DIR/system_bus_socket
+# The image of the PostgreSQL container that stands in for Immich's immich_postgres
+# (tests/lab/pg_container.sh runs it).
+PGC_IMAGE=keepsake-lab/postgres:15
+PGC_TARBALL=$LAB/images/postgres-15.tar
+PGC_SCRIPT=$LAB_SRC/pg_container.sh
 REGISTRY_ADDR=127.0.0.1:5000
 ZPOOL=keepsake-lab
 ZFS_DIR=$LAB/zfs
@@ -160,6 +165,7 @@ packages_for() {
     docker) echo docker.io busybox-static ;;
     registry) echo docker-registry curl ;;
     systemd) echo docker.io debootstrap systemd ;; # systemd: host busctl
+    pgcontainer) echo docker.io debootstrap ;;
     udev) echo udev ;;
     zfs) echo zfs-fuse ;;
     exfat) echo exfatprogs exfat-fuse udev util-linux fuse ;;
@@ -235,7 +241,8 @@ start_docker() {
 
 stop_docker() {
   if [[ -f $STATE/docker.owned ]]; then
-    # the systemd container depends on the engine
+    # the systemd and PostgreSQL containers depend on the engine
+    stop_pgcontainer
     stop_systemd
     stop_pid "$STATE/dockerd.pid" 30
   fi
@@ -342,6 +349,71 @@ stop_systemd() {
 }
 
 health_systemd() { systemd_bus_ok; }
+
+# ---------------------------------------------------------------- pgcontainer
+
+build_pgc_image() {
+  if docker image inspect "$PGC_IMAGE" >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$LAB/images"
+  if [[ ! -s $PGC_TARBALL ]]; then
+    command -v debootstrap >/dev/null || fail pgcontainer "debootstrap not installed (run: tests/lab/lab.sh install pgcontainer)"
+    log "pgcontainer: debootstrap of bookworm with postgresql (takes about a minute)"
+    rootfs_tarball "$PGC_TARBALL.full" "$LOGS/debootstrap-postgres.log" postgresql ||
+      fail pgcontainer "debootstrap failed" "$LOGS/debootstrap-postgres.log"
+    # A third smaller (about 440 MB instead of 640 MB): no apt caches, and no Debian-managed
+    # cluster (the container's cluster is the data directory that pg_container.sh mounts).
+    if ! tar --delete --wildcards -f "$PGC_TARBALL.full" './var/cache/apt/archives/*.deb' \
+      './var/lib/apt/lists/*_Packages' ./var/lib/postgresql/15 ./etc/postgresql/15 \
+      >>"$LOGS/debootstrap-postgres.log" 2>&1; then
+      rm -f "$PGC_TARBALL.full"
+      fail pgcontainer "could not trim $PGC_TARBALL.full" "$LOGS/debootstrap-postgres.log"
+    fi
+    mv "$PGC_TARBALL.full" "$PGC_TARBALL"
+  fi
+  # PATH: PostgreSQL's own binaries before Debian's pg_wrapper links in /usr/bin. `docker import`
+  # takes no STOPSIGNAL (engine 20.10); pg_container.sh runs with --stop-signal SIGINT instead, so
+  # that `docker stop` is a fast shutdown.
+  docker import \
+    --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV PGDATA=/var/lib/postgresql/data' \
+    --change 'CMD ["postgres", "--version"]' \
+    "$PGC_TARBALL" "$PGC_IMAGE" >>"$LOGS/docker-build.log" 2>&1 ||
+    fail pgcontainer "docker import of $PGC_TARBALL failed" "$LOGS/docker-build.log"
+}
+
+# The image has the server and the client tools on PATH and a postgres user.
+pgc_image_ok() {
+  local out
+  out=$(docker run --rm --network none "$PGC_IMAGE" sh -c \
+    'postgres --version && initdb --version && pg_isready --version && psql --version && pg_dump --version && id -u postgres' 2>&1) ||
+    { printf '%s\n' "$out"; return 1; }
+  printf '%s\n' "$out"
+  [[ $(head -n 1 <<<"$out") == "postgres (PostgreSQL) 15."* ]]
+}
+
+start_pgcontainer() {
+  if ! { [[ -f $STATE/docker.env ]] && docker_ok; }; then start_docker; fi
+  build_pgc_image
+  pgc_image_ok >>"$LOGS/pgcontainer.log" 2>&1 ||
+    fail pgcontainer "$PGC_IMAGE does not run postgres 15" "$LOGS/pgcontainer.log"
+  set_env pgcontainer "KEEPSAKE_LAB_PG_IMAGE=$PGC_IMAGE" "KEEPSAKE_LAB_PG_CONTAINER_SH=$PGC_SCRIPT"
+}
+
+# Removes the containers that pg_container.sh started from this checkout and that a test left
+# behind (fast shutdown first); containers of other checkouts sharing the engine stay.
+stop_pgcontainer() {
+  local name
+  if docker_ok; then
+    for name in $(docker ps -a --filter label=keepsake-lab=pgcontainer \
+      --filter "label=keepsake-lab.checkout=$REPO" --format '{{.Names}}'); do
+      "$PGC_SCRIPT" stop "$name" >>"$LOGS/pgcontainer.log" 2>&1 || docker rm -f "$name" >/dev/null 2>&1 || true
+    done
+  fi
+  clear_state pgcontainer
+}
+
+health_pgcontainer() { docker_ok && docker image inspect "$PGC_IMAGE" >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- udev
 
@@ -575,7 +647,7 @@ cmd_status() {
     else
       st=stopped
     fi
-    printf '%-9s %s\n' "$c" "$st"
+    printf '%-11s %s\n' "$c" "$st"
   done
   return "$rc"
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Debian 12 root filesystems built with debootstrap and cached as tarballs, so that only the first
-# run on a machine pays for debootstrap. Sourced (not run) by tests/lab/lab.sh (the systemd
-# container's image) and tests/install/clean-rootfs.sh (the clean machine the installer runs in).
+# run on a machine pays for debootstrap. Sourced (not run) by tests/lab/lab.sh (the images of the
+# systemd and PostgreSQL containers) and tests/install/clean-rootfs.sh (the clean machine the
+# installer runs in).
 
 # debian_mirror: the Debian mirror that apt's own sources list on this machine names.
 debian_mirror() {

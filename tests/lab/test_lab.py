@@ -4,7 +4,7 @@ Each test reads the lab's exports from the environment or, failing that, from
 tests/.lab/env (written by `tests/lab/lab.sh start ...`). A component that is not
 started makes its test FAIL (never skip) with the command that starts it.
 
-Run:  tests/lab/lab.sh start docker registry systemd udev zfs exfat postgres caddy smtp
+Run:  tests/lab/lab.sh start docker registry systemd pgcontainer udev zfs exfat postgres caddy smtp
       python3 -m pytest -q tests/lab
 """
 
@@ -30,6 +30,7 @@ REPO = LAB_SRC.parent.parent
 LAB_DIR = REPO / "tests" / ".lab"
 ENV_FILE = LAB_DIR / "env"
 LAB_SH = LAB_SRC / "lab.sh"
+PG_CONTAINER_SH = LAB_SRC / "pg_container.sh"
 BUSYBOX_IMAGE = "keepsake-lab/busybox:1"
 
 
@@ -205,6 +206,108 @@ def test_systemd_transient_oneshot_result_over_bus():
     finally:
         run(d + ["exec", ctr, "systemctl", "stop", ok_unit], check=False)
         run(d + ["exec", ctr, "systemctl", "reset-failed", bad_unit], check=False)
+
+
+# ------------------------------------------------------------------ pgcontainer
+
+
+def pgc(*args, timeout=120, check=True):
+    """tests/lab/pg_container.sh ARGS..., on the lab's image and engine."""
+    env = dict(os.environ,
+               KEEPSAKE_LAB_PG_IMAGE=need("pgcontainer", "KEEPSAKE_LAB_PG_IMAGE"),
+               KEEPSAKE_LAB_DOCKER_HOST=need("docker", "KEEPSAKE_LAB_DOCKER_HOST"))
+    return run(["bash", str(PG_CONTAINER_SH)] + list(args), timeout=timeout, check=check, env=env)
+
+
+def _cluster_state(datadir):
+    """pg_controldata's "Database cluster state" of DATADIR, read with the lab image."""
+    p = run(docker_cmd() + ["run", "--rm", "--network", "none", "-u", "postgres",
+                            "-v", "%s:/d" % datadir, need("pgcontainer", "KEEPSAKE_LAB_PG_IMAGE"),
+                            "pg_controldata", "/d"])
+    m = re.search(r"^Database cluster state:\s*(.+)$", p.stdout, re.M)
+    assert m, p.stdout
+    return m.group(1).strip()
+
+
+def _pg_container_round_trip(datadir):
+    """Start a container on DATADIR, write rows, dump them over `docker exec` (no TTY), stop,
+    start again on the same DATADIR and find the rows. Leaves the container stopped and removed."""
+    d = docker_cmd()
+    name = uniq("keepsake-lab-pg")
+    try:
+        pgc("start", name, str(datadir))
+        info = json.loads(run(d + ["inspect", name]).stdout)[0]
+        assert info["HostConfig"]["NetworkMode"] == "none", info["HostConfig"]["NetworkMode"]
+        assert (datadir / "PG_VERSION").read_text().strip() == "15"
+        assert pgc("psql", name, "SELECT pg_encoding_to_char(encoding) || ' ' || datcollate "
+                   "FROM pg_database WHERE datname = 'immich'").stdout.strip() == "UTF8 C.UTF-8"
+        assert pgc("psql", name, "SHOW listen_addresses").stdout.strip() == ""
+        pgc("psql", name, "CREATE TABLE assets (id int PRIMARY KEY, name text NOT NULL); "
+            "INSERT INTO assets VALUES (1, 'beach.jpg'), (2, 'dog.heic')")
+        pgc("start", name, str(datadir))  # a second start on a running container is a no-op
+
+        # what the agent's restore points run: no -t, stdin not a terminal
+        p = run(d + ["exec", name, "pg_dump", "--clean", "--if-exists", "-U", "postgres", "immich"],
+                stdin=subprocess.DEVNULL)
+        lines = p.stdout.splitlines()
+        assert "DROP TABLE IF EXISTS public.assets;" in lines, p.stdout[:2000]
+        assert "CREATE TABLE public.assets (" in lines, p.stdout[:2000]
+        assert "1\tbeach.jpg" in lines and "2\tdog.heic" in lines, p.stdout[-2000:]
+        assert "\r" not in p.stdout, "a TTY crept in"
+
+        pgc("stop", name)
+        assert run(d + ["inspect", name], check=False).returncode != 0, "stop must remove the container"
+        assert _cluster_state(datadir) == "shut down", "stop must be a clean (fast) shutdown"
+        pgc("stop", name)  # stopping a stopped container is a no-op
+
+        pgc("start", name, str(datadir))
+        got = pgc("psql", name, "SELECT string_agg(name, ',' ORDER BY id) FROM assets").stdout.strip()
+        assert got == "beach.jpg,dog.heic"
+        log = run(d + ["logs", name]).stdout + run(d + ["logs", name]).stderr
+        assert "reusing the cluster" in log and "initdb" not in log, log[-2000:]
+    finally:
+        pgc("stop", name, check=False)
+        run(d + ["rm", "-f", name], check=False)
+    assert run(d + ["inspect", name], check=False).returncode != 0
+
+
+def test_pg_container_dump_and_restart_on_a_directory(tmp_path):
+    need("pgcontainer", "KEEPSAKE_LAB_PG_IMAGE")
+    datadir = tmp_path / "pgdata"
+    datadir.mkdir()
+    _pg_container_round_trip(datadir)
+
+
+def test_pg_container_on_a_zfs_dataset_with_snapshot_rollback():
+    need("pgcontainer", "KEEPSAKE_LAB_PG_IMAGE")
+    pool = need("zfs", "KEEPSAKE_LAB_ZPOOL")
+    ds = "%s/%s" % (pool, uniq("pgtest"))
+    name = uniq("keepsake-lab-pg")
+    try:
+        run(["zfs", "create", ds])
+        mountpoint = Path(run(["zfs", "get", "-H", "-o", "value", "mountpoint", ds]).stdout.strip())
+        _pg_container_round_trip(mountpoint)
+        # a restore point of the stopped cluster: snapshot, change, roll back, start again
+        run(["zfs", "snapshot", ds + "@clean"])
+        pgc("start", name, str(mountpoint))
+        pgc("psql", name, "DELETE FROM assets WHERE id = 1; INSERT INTO assets VALUES (3, 'late.png')")
+        pgc("stop", name)
+        run(["zfs", "rollback", ds + "@clean"])
+        pgc("start", name, str(mountpoint))
+        got = pgc("psql", name, "SELECT string_agg(name, ',' ORDER BY id) FROM assets").stdout.strip()
+        assert got == "beach.jpg,dog.heic"
+    finally:
+        pgc("stop", name, check=False)
+        run(docker_cmd() + ["rm", "-f", name], check=False)
+        # zfs-fuse may report "dataset is busy" for a moment after an unmount or a rollback
+        deadline = time.time() + 20
+        while True:
+            p = run(["zfs", "destroy", "-r", ds], check=False)
+            if p.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+    assert p.returncode == 0, p.stderr
+    assert ds not in run(["zfs", "list", "-H", "-o", "name"]).stdout.split()
 
 
 # ------------------------------------------------------------------ exfat / udev
