@@ -554,3 +554,30 @@ async fn only_an_owner_resets_and_only_restore_run_restores() {
         .await;
     assert_eq!(r.0, 400);
 }
+
+#[tokio::test]
+async fn the_console_makes_lists_drills_and_restores_points() {
+    let i = Instance::new(100, &[]).await;
+    let out = |args: &[&str]| {
+        let o = i.agent.cli(None, args);
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        (o.status.success(), text)
+    };
+    let (ok, text) = out(&["restore-point", "create", "--note", "from the console"]);
+    assert!(ok, "{text}");
+    let (ok, text) = out(&["restore-point", "list"]);
+    assert!(ok && text.contains("from the console") && text.contains("manual"), "{text}");
+    let (ok, text) = out(&["restore-point", "drill"]);
+    assert!(ok, "{text}");
+    let id = i.list().await.points.into_iter().find(|p| p.note.as_deref() == Some("from the console")).unwrap().id;
+    i.psql("DELETE FROM album");
+    // No terminal: the phrase must be given; a wrong one changes nothing.
+    let (ok, text) = out(&["restore-point", "restore", &id, "--scope", "database"]);
+    assert!(!ok && text.contains("--confirm"), "{text}");
+    let (ok, _) = out(&["restore-point", "restore", &id, "--scope", "database", "--confirm", "nope"]);
+    assert!(!ok);
+    assert_eq!(i.psql("SELECT count(*) FROM album").trim(), "0");
+    let (ok, text) = out(&["restore-point", "restore", &id, "--scope", "database", "--confirm", "restore"]);
+    assert!(ok, "{text}");
+    assert_eq!(i.psql("SELECT count(*) FROM album").trim(), "3");
+}
