@@ -581,3 +581,48 @@ async fn the_console_makes_lists_drills_and_restores_points() {
     assert!(ok, "{text}");
     assert_eq!(i.psql("SELECT count(*) FROM album").trim(), "3");
 }
+
+#[tokio::test]
+async fn an_agent_killed_mid_restore_leaves_the_live_database_and_immich_running_after_restart() {
+    let mut i = Instance::new(3_000, &[("KEEPSAKE_TEST_FAULT", "slow_restore")]).await;
+    let point = created_point(&i.create("target").await);
+    i.psql("INSERT INTO \"user\"(email) VALUES ('newer@example.org')");
+    let rows = i.db_rows();
+    let job = i.restore(&point, json!({"scope": "instance", "confirm": "restore"})).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = i.client().job(job.id).await.unwrap();
+        if j.progress.phase == "loading the database" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !j.state.is_terminal(),
+            "the load never started: {j:?}\n{}",
+            i.agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!i.server_running(), "Immich is stopped while the database loads");
+    i.agent.kill_hard();
+
+    i.agent.opts.env.clear();
+    i.agent.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !i.server_running() {
+        assert!(Instant::now() < deadline, "Immich was not started again after the crash:\n{}", i.agent.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dbs = i.psql("SELECT string_agg(datname, ',') FROM pg_database");
+        if !dbs.contains("keepsake_") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scratch database was not dropped: {dbs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(i.db_rows(), rows, "the live database was never replaced");
+    let dead = i.client().job(job.id).await.unwrap();
+    assert_eq!(dead.state, JobState::Failed);
+    assert!(dead.error.as_deref().unwrap_or("").contains("pre-restore point"), "{dead:?}");
+}
