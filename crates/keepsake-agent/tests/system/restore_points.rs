@@ -426,6 +426,33 @@ async fn sanoid_snapshots_and_immich_dumps_are_listed_read_only_and_restore() {
         .unwrap_err();
     assert_eq!(err.code(), Some("restore.refused"), "{err:?}");
 
+    // The wizard's file picker reads the snapshot's folders through a clone.
+    let top: keepsake_api::RestoreFileList =
+        i.client().call_json(Method::GET, &format!("/api/v1/restore-points/sanoid:{snap}/files"), None).await.unwrap();
+    let names: Vec<(&str, bool)> = top.entries.iter().map(|e| (e.name.as_str(), e.dir)).collect();
+    assert_eq!(
+        names,
+        vec![("library", true), ("upload", true)],
+        "folders first, by name (backups/ came after the snapshot)"
+    );
+    let anna: keepsake_api::RestoreFileList = i
+        .client()
+        .call_json(Method::GET, &format!("/api/v1/restore-points/sanoid:{snap}/files?path=upload%2Fanna"), None)
+        .await
+        .unwrap();
+    assert_eq!((anna.entries[0].name.as_str(), anna.entries[0].size), ("IMG_1.jpg", 11));
+    let err = i
+        .client()
+        .call_json::<serde_json::Value>(
+            Method::GET,
+            &format!("/api/v1/restore-points/sanoid:{snap}/files?path=upload%2F..%2F.."),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("restore.bad_path"), "{err:?}");
+    assert!(!run("zfs", &["list", "-H", "-o", "name"]).contains("keepsake-clone-"), "browsing leaves no clone");
+
     // One file from Sanoid's snapshot; the rest of the library is left alone.
     std::fs::remove_file(i.library.join("upload/anna/IMG_1.jpg")).unwrap();
     write(&i.library.join("upload/ben/IMG_2.jpg"), b"changed, and must stay changed");
