@@ -362,7 +362,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let (src, dst, outside) = (t.path().join("snap"), t.path().join("live"), t.path().join("outside"));
         write(&src.join("upload/anna/a.jpg"), "A");
-        fs::create_dir_all(&dst.join("upload")).unwrap();
+        fs::create_dir_all(dst.join("upload")).unwrap();
         fs::create_dir_all(&outside).unwrap();
         symlink(&outside, dst.join("upload/anna")).unwrap();
         let err = restore_paths(&src, &dst, &[PathBuf::from("upload/anna/a.jpg")], &hooks()).unwrap_err();
