@@ -229,8 +229,10 @@ in
             ++ lib.optionals (top.zfsRoot != null) [
               "--zfs-root"
               top.zfsRoot
-              "--options-nix"
+              "--config-file"
               "${cfg.flakeDir}/options.nix"
+              "--config-file"
+              "${cfg.flakeDir}/options.json"
             ]
             ++ cfg.extraArgs
           );

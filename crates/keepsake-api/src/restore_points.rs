@@ -3,7 +3,7 @@
 //! restore wizard (a plan with its impact first, then the restore itself with a typed
 //! confirmation), resetting the instance and undoing that, retention settings, and restore drills.
 //!
-//! A point's `id` is opaque to callers: `kp-…` for Keepsake's own, `sanoid:…` and `immich:…` for
+//! A point's `id` is opaque to callers: `keepsake-…` for Keepsake's own, `sanoid:…` and `immich:…` for
 //! the read-only ones listed beside them.
 
 use chrono::{DateTime, Utc};

@@ -81,7 +81,7 @@ pub const RULES: &[Rule] = &[
         threshold: None,
         help: Some("restore-drill-failed"),
         meaning: "A restore from the newest restore point might not work when you need it.",
-        todo: "Open the job's log on the Jobs page to see which step failed, then run the drill again.",
+        todo: "Open Restore points: the drill card says which step failed. Make a new restore point, then run the drill again.",
         resolved: "A later restore drill succeeded.",
     },
     Rule {

@@ -69,9 +69,10 @@ struct Args {
     /// Where restore points keep their dumps, configuration and manifests (default: STATE_DIR/restore-points).
     #[arg(long)]
     restore_points_dir: Option<PathBuf>,
-    /// The host's generated options.nix, saved in every restore point.
-    #[arg(long)]
-    options_nix: Option<PathBuf>,
+    /// A host configuration file saved in every restore point when it exists (repeatable: the
+    /// generated options.nix, the settings options.json).
+    #[arg(long = "config-file", value_name = "PATH")]
+    config_files: Vec<PathBuf>,
     /// Immich's database container.
     #[arg(long, default_value = "immich_postgres")]
     immich_db_container: String,
@@ -110,7 +111,7 @@ fn main() -> anyhow::Result<()> {
         restore_points: keepsake_agent::restore_points::RestorePointsConfig {
             zfs_root: args.zfs_root,
             points_dir: args.restore_points_dir.unwrap_or_else(|| args.state_dir.join("restore-points")),
-            options_nix: args.options_nix,
+            config_files: args.config_files,
         },
         immich_db: keepsake_agent::restore_points::DatabaseTarget {
             container: args.immich_db_container,

@@ -172,10 +172,12 @@ async fn build(
 /// The configuration bundle: options.nix (when the host has one) and the agent's settings.
 async fn write_config(inner: &Arc<Inner>, dir: &Path) -> Result<Vec<RestorePart>, RestoreError> {
     let mut parts = Vec::new();
-    if let Some(src) = &inner.config.options_nix
-        && let Ok(bytes) = tokio::fs::read(src).await
-    {
-        parts.push(write_part(dir, "config/options.nix", &bytes).await?);
+    for src in &inner.config.config_files {
+        let (Some(name), Ok(bytes)) = (src.file_name(), tokio::fs::read(src).await) else { continue };
+        let name = format!("config/{}", name.to_string_lossy());
+        if name != "config/agent-settings.json" {
+            parts.push(write_part(dir, &name, &bytes).await?);
+        }
     }
     let settings: std::collections::BTreeMap<String, String> = inner.store.settings_all()?.into_iter().collect();
     let json = serde_json::to_vec_pretty(&settings).unwrap_or_default();

@@ -184,6 +184,16 @@ fn sanoid_points(layout: &super::Layout, entries: &BTreeMap<String, zfs::Entry>)
     by_name.into_values().collect()
 }
 
+/// Immich up to 2.4 wrote `pg_dumpall` cluster dumps (roles, `\connect`), which cannot be loaded
+/// into one scratch database; names without a version are from that era too. They are listed but
+/// offered for no restore (the help page shows how to load one by hand).
+fn cluster_dump(name: &keepsake_dump::DumpName) -> bool {
+    let Some(v) = name.immich_version() else { return true };
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) <= (2, 4)
+}
+
 /// Immich's own dumps in `<library>/backups`.
 async fn immich_points(library: &std::path::Path) -> Result<Vec<(RestorePoint, PathBuf)>, std::io::Error> {
     let dir = library.join("backups");
@@ -225,7 +235,7 @@ async fn immich_points(library: &std::path::Path) -> Result<Vec<(RestorePoint, P
                     // not worth it, and gzip's own checksum catches damage during the restore.
                     checksum: String::new(),
                 }],
-                scopes: vec![RestoreScope::Database],
+                scopes: if cluster_dump(&name) { Vec::new() } else { vec![RestoreScope::Database] },
                 kept_because: Vec::new(),
                 expires_at: None,
                 read_only: true,
@@ -358,6 +368,15 @@ mod tests {
         assert_eq!(v.reasons["m"], vec!["manual"]);
         assert_eq!(v.reasons["pre-new"], vec!["safety"]);
         assert!(!kept("pre-old") && v.expires.contains_key("pre-old"));
+    }
+
+    #[test]
+    fn immichs_cluster_dumps_are_not_offered_for_restore() {
+        let dump = |n: &str| keepsake_dump::DumpName::parse(n).unwrap();
+        assert!(cluster_dump(&dump("immich-db-backup-1733000000000.sql.gz")));
+        assert!(cluster_dump(&dump("immich-db-backup-20250729T114018-v1.136.0-pg14.17.sql.gz")));
+        assert!(cluster_dump(&dump("immich-db-backup-20251203T114018-v2.4.1-pg14.17.sql.gz")));
+        assert!(!cluster_dump(&dump("immich-db-backup-20260101T114018-v2.5.0-pg16.1.sql.gz")));
     }
 
     #[test]

@@ -53,8 +53,9 @@ pub struct RestorePointsConfig {
     pub zfs_root: Option<String>,
     /// Where dumps, configuration bundles and manifests are written (one folder per point).
     pub points_dir: PathBuf,
-    /// The host's generated `options.nix`, copied into each point when it exists.
-    pub options_nix: Option<PathBuf>,
+    /// The host's configuration files (the generated `options.nix`, the settings `options.json`),
+    /// copied into each point when they exist.
+    pub config_files: Vec<PathBuf>,
 }
 
 /// The datasets of one box.

@@ -97,6 +97,8 @@ impl Instance {
             write(&library.join(rel), body.as_bytes());
         }
         let dir = open_tempdir();
+        let (options_json, options_nix) = (dir.path().join("options.json"), dir.path().join("options.nix"));
+        std::fs::write(&options_json, r#"{"hostName": "immich"}"#).unwrap();
         let opts = AgentOpts {
             docker_host,
             extra_args: [
@@ -109,6 +111,11 @@ impl Instance {
                 "--pool-poll-secs",
                 "0",
                 "--no-container-watch",
+                "--config-file",
+                options_json.to_str().unwrap(),
+                // Missing on this box: left out of the point, not an error.
+                "--config-file",
+                options_nix.to_str().unwrap(),
             ]
             .iter()
             .map(|s| s.to_string())
@@ -263,7 +270,8 @@ async fn a_whole_instance_comes_back_byte_for_byte_and_the_pre_restore_point_und
             && names.contains(&format!("{}/postgres@{point}", i.root).as_str()),
         "{names:?}"
     );
-    assert!(names.contains(&"config/agent-settings.json"), "{names:?}");
+    assert!(names.contains(&"config/agent-settings.json") && names.contains(&"config/options.json"), "{names:?}");
+    assert!(!names.contains(&"config/options.nix"), "{names:?}");
     assert!(
         p.parts.iter().all(|x| !x.checksum.is_empty() && (x.size > 0 || x.name.ends_with(".json"))),
         "{:?}",
@@ -401,7 +409,7 @@ async fn sanoid_snapshots_and_immich_dumps_are_listed_read_only_and_restore() {
     let snap = "autosnap_2026-12-03_18:00:00_hourly";
     run("zfs", &["snapshot", "-r", &format!("{}@{snap}", i.root)]);
     // An Immich dump, made as Immich makes it (pg_dump | gzip, no TTY), in UPLOAD_LOCATION/backups.
-    let gz = i.library.join("backups/immich-db-backup-20251203T180000-v1.136.0-pg15.4.sql.gz");
+    let gz = i.library.join("backups/immich-db-backup-20251203T180000-v2.5.0-pg15.4.sql.gz");
     std::fs::create_dir_all(gz.parent().unwrap()).unwrap();
     let sh = format!("docker exec {} pg_dump --clean --if-exists -U postgres immich | gzip > {}", i.db, gz.display());
     run("sh", &["-c", &sh]);
@@ -412,7 +420,7 @@ async fn sanoid_snapshots_and_immich_dumps_are_listed_read_only_and_restore() {
     assert!(s.read_only && s.scopes.contains(&keepsake_api::RestoreScope::Files), "{s:?}");
     let d = list.points.iter().find(|p| p.id.starts_with("immich:")).expect("Immich's dump is listed");
     assert!(
-        d.read_only && d.immich_version.as_deref() == Some("1.136.0") && d.postgres_version.as_deref() == Some("15.4"),
+        d.read_only && d.immich_version.as_deref() == Some("2.5.0") && d.postgres_version.as_deref() == Some("15.4"),
         "{d:?}"
     );
     let err = i
