@@ -225,6 +225,13 @@ in
               "--certificate-check"
               "${config.keepsake.caddy.dashboardHostName}@127.0.0.1:443"
             ]
+            # Restore points: the datasets, and the generated options.nix saved in each point.
+            ++ lib.optionals (top.zfsRoot != null) [
+              "--zfs-root"
+              top.zfsRoot
+              "--options-nix"
+              "${cfg.flakeDir}/options.nix"
+            ]
             ++ cfg.extraArgs
           );
           Restart = "on-failure";
@@ -286,6 +293,32 @@ in
           # CAP_CHOWN/CAP_FOWNER (restores), and a partial list would break
           # restores in ways no test here would catch.
         };
+      };
+    })
+
+    (mkIf (cfg.enable && top.zfsRoot != null) {
+      # The dataset layout restore points rely on. `zfs create` only for what
+      # is missing: an existing library is never recreated or changed.
+      systemd.services.keepsake-datasets = {
+        description = "Keepsake ZFS datasets (library, postgres, state)";
+        wantedBy = [ "multi-user.target" ];
+        before = [
+          "keepsake-agent.service"
+          "docker.service"
+        ];
+        after = [ "zfs-import.target" ];
+        path = [ config.boot.zfs.package ];
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+        };
+        script = lib.concatMapStrings (ds: ''
+          zfs list -H -o name ${lib.escapeShellArg ds} >/dev/null 2>&1 || zfs create -p ${lib.escapeShellArg ds}
+        '') (map (child: "${top.zfsRoot}/${child}") [ "library" "postgres" "state" ]);
+      };
+      systemd.services.keepsake-agent = {
+        after = [ "keepsake-datasets.service" ];
+        wants = [ "keepsake-datasets.service" ];
       };
     })
 

@@ -47,6 +47,21 @@ in
       '';
     };
 
+    zfsRoot = mkOption {
+      type = types.nullOr (types.strMatching "[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*");
+      default = null;
+      example = "tank/keepsake";
+      description = ''
+        ZFS dataset under which Keepsake keeps Immich: `<zfsRoot>/library`
+        (Immich's `UPLOAD_LOCATION`), `<zfsRoot>/postgres` (`DB_DATA_LOCATION`)
+        and `<zfsRoot>/state`. The installer chooses the pool; a oneshot unit
+        creates the three datasets when missing (never touching existing ones),
+        and the agent takes restore points (a database dump plus one atomic
+        `zfs snapshot -r` of this dataset) with `--zfs-root`. `null`: no ZFS,
+        and no restore points.
+      '';
+    };
+
     immichPort = mkOption {
       type = types.port;
       default = 2283;

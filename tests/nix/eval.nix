@@ -32,6 +32,12 @@ let
       ];
     }).config;
   minimal = mkHost { keepsake.enable = true; };
+  withZfs = mkHost {
+    keepsake.enable = true;
+    keepsake.zfsRoot = "tank/keepsake";
+    boot.supportedFilesystems.zfs = true;
+    networking.hostId = "8425e349";
+  };
   off = mkHost { };
 
   web = minimal.systemd.services.keepsake-web.serviceConfig;
@@ -43,6 +49,11 @@ let
   fw = minimal.networking.firewall;
 
   checks = {
+    "restore points: no ZFS root, no --zfs-root" = !(lib.hasInfix "--zfs-root" agentExec);
+    "restore points: --zfs-root and the dataset unit" =
+      lib.hasInfix "--zfs-root tank/keepsake" (unquote withZfs.systemd.services.keepsake-agent.serviceConfig.ExecStart)
+      && lib.hasInfix "zfs create -p tank/keepsake/postgres" withZfs.systemd.services.keepsake-datasets.script
+      && lib.elem "keepsake-datasets.service" withZfs.systemd.services.keepsake-agent.after;
     "disabled appliance defines no Keepsake units" =
       !(off.systemd.services ? keepsake-agent) && !(off.systemd.services ? keepsake-web);
     "firewall: TCP 80 and 443 only" = lib.sort lib.lessThan fw.allowedTCPPorts == [ 80 443 ];

@@ -30,6 +30,12 @@ pub struct AgentConfig {
     pub certificate_checks: Vec<CertTarget>,
     /// How often they are read (zero: not watched).
     pub certificate_check: Duration,
+    /// Restore points: the datasets, where points are written, what goes in them.
+    pub restore_points: crate::restore_points::RestorePointsConfig,
+    /// Immich's database container and how to reach PostgreSQL in it.
+    pub immich_db: crate::restore_points::DatabaseTarget,
+    /// Immich's server containers (stopped around a restore).
+    pub immich_server_containers: Vec<String>,
 }
 
 impl AgentConfig {

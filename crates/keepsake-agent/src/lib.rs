@@ -120,6 +120,18 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         let (targets, period) = (config.certificate_checks.clone(), config.certificate_check);
         tokio::spawn(host::cert_watch::run(events.clone(), targets, period, host.probe_timeout));
     }
+    let stack = Arc::new(restore_points::ContainerStack {
+        docker_host: config.docker_host.clone(),
+        server_containers: config.immich_server_containers.clone(),
+        db: config.immich_db.clone(),
+    });
+    let restore_points = Arc::new(restore_points::RestorePoints::new(
+        config.restore_points.clone(),
+        Arc::clone(&store),
+        Arc::clone(&jobs),
+        stack,
+    ));
+    restore_points.start();
     let socket = config.socket.clone();
     let agent = Arc::new(Agent {
         config,
@@ -129,7 +141,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         jobs,
         events,
         alerts,
-        restore_points: Arc::new(restore_points::RestorePoints {}),
+        restore_points,
         facilities,
         started_at: Utc::now(),
     });

@@ -16,7 +16,11 @@ use hyperlocal::{UnixConnector, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::paths;
-use crate::types::{ApiError, Health, Job, JobList, JobLog, Status};
+use crate::restore_points::{
+    ResetRequest, RestorePlan, RestorePoint, RestorePointCreate, RestorePointList, RestorePointPin,
+    RestorePointSettings, RestoreRequest,
+};
+use crate::types::{ApiError, Done, Health, Job, JobList, JobLog, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -147,6 +151,62 @@ impl Client {
         self.call_json(Method::POST, paths::SELF_CHECK, Some(&serde_json::json!({}))).await
     }
 
+    pub async fn restore_points(&self) -> Result<RestorePointList, ClientError> {
+        self.call_json(Method::GET, paths::RESTORE_POINTS, None).await
+    }
+
+    /// Starts making a restore point; the answer is the queued job.
+    pub async fn create_restore_point(&self, r: &RestorePointCreate) -> Result<Job, ClientError> {
+        self.call_json(Method::POST, paths::RESTORE_POINTS, Some(&to_json(r)?)).await
+    }
+
+    pub async fn pin_restore_point(&self, id: &str, pinned: bool) -> Result<RestorePoint, ClientError> {
+        let body = to_json(&RestorePointPin { pinned })?;
+        self.call_json(Method::PUT, &paths::fill(paths::RESTORE_POINT_PIN, &[("id", &id)]), Some(&body)).await
+    }
+
+    pub async fn delete_restore_point(&self, id: &str) -> Result<Done, ClientError> {
+        self.call_json(Method::DELETE, &paths::fill(paths::RESTORE_POINT, &[("id", &id)]), None).await
+    }
+
+    /// What restoring from a point would do; changes nothing.
+    pub async fn restore_plan(&self, id: &str, r: &RestoreRequest) -> Result<RestorePlan, ClientError> {
+        self.call_json(Method::POST, &paths::fill(paths::RESTORE_POINT_PLAN, &[("id", &id)]), Some(&to_json(r)?)).await
+    }
+
+    /// Starts a restore (`r.confirm` must be the plan's phrase); the answer is the queued job.
+    pub async fn restore(&self, id: &str, r: &RestoreRequest) -> Result<Job, ClientError> {
+        self.call_json(Method::POST, &paths::fill(paths::RESTORE_POINT_RESTORE, &[("id", &id)]), Some(&to_json(r)?))
+            .await
+    }
+
+    pub async fn restore_point_settings(&self) -> Result<RestorePointSettings, ClientError> {
+        self.call_json(Method::GET, paths::RESTORE_POINT_SETTINGS, None).await
+    }
+
+    pub async fn set_restore_point_settings(
+        &self,
+        s: &RestorePointSettings,
+    ) -> Result<RestorePointSettings, ClientError> {
+        self.call_json(Method::PUT, paths::RESTORE_POINT_SETTINGS, Some(&to_json(s)?)).await
+    }
+
+    pub async fn start_restore_drill(&self) -> Result<Job, ClientError> {
+        self.call_json(Method::POST, paths::RESTORE_DRILL, Some(&serde_json::json!({}))).await
+    }
+
+    /// Starts emptying Immich (`confirm`: `reset everything`); the answer is the queued job.
+    pub async fn reset_instance(&self, confirm: &str) -> Result<Job, ClientError> {
+        let body = to_json(&ResetRequest { confirm: confirm.to_owned() })?;
+        self.call_json(Method::POST, paths::INSTANCE_RESET, Some(&body)).await
+    }
+
+    /// Starts undoing a reset (`confirm`: `undo reset`); the answer is the queued job.
+    pub async fn undo_reset(&self, confirm: &str) -> Result<Job, ClientError> {
+        let body = to_json(&ResetRequest { confirm: confirm.to_owned() })?;
+        self.call_json(Method::POST, paths::INSTANCE_RESET_UNDO, Some(&body)).await
+    }
+
     /// Opens a server-sent event stream (`/api/v1/jobs/{id}/events` or `/api/v1/events`).
     pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
         let resp = self.send(Method::GET, path, None).await?;
@@ -181,6 +241,10 @@ fn connect_reason(socket: &Path, e: &hyper_util::client::legacy::Error) -> Strin
         source = s.source();
     }
     e.to_string()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, ClientError> {
+    serde_json::to_value(v).map_err(|e| ClientError::Http(format!("cannot encode the request: {e}")))
 }
 
 fn url_escape(s: &str) -> String {

@@ -129,6 +129,26 @@ pub fn is_plausible_email(s: &str) -> bool {
     }
 }
 
+/// The phrases typed to confirm a reset and its undo.
+pub const CONFIRM_RESET: &str = "reset everything";
+pub const CONFIRM_UNDO_RESET: &str = "undo reset";
+/// The phrase typed to confirm a restore (the plan names it too).
+pub const CONFIRM_RESTORE: &str = "restore";
+
+/// A restore point's note, in characters.
+pub const RESTORE_NOTE_MAX_CHARS: usize = 200;
+/// Files or folders chosen in one file restore.
+pub const RESTORE_PATHS_MAX: usize = 100;
+/// One path inside the library, in bytes of UTF-8 (Linux's PATH_MAX).
+pub const RESTORE_PATH_MAX: usize = 4096;
+/// A relative path: no leading `/`, no control character. (`.`, `..` and empty segments are refused
+/// by the agent, with `restore.bad_path`.)
+pub const RESTORE_PATH_PATTERN: &str = "^[^/\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$";
+/// A retention count (restic allows any; a bound keeps the arithmetic and the table small).
+pub const RETENTION_COUNT_MAX: u32 = 10_000;
+/// Safety points are kept at most this many days.
+pub const RETENTION_WITHIN_DAYS_MAX: u32 = 3650;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,17 +195,3 @@ mod tests {
         assert!(t.ends_with('…'));
     }
 }
-
-/// A restore point's note, in characters.
-pub const RESTORE_NOTE_MAX_CHARS: usize = 200;
-/// Files or folders chosen in one file restore.
-pub const RESTORE_PATHS_MAX: usize = 100;
-/// One path inside the library, in bytes of UTF-8 (Linux's PATH_MAX).
-pub const RESTORE_PATH_MAX: usize = 4096;
-/// A relative path: no leading `/`, no control character. (`.`, `..` and empty segments are refused
-/// by the agent, with `restore.bad_path`.)
-pub const RESTORE_PATH_PATTERN: &str = "^[^/\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$";
-/// A retention count (restic allows any; a bound keeps the arithmetic and the table small).
-pub const RETENTION_COUNT_MAX: u32 = 10_000;
-/// Safety points are kept at most this many days.
-pub const RETENTION_WITHIN_DAYS_MAX: u32 = 3650;

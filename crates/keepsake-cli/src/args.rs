@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
-use keepsake_api::JobState;
+use clap::{Args, Parser, Subcommand};
+use keepsake_api::limits::{RETENTION_COUNT_MAX, RETENTION_WITHIN_DAYS_MAX};
+use keepsake_api::{JobState, RestoreScope};
 
 #[derive(Parser, Debug)]
 #[command(name = "keepsake", version, about = "Look after your Keepsake box from the root console")]
@@ -39,7 +40,115 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Restore points: list, make, pin, delete, restore from one; drills and settings.
+    #[command(subcommand)]
+    RestorePoint(RestorePointCommand),
+    /// Empty Immich (library and database) after making a pre-reset point, or undo that.
+    ResetImmich {
+        /// Bring back what the last reset emptied, from its pre-reset point.
+        #[arg(long)]
+        undo: bool,
+        /// The confirmation phrase (`reset everything`, or `undo reset`), for when standard input is
+        /// not a terminal; on a terminal it is asked for.
+        #[arg(long, value_name = "PHRASE")]
+        confirm: Option<String>,
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
+
+#[derive(Subcommand, Debug)]
+pub enum RestorePointCommand {
+    /// Every point, newest first (Keepsake's own, Sanoid's snapshots, Immich's dumps), the last
+    /// drill, and a reset that can still be undone.
+    List,
+    /// Make a restore point now.
+    Create {
+        /// A note to find it again by ("before tidying the albums").
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Pin a point: retention never removes it.
+    Pin { id: String },
+    /// Unpin a point: retention decides again.
+    Unpin { id: String },
+    /// Delete one of Keepsake's own points (not a pinned one). Asks for the id to be typed again.
+    Delete {
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Restore from a point: shows what would change, then asks for the plan's confirmation phrase.
+    /// A pre-restore point is made first, so a restore can be undone.
+    Restore {
+        id: String,
+        /// database, library, files (with --path) or instance (database and library together).
+        #[arg(long, value_parser = parse_scope)]
+        scope: RestoreScope,
+        /// A file or folder inside the library (`upload/…/IMG_1.jpg`), for --scope files; repeat
+        /// for more.
+        #[arg(long = "path", value_name = "P")]
+        paths: Vec<String>,
+        /// The plan's confirmation phrase, for when standard input is not a terminal; on a terminal
+        /// it is asked for.
+        #[arg(long, value_name = "PHRASE")]
+        confirm: Option<String>,
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Run a restore drill now: load the latest dump into a throwaway database and check it.
+    Drill {
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Show when points are made, how long they are kept and how often drills run; with options,
+    /// change just those.
+    Settings(SettingsChanges),
+}
+
+/// What `keepsake restore-point settings` changes; what is not given stays as it is.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct SettingsChanges {
+    /// Make a scheduled point every day at this hour (0-23, the box's local time), or `never`.
+    #[arg(long, value_name = "HOUR|never", value_parser = parse_hour)]
+    pub daily_at: Option<OrNever<u8>>,
+    /// Keep the newest N scheduled points.
+    #[arg(long, value_name = "N", value_parser = count())]
+    pub keep_last: Option<u32>,
+    /// Keep the newest scheduled point of each of the last N hours that have one.
+    #[arg(long, value_name = "N", value_parser = count())]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest scheduled point of each of the last N days that have one.
+    #[arg(long, value_name = "N", value_parser = count())]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest scheduled point of each of the last N weeks that have one.
+    #[arg(long, value_name = "N", value_parser = count())]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest scheduled point of each of the last N months that have one.
+    #[arg(long, value_name = "N", value_parser = count())]
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest scheduled point of each of the last N years that have one.
+    #[arg(long, value_name = "N", value_parser = count())]
+    pub keep_yearly: Option<u32>,
+    /// Days safety points (made before an update, a restore or a reset) are kept.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=i64::from(RETENTION_WITHIN_DAYS_MAX)))]
+    pub safety_days: Option<u32>,
+    /// Run a restore drill every this many days (1-90), or `never`.
+    #[arg(long, value_name = "DAYS|never", value_parser = parse_drill_days)]
+    pub drill_every: Option<OrNever<u16>>,
+}
+
+/// A value that may also be `never` (`OrNever(None)`). Not `Option<Option<T>>`, which clap reads
+/// as "a flag whose value may be left out".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrNever<T>(pub Option<T>);
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -127,6 +236,38 @@ fn parse_head(s: &str) -> Result<String, String> {
     Ok(head.to_owned())
 }
 
+fn count() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(0..=i64::from(RETENTION_COUNT_MAX))
+}
+
+fn parse_or_never<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    s: &str,
+    what: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<OrNever<T>, String> {
+    if s.eq_ignore_ascii_case("never") {
+        return Ok(OrNever(None));
+    }
+    match s.parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(OrNever(Some(v))),
+        _ => Err(format!("`{s}` is not {what}: use {} to {}, or never", range.start(), range.end())),
+    }
+}
+
+fn parse_hour(s: &str) -> Result<OrNever<u8>, String> {
+    parse_or_never(s, "an hour", 0..=23)
+}
+
+fn parse_drill_days(s: &str) -> Result<OrNever<u16>, String> {
+    parse_or_never(s, "a number of days", 1..=90)
+}
+
+/// A restore scope as the API names it: database, library, files or instance.
+fn parse_scope(s: &str) -> Result<RestoreScope, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}` is not a scope: use database, library, files or instance"))
+}
+
 /// A role as the API names it: owner, admin, operator or viewer.
 fn parse_role(s: &str) -> Result<keepsake_api::Role, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
@@ -154,6 +295,112 @@ mod tests {
         assert!(err.to_string().contains("the head is empty"), "{err}");
         let err = Cli::try_parse_from(["keepsake", "audit", "verify", "--head", "ab cd"]).unwrap_err();
         assert!(err.to_string().contains("contains spaces"), "{err}");
+    }
+
+    fn restore_point(args: &[&str]) -> RestorePointCommand {
+        let cli = Cli::try_parse_from(["keepsake", "restore-point"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::RestorePoint(cmd) => cmd,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn error(args: &[&str]) -> String {
+        Cli::try_parse_from(["keepsake"].iter().chain(args)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn restore_point_list_create_pin_delete_and_drill() {
+        assert!(matches!(restore_point(&["list"]), RestorePointCommand::List));
+        let cli = Cli::try_parse_from(["keepsake", "restore-point", "list", "--json"]).unwrap();
+        assert!(cli.json);
+        assert!(matches!(restore_point(&["create"]), RestorePointCommand::Create { note: None, no_wait: false }));
+        assert!(matches!(
+            restore_point(&["create", "--note", "before tidying", "--no-wait"]),
+            RestorePointCommand::Create { note: Some(n), no_wait: true } if n == "before tidying"
+        ));
+        assert!(matches!(restore_point(&["pin", "kp-1"]), RestorePointCommand::Pin { id } if id == "kp-1"));
+        assert!(matches!(restore_point(&["unpin", "kp-1"]), RestorePointCommand::Unpin { id } if id == "kp-1"));
+        assert!(matches!(restore_point(&["delete", "kp-1"]), RestorePointCommand::Delete { yes: false, .. }));
+        assert!(matches!(restore_point(&["delete", "kp-1", "-y"]), RestorePointCommand::Delete { yes: true, .. }));
+        assert!(matches!(restore_point(&["drill"]), RestorePointCommand::Drill { no_wait: false }));
+        assert!(error(&["restore-point", "pin"]).contains("<ID>"));
+    }
+
+    #[test]
+    fn restore_takes_a_scope_paths_and_a_phrase() {
+        let cmd = restore_point(&[
+            "restore",
+            "kp-1",
+            "--scope",
+            "files",
+            "--path",
+            "upload/a.jpg",
+            "--path",
+            "upload/b",
+            "--confirm",
+            "restore 2 files",
+        ]);
+        let RestorePointCommand::Restore { id, scope, paths, confirm, no_wait } = cmd else { panic!("{cmd:?}") };
+        assert_eq!((id.as_str(), scope), ("kp-1", RestoreScope::Files));
+        assert_eq!(paths, ["upload/a.jpg", "upload/b"]);
+        assert_eq!(confirm.as_deref(), Some("restore 2 files"));
+        assert!(!no_wait);
+        for (word, scope) in [
+            ("database", RestoreScope::Database),
+            ("library", RestoreScope::Library),
+            ("instance", RestoreScope::Instance),
+        ] {
+            let cmd = restore_point(&["restore", "sanoid:tank@x", "--scope", word]);
+            assert!(matches!(cmd, RestorePointCommand::Restore { scope: s, .. } if s == scope), "{word}");
+        }
+        assert!(error(&["restore-point", "restore", "kp-1"]).contains("--scope"));
+        let err = error(&["restore-point", "restore", "kp-1", "--scope", "everything"]);
+        assert!(err.contains("use database, library, files or instance"), "{err}");
+    }
+
+    #[test]
+    fn settings_change_only_what_is_given() {
+        let RestorePointCommand::Settings(c) = restore_point(&["settings"]) else { panic!() };
+        assert_eq!(c, SettingsChanges::default());
+        let RestorePointCommand::Settings(c) = restore_point(&[
+            "settings",
+            "--daily-at",
+            "3",
+            "--keep-daily",
+            "7",
+            "--keep-yearly",
+            "0",
+            "--drill-every",
+            "never",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(
+            c,
+            SettingsChanges {
+                daily_at: Some(OrNever(Some(3))),
+                keep_daily: Some(7),
+                keep_yearly: Some(0),
+                drill_every: Some(OrNever(None)),
+                ..SettingsChanges::default()
+            }
+        );
+        let RestorePointCommand::Settings(c) = restore_point(&["settings", "--daily-at", "Never"]) else { panic!() };
+        assert_eq!(c.daily_at, Some(OrNever(None)));
+        assert!(error(&["restore-point", "settings", "--daily-at", "24"]).contains("use 0 to 23, or never"));
+        assert!(error(&["restore-point", "settings", "--drill-every", "0"]).contains("use 1 to 90, or never"));
+        assert!(error(&["restore-point", "settings", "--keep-daily=-1"]).contains("is not in 0..=10000"));
+        assert!(error(&["restore-point", "settings", "--keep-daily", "10001"]).contains("is not in 0..=10000"));
+        assert!(error(&["restore-point", "settings", "--safety-days", "0"]).contains("is not in 1..=3650"));
+    }
+
+    #[test]
+    fn reset_immich_and_its_undo() {
+        let cli = Cli::try_parse_from(["keepsake", "reset-immich"]).unwrap();
+        assert!(matches!(cli.command, Command::ResetImmich { undo: false, confirm: None, no_wait: false }));
+        let cli = Cli::try_parse_from(["keepsake", "reset-immich", "--undo", "--confirm", "undo reset"]).unwrap();
+        assert!(matches!(cli.command, Command::ResetImmich { undo: true, confirm: Some(c), .. } if c == "undo reset"));
     }
 
     #[test]

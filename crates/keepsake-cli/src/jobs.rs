@@ -1,5 +1,5 @@
 //! `keepsake self-check` and `keepsake jobs`: start, list, show, follow (with a progress bar on a
-//! terminal) and cancel long operations.
+//! terminal) and cancel long operations. Other topics start their jobs and follow them here.
 
 use std::io::IsTerminal;
 
@@ -9,12 +9,21 @@ use keepsake_api::paths;
 use keepsake_api::{Client, Job, JobResult, JobState, LogLine, event};
 
 use crate::args::JobsCommand;
+use crate::restore_view;
 use crate::term::{confirm, print_json_or};
 
 pub async fn self_check(client: &Client, no_wait: bool, json: bool) -> anyhow::Result<i32> {
     let job = client.start_self_check().await?;
+    wait_for(client, job, "self-check", no_wait, json).await
+}
+
+/// Follows a job just started (`what` it does) to its end, exit code 1 unless it succeeded; with
+/// `no_wait`, says which job it is and returns at once.
+pub async fn wait_for(client: &Client, job: Job, what: &str, no_wait: bool, json: bool) -> anyhow::Result<i32> {
     if no_wait {
-        print_json_or(json, &job, || println!("started self-check as job {}", job.id))?;
+        print_json_or(json, &job, || {
+            println!("started {what} as job {0}; `keepsake jobs watch {0}` follows it", job.id)
+        })?;
         return Ok(0);
     }
     let job = follow(client, job.id, json).await?;
@@ -117,16 +126,21 @@ fn report_outcome(job: &Job, json: bool) -> i32 {
     if json {
         println!("{}", serde_json::to_string_pretty(job).unwrap_or_default());
     } else {
-        match job.state {
-            JobState::Succeeded => {
-                if let Some(JobResult::SelfCheck(report)) = &job.result {
-                    if report.problems == 0 {
-                        println!("All {} checks passed.", report.checks.len());
-                    } else {
-                        println!("{} of {} checks need attention.", report.problems, report.checks.len());
-                    }
+        match (job.state, &job.result) {
+            (JobState::Succeeded, Some(JobResult::SelfCheck(report))) => {
+                if report.problems == 0 {
+                    println!("All {} checks passed.", report.checks.len());
                 } else {
+                    println!("{} of {} checks need attention.", report.problems, report.checks.len());
+                }
+            }
+            (JobState::Succeeded, result) => {
+                let lines = result.as_ref().map(restore_view::result_lines).unwrap_or_default();
+                if lines.is_empty() {
                     println!("job {} succeeded", job.id);
+                }
+                for l in lines {
+                    println!("{l}");
                 }
             }
             _ => println!("job {} {}: {}", job.id, job.state.as_str(), job.error.as_deref().unwrap_or("")),

@@ -12,6 +12,8 @@
 mod args;
 mod audit;
 mod jobs;
+mod restore_points;
+mod restore_view;
 mod status;
 mod term;
 mod users;
@@ -49,6 +51,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Jobs(cmd) => jobs::run(&client, cmd, json).await,
         Command::User(cmd) => users::run(&client, cmd, json).await,
         Command::Audit(cmd) => audit::run(&client, cmd, json).await,
+        Command::RestorePoint(cmd) => restore_points::run(&client, cmd, json).await,
+        Command::ResetImmich { undo, confirm, no_wait } => {
+            restore_points::reset_immich(&client, undo, confirm, no_wait, json).await
+        }
     }
 }
 

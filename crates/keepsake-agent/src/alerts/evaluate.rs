@@ -81,6 +81,8 @@ pub const FACT_POOL: &str = "pool";
 pub const FACT_DATASET: &str = "dataset";
 pub const FACT_UPDATE: &str = "update";
 pub const FACT_CERT: &str = "certificate";
+/// The newest restore point, for the weekly summary (read by `summary.rs` as words).
+pub const FACT_RESTORE_POINTS: &str = "restore_points";
 pub const SAMPLE_LOGIN_FAILED: &str = "login_failed";
 pub const SAMPLE_BACKUP: &str = "backup";
 
@@ -293,6 +295,16 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
             )
             .with_facts(job_id.map(|id| vec![("Job".into(), format!("#{id}"))]).unwrap_or_default()),
         ],
+        Event::RestorePointCreated { id, kind, size } => {
+            let words = format!(
+                "{id} ({}, {}), made {}",
+                kind.replace('_', "-"),
+                crate::host::storage::human(*size),
+                now.format("%Y-%m-%d %H:%M UTC")
+            );
+            tx.set_fact(FACT_RESTORE_POINTS, "Newest", &words)?;
+            Vec::new()
+        }
         Event::UpdateAvailable { current, latest } => {
             tx.set_fact(FACT_UPDATE, "immich", &fact_json(&event))?;
             vec![

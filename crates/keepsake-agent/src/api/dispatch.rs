@@ -123,7 +123,7 @@ impl Router {
             span.record("route", route.path);
             trail.action = route.operation_id.into();
             let params: HashMap<String, String> =
-                matched.params.iter().map(|(k, v)| (k.to_owned(), clip(v, 200))).collect();
+                matched.params.iter().map(|(k, v)| (k.to_owned(), clip(&decode_segment(v), 200))).collect();
             trail.target = describe_target(&params);
             let caller = match identify(&agent, req.headers, &req.peer) {
                 Ok(c) => c,
@@ -226,4 +226,20 @@ fn describe_target(params: &HashMap<String, String>) -> Option<String> {
     let mut parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     parts.sort();
     (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// A path segment as the client meant it: clients percent-encode segments (`sanoid:a` arrives as
+/// `sanoid%3Aa`). Bytes that do not decode to UTF-8 are kept as sent, and will match nothing.
+fn decode_segment(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw).decode_utf8().map(|s| s.into_owned()).unwrap_or_else(|_| raw.to_owned())
+}
+
+#[cfg(test)]
+mod segment_tests {
+    #[test]
+    fn segments_are_percent_decoded() {
+        assert_eq!(super::decode_segment("sanoid%3Aautosnap_x%3A00"), "sanoid:autosnap_x:00");
+        assert_eq!(super::decode_segment("plain-7"), "plain-7");
+        assert_eq!(super::decode_segment("bad%FF"), "bad%FF");
+    }
 }

@@ -170,6 +170,19 @@ impl From<crate::alerts::AlertsError> for ApiError {
 
 impl From<crate::restore_points::RestoreError> for ApiError {
     fn from(e: crate::restore_points::RestoreError) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, e.code(), e.to_string())
+        use crate::restore_points::RestoreError as E;
+        let code = e.code();
+        match e {
+            E::Store(e) => e.into(),
+            E::Jobs(e) => e.into(),
+            E::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, code, e.to_string()),
+            E::Refused(_) | E::Confirm { .. } | E::BadPath { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+            }
+            E::Busy(_) => ApiError::new(StatusCode::CONFLICT, code, e.to_string()),
+            E::NoZfs => ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+                .with_hint("Install Keepsake on a machine with ZFS (the NixOS module sets --zfs-root)."),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string()),
+        }
     }
 }

@@ -62,6 +62,28 @@ struct Args {
     /// Seconds between readings of the certificates (0: do not watch).
     #[arg(long, default_value_t = 6 * 3600)]
     certificate_check_secs: u64,
+    /// The ZFS dataset holding Immich's `library` and `postgres` datasets (e.g. `tank/keepsake`);
+    /// without it there are no restore points.
+    #[arg(long, env = "KEEPSAKE_ZFS_ROOT")]
+    zfs_root: Option<String>,
+    /// Where restore points keep their dumps, configuration and manifests (default: STATE_DIR/restore-points).
+    #[arg(long)]
+    restore_points_dir: Option<PathBuf>,
+    /// The host's generated options.nix, saved in every restore point.
+    #[arg(long)]
+    options_nix: Option<PathBuf>,
+    /// Immich's database container.
+    #[arg(long, default_value = "immich_postgres")]
+    immich_db_container: String,
+    /// The PostgreSQL role Immich uses (DB_USERNAME).
+    #[arg(long, default_value = "postgres")]
+    immich_db_user: String,
+    /// Immich's database (DB_DATABASE_NAME).
+    #[arg(long, default_value = "immich")]
+    immich_db_name: String,
+    /// Immich's server container, stopped around a restore (repeatable).
+    #[arg(long = "immich-server-container", default_value = "immich_server")]
+    immich_server_containers: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,7 +96,7 @@ fn main() -> anyhow::Result<()> {
         web_uid: resolve_uid(&args.web_user).context("--web-user")?,
         socket_gid: Some(resolve_gid(&args.socket_group).context("--socket-group")?),
         socket: args.socket,
-        state_dir: args.state_dir,
+        state_dir: args.state_dir.clone(),
         data_dir: args.data_dir,
         docker_host: args.docker_host,
         systemd_bus: args.systemd_bus,
@@ -85,6 +107,17 @@ fn main() -> anyhow::Result<()> {
         watch_containers: !args.no_container_watch,
         certificate_checks: certificate_checks(&args.certificate_checks)?,
         certificate_check: Duration::from_secs(args.certificate_check_secs),
+        restore_points: keepsake_agent::restore_points::RestorePointsConfig {
+            zfs_root: args.zfs_root,
+            points_dir: args.restore_points_dir.unwrap_or_else(|| args.state_dir.join("restore-points")),
+            options_nix: args.options_nix,
+        },
+        immich_db: keepsake_agent::restore_points::DatabaseTarget {
+            container: args.immich_db_container,
+            user: args.immich_db_user,
+            database: args.immich_db_name,
+        },
+        immich_server_containers: args.immich_server_containers,
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;

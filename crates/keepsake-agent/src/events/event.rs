@@ -57,6 +57,8 @@ pub enum Event {
     BackupFinished { drive: String, label: String, job_id: Option<i64>, ok: bool, error: Option<String> },
     /// A restore drill (a test restore into scratch space) ended.
     RestoreDrillFinished { job_id: Option<i64>, ok: bool, error: Option<String> },
+    /// A restore point was made and verified.
+    RestorePointCreated { id: String, kind: String, size: u64 },
 
     // Updates, certificates and the host configuration.
     /// A newer Immich release than the running one is available (`latest == current`: none).
@@ -89,6 +91,7 @@ impl Event {
             Event::DriveForgotten { .. } => "drive_forgotten",
             Event::BackupFinished { .. } => "backup_finished",
             Event::RestoreDrillFinished { .. } => "restore_drill_finished",
+            Event::RestorePointCreated { .. } => "restore_point_created",
             Event::UpdateAvailable { .. } => "update_available",
             Event::CertificateExpiry { .. } => "certificate_expiry",
             Event::RebuildFinished { .. } => "rebuild_finished",

@@ -21,7 +21,7 @@ mod docker;
 mod nix;
 pub mod pool_watch;
 pub mod self_check;
-mod storage;
+pub(crate) mod storage;
 mod systemd;
 mod udev;
 mod zfs;

@@ -16,6 +16,16 @@ use super::schedule::{Lock, Resource};
 pub enum JobKind {
     /// Probe every host facility and report what is missing and what to do.
     HostSelfCheck,
+    /// Make a restore point (database dump, snapshots, configuration) and apply retention.
+    RestorePointCreate { kind: keepsake_api::RestorePointKind },
+    /// Restore from a point, after making a pre-restore point.
+    Restore { point: String },
+    /// Empty Immich after a pre-reset point.
+    Reset,
+    /// Bring back what a reset emptied, from its pre-reset point.
+    UndoReset,
+    /// Load the latest dump into a throwaway database and check it.
+    RestoreDrill,
 }
 
 /// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
@@ -56,13 +66,25 @@ impl JobKind {
     pub fn name(&self) -> &'static str {
         match self {
             JobKind::HostSelfCheck => "host.self_check",
+            JobKind::RestorePointCreate { .. } => "restore_point.create",
+            JobKind::Restore { .. } => "restore_point.restore",
+            JobKind::Reset => "instance.reset",
+            JobKind::UndoReset => "instance.undo_reset",
+            JobKind::RestoreDrill => "restore_point.drill",
         }
     }
 
     /// The kind a persisted row names, or `None` for a kind this agent does not know.
-    pub fn from_row(name: &str, _target: Option<&str>) -> Option<JobKind> {
+    pub fn from_row(name: &str, target: Option<&str>) -> Option<JobKind> {
         match name {
             "host.self_check" => Some(JobKind::HostSelfCheck),
+            "restore_point.create" => {
+                Some(JobKind::RestorePointCreate { kind: keepsake_api::RestorePointKind::parse(target?)? })
+            }
+            "restore_point.restore" => Some(JobKind::Restore { point: target?.to_owned() }),
+            "instance.reset" => Some(JobKind::Reset),
+            "instance.undo_reset" => Some(JobKind::UndoReset),
+            "restore_point.drill" => Some(JobKind::RestoreDrill),
             _ => None,
         }
     }
@@ -70,7 +92,9 @@ impl JobKind {
     /// What the job works on, shown as the job's `target` (a drive's UUID, a restore point).
     pub fn target(&self) -> Option<String> {
         match self {
-            JobKind::HostSelfCheck => None,
+            JobKind::HostSelfCheck | JobKind::Reset | JobKind::UndoReset | JobKind::RestoreDrill => None,
+            JobKind::RestorePointCreate { kind } => Some(kind.as_str().to_owned()),
+            JobKind::Restore { point } => Some(point.clone()),
         }
     }
 
@@ -79,6 +103,22 @@ impl JobKind {
         match self {
             // It only reads the host; two at once would race to write the same cached answers.
             JobKind::HostSelfCheck => vec![Lock::exclusive(Resource::Facilities)],
+            // A dump reads the database and the snapshot the library; neither may be replaced
+            // meanwhile, and the set of points changes (a new one, retention).
+            JobKind::RestorePointCreate { .. } => vec![
+                Lock::exclusive(Resource::RestorePoints),
+                Lock::shared(Resource::Database),
+                Lock::shared(Resource::Library),
+            ],
+            // Everything Immich is, replaced; and a pre-point made first.
+            JobKind::Restore { .. } | JobKind::Reset | JobKind::UndoReset => vec![
+                Lock::exclusive(Resource::RestorePoints),
+                Lock::exclusive(Resource::Database),
+                Lock::exclusive(Resource::Library),
+                Lock::exclusive(Resource::Stack),
+            ],
+            // Reads a dump (which must not be pruned meanwhile) into a database of its own.
+            JobKind::RestoreDrill => vec![Lock::shared(Resource::RestorePoints), Lock::shared(Resource::Database)],
         }
     }
 
@@ -86,6 +126,13 @@ impl JobKind {
         match self {
             // Probes change nothing, and a hung one must not keep the cancel waiting.
             JobKind::HostSelfCheck => Cancel::Abort,
+            // Each stops at its next safe point and cleans up what it began; a restore refuses a
+            // cancel once it replaces the database or the library (its point of no return).
+            JobKind::RestorePointCreate { .. }
+            | JobKind::Restore { .. }
+            | JobKind::Reset
+            | JobKind::UndoReset
+            | JobKind::RestoreDrill => Cancel::Checkpoint,
         }
     }
 
@@ -96,6 +143,14 @@ impl JobKind {
             JobKind::HostSelfCheck => {
                 Verdict::Failed("interrupted: the agent stopped before this job finished; run it again".into())
             }
+            // Never resumed: at start the restore points module removes a half-made point, undoes
+            // a half-done database swap and starts Immich again (see restore_points::recover).
+            JobKind::RestorePointCreate { .. } | JobKind::RestoreDrill => Verdict::Failed(
+                "interrupted: the agent stopped before this job finished; what it had begun was removed. Run it again".into(),
+            ),
+            JobKind::Restore { .. } | JobKind::Reset | JobKind::UndoReset => Verdict::Failed(
+                "interrupted: the agent stopped during this job. Immich was started again; if things look wrong, restore the pre-restore point this job made (see its log)".into(),
+            ),
         }
     }
 }

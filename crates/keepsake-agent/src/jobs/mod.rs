@@ -274,6 +274,15 @@ impl JobManager {
         self.job(id)?.ok_or(JobsError::NotFound(id))
     }
 
+    /// A job (running or waiting) that locks `resource`, if any: for quick changes made outside a
+    /// job (deleting one restore point) that must not happen under a job using the same thing.
+    pub fn busy_with(&self, resource: &Resource) -> Option<i64> {
+        let slots = self.lock();
+        let running = slots.running.iter().map(|(id, r)| (*id, &r.locks));
+        let queued = slots.queued.iter().map(|(id, p)| (*id, &p.locks));
+        running.chain(queued).find(|(_, locks)| locks.iter().any(|l| &l.resource == resource)).map(|(id, _)| id)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }

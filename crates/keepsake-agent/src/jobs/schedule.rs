@@ -21,6 +21,8 @@ pub enum Resource {
     HostConfig,
     /// One backup drive, by filesystem UUID.
     Drive(String),
+    /// The set of Keepsake's restore points (made, pruned, deleted, read by a restore or drill).
+    RestorePoints,
     /// The cached host facility states that the status route shows (written by a self-check).
     Facilities,
 }

@@ -268,6 +268,49 @@ pub(super) const MIGRATIONS: &[&str] = &[
         used_at    TEXT
     );
     "#,
+    // 7: restore points (Keepsake's own; Sanoid's and Immich's are listed live, not stored), restore
+    // drills, resets that can be undone, and the intent of an operation that stops Immich or
+    // swaps databases, so a restarted agent can finish putting things back.
+    r#"
+    CREATE TABLE restore_points (
+        id               TEXT PRIMARY KEY,
+        kind             TEXT NOT NULL CHECK (kind IN ('scheduled','manual','pre_update','pre_restore','pre_reset')),
+        state            TEXT NOT NULL CHECK (state IN ('creating','complete')),
+        created_at       TEXT NOT NULL,
+        completed_at     TEXT,
+        note             TEXT,
+        pinned           INTEGER NOT NULL DEFAULT 0,
+        immich_version   TEXT,
+        postgres_version TEXT,
+        size             INTEGER NOT NULL DEFAULT 0,
+        parts            TEXT NOT NULL DEFAULT '[]',
+        job_id           INTEGER
+    );
+    CREATE INDEX restore_points_by_time ON restore_points(created_at);
+
+    CREATE TABLE restore_drills (
+        job_id      INTEGER PRIMARY KEY,
+        point_id    TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        ok          INTEGER NOT NULL,
+        detail      TEXT NOT NULL,
+        tables      TEXT NOT NULL DEFAULT '[]'
+    );
+
+    CREATE TABLE instance_resets (
+        job_id    INTEGER PRIMARY KEY,
+        point_id  TEXT NOT NULL,
+        reset_at  TEXT NOT NULL,
+        undone_at TEXT
+    );
+
+    CREATE TABLE restore_intents (
+        job_id     INTEGER PRIMARY KEY,
+        what       TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {

@@ -31,6 +31,7 @@ mod identity;
 mod jobs;
 mod migrations;
 mod outbox;
+mod restore_points;
 mod settings;
 
 use std::cell::Cell;
@@ -45,6 +46,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditHead, AuditVerdict, NewAudit};
 pub use identity::{FailureRecord, GroupRow, PasskeyRow, SessionRow, UserRow};
 pub use jobs::{Checkpoint, JobFilter, Unfinished};
 pub use outbox::Delivered;
+pub use restore_points::{DrillRow, InstanceResetRow, IntentRow, PointRow};
 
 /// Errors from the state database.
 #[derive(Debug, thiserror::Error)]

@@ -20,9 +20,21 @@ impl Tx<'_> {
         self.identity_changed();
         Ok(())
     }
+
+    /// Every setting, by key (for the configuration bundle of a restore point; secrets are kept
+    /// elsewhere and never listed here).
+    pub fn settings_all(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare("SELECT key, value FROM settings ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
 }
 
 impl Store {
+    pub fn settings_all(&self) -> Result<Vec<(String, String)>> {
+        self.transaction(|t| t.settings_all())
+    }
+
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.transaction(|t| t.setting(key))
     }

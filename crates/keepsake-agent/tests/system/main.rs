@@ -17,5 +17,6 @@ mod openapi;
 mod password_reset;
 mod peers;
 mod pool_watch;
+mod restore_points;
 mod self_check;
 mod web;
