@@ -5,13 +5,14 @@
 // restores everything through the wizard: the impact summary is shown, the Restore button stays
 // disabled until the phrase is typed exactly, the job ends with the pre-restore point to undo it,
 // and the files and rows are back. An operator (restore_points.manage, no restore.run) sees the
-// timeline but no restore or reset controls, and the agent refuses the restore routes.
+// timeline but no restore or reset controls, and the agent refuses the restore routes. Last, the
+// owner resets Immich to empty (the phrase typed) and undoes it from the banner that then shows.
 //
 // Needs the lab: tests/lab/lab.sh start zfs pgcontainer (docker comes with it).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -37,6 +38,7 @@ const pool = process.env.KEEPSAKE_LAB_ZPOOL;
 const dockerHost = process.env.KEEPSAKE_LAB_DOCKER_HOST;
 const pgScript = process.env.KEEPSAKE_LAB_PG_CONTAINER_SH || path.join(repoRoot, 'tests', 'lab', 'pg_container.sh');
 const BUSYBOX = 'keepsake-lab/busybox:1';
+const SERVER_IMAGE = 'keepsake-lab/immich-server:v1.136.0';
 
 const rand = randomBytes(3).toString('hex');
 const root = `${pool}/rp-${rand}`;
@@ -70,7 +72,10 @@ function needLab() {
 
 let library;
 const photo = (name) => path.join(library, 'upload', 'family', name);
-const photoNames = () => readdirSync(path.join(library, 'upload', 'family')).sort();
+const photoNames = () => {
+  const dir = path.join(library, 'upload', 'family');
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+};
 const rows = (table) => Number(psql(`SELECT count(*) FROM ${table}`));
 
 function setUpLab() {
@@ -89,7 +94,11 @@ function setUpLab() {
         INSERT INTO asset ("originalFileName") VALUES ('IMG_0001.jpg'), ('IMG_0002.jpg'), ('IMG_0003.jpg');
         INSERT INTO album ("albumName") VALUES ('Summer 2026')`);
 
-  docker('run', '-d', '--name', serverContainer, '--network', 'none', '--label', 'keepsake-lab=rp-test', BUSYBOX, 'sleep', '1000000');
+  // The server stand-in is tagged like Immich's image: the agent reads the version from the tag. It
+  // stops on SIGTERM at once, as Immich's server does (a bare `sleep` as PID 1 ignores it, and every
+  // stop would wait out Docker's timeout).
+  docker('tag', BUSYBOX, SERVER_IMAGE);
+  docker('run', '-d', '--name', serverContainer, '--network', 'none', SERVER_IMAGE, 'sh', '-c', "trap 'exit 0' TERM; while :; do sleep 1; done");
 }
 
 function tearDownLab() {
@@ -157,6 +166,17 @@ test('restore points: make one with a note, pin it, restore everything through t
     const before = await points();
     assert.equal(before.points.filter((p) => p.source === 'keepsake').length, 0, 'no points of our own yet');
 
+    // Which live progress bars ever showed, however briefly (the jobs take seconds here).
+    await page.evaluate(() => {
+      window.__seen = new Set();
+      const look = () => {
+        if (document.querySelector('[data-testid="create-progress"] progress')) window.__seen.add('create');
+        if (document.querySelector('[data-testid="restore-outcome"] progress')) window.__seen.add('restore');
+      };
+      new MutationObserver(look).observe(document.body, { childList: true, subtree: true });
+    });
+    const progressSeen = () => page.evaluate(() => [...window.__seen].sort());
+
     // 1) Create now, with a note; the job is followed live until the point is complete.
     const create = page.getByTestId('create-card');
     await create.getByLabel('Note (optional)').fill(NOTE);
@@ -166,6 +186,7 @@ test('restore points: make one with a note, pin it, restore everything through t
     const pointId = ((await done.textContent()) ?? '').match(/restore point (\S+) is ready/)?.[1];
     assert.ok(pointId, `the card names the new point: ${await done.textContent()}`);
 
+    assert.deepEqual(await progressSeen(), ['create'], 'the job’s progress bar was shown while it ran');
     const made = (await points()).points.find((p) => p.id === pointId);
     assert.ok(made, `GET /restore-points lists ${pointId}`);
     assert.equal(made.state, 'complete');
@@ -262,6 +283,7 @@ test('restore points: make one with a note, pin it, restore everything through t
     assert.match(doneText, /Done\. To undo this restore, restore the pre-restore point \S+\./);
     const undo = (await wizard.getByTestId('restore-done').locator('.point-id').textContent())?.trim();
     assert.ok(undo, `the pre-restore point is named: ${doneText}`);
+    assert.deepEqual(await progressSeen(), ['create', 'restore'], 'the restore’s progress bar was shown while it ran');
     await screenshot(page, 'restore-points-wizard-done');
 
     const afterList = await points();
@@ -291,6 +313,40 @@ test('restore points: make one with a note, pin it, restore everything through t
     const drill = page.getByTestId('drill-card');
     await drill.getByRole('button', { name: 'Run a drill now' }).click();
     await drill.locator('[data-testid="drill-result"], [data-testid="drill-job-failed"]').first().waitFor({ timeout: 180_000 });
+
+    // Schedule and keeping: a wrong number is named next to its field and nothing is saved; a
+    // right one is saved, and the plain words follow it.
+    const settings = page.getByTestId('rp-settings');
+    const saved = (await apiCall(stack.baseUrl, 'GET', '/api/v1/restore-points/settings', { session: owner })).body;
+    await settings.getByLabel('Safety points (days)').fill('0');
+    await settings.getByRole('button', { name: 'Save schedule and keeping' }).click();
+    await settings.locator('#rp-safety_days-error').filter({ hasText: 'at least 1 day' }).waitFor();
+    assert.equal(await settings.getByLabel('Safety points (days)').getAttribute('aria-invalid'), 'true');
+    assert.deepEqual((await apiCall(stack.baseUrl, 'GET', '/api/v1/restore-points/settings', { session: owner })).body, saved);
+    await settings.getByLabel('Safety points (days)').fill(String(saved.retention.safety_days));
+    await settings.getByLabel('Days', { exact: true }).fill('10');
+    await settings.getByLabel('Make a point every day at').selectOption({ label: '02:00' });
+    await settings.getByRole('button', { name: 'Save schedule and keeping' }).click();
+    await settings.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 10_000 });
+    const now = (await apiCall(stack.baseUrl, 'GET', '/api/v1/restore-points/settings', { session: owner })).body;
+    assert.equal(now.retention.keep_daily, 10);
+    assert.equal(now.daily_at_hour, 2);
+    const words = (await settings.getByTestId('retention-words').textContent()) ?? '';
+    assert.match(words, /every day at 02:00/);
+    assert.match(words, /each of the last 10 days/);
+
+    // Deleting a point asks first, then it is gone.
+    const doomed = row(page, undo);
+    await doomed.getByRole('button', { name: /^Delete/ }).click();
+    const ask = page.getByRole('dialog', { name: 'Delete this restore point?' });
+    await ask.waitFor();
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await ask.waitFor({ state: 'hidden' });
+    assert.equal(await doomed.count(), 1, 'Cancel keeps it');
+    await doomed.getByRole('button', { name: /^Delete/ }).click();
+    await ask.getByRole('button', { name: 'Delete restore point' }).click();
+    await doomed.waitFor({ state: 'detached', timeout: 15_000 });
+    assert.equal((await points()).points.some((p) => p.id === undo), false, 'the box no longer lists it');
 
     // The page, light and dark, for people to look at; no sideways scroll on a phone.
     await screenshot(page, 'restore-points-light');
@@ -353,6 +409,54 @@ test('restore points: an operator sees the timeline but cannot restore or reset'
     // While the same routes are there for the owner (the plan changes nothing).
     const plan = await apiCall(stack.baseUrl, 'POST', `/api/v1/restore-points/${id}/plan`, { session: owner, body: { scope: point.scopes[0] } });
     assert.equal(plan.status, 200, plan.text);
+    assert.deepEqual(problems, [], 'no console errors or failed requests');
+  } finally {
+    await context.close();
+  }
+});
+
+test('restore points: the owner resets Immich to empty, then undoes it from the banner', async () => {
+  const { page, context, problems } = await newPage(browser, { session: owner });
+  try {
+    const photosBefore = photoNames();
+    const assetsBefore = rows('asset');
+    assert.ok(photosBefore.length > 0 && assetsBefore > 0, 'there is something to reset');
+    await page.goto(`${stack.baseUrl}/restore-points`);
+    const card = page.getByTestId('reset-card');
+    await card.waitFor({ timeout: 15_000 });
+    assert.match((await card.textContent()) ?? '', /pre-reset point/, 'the card says a pre-reset point is made first');
+    assert.equal(await page.getByTestId('undo-reset').count(), 0, 'no undo banner before a reset');
+
+    await card.getByRole('button', { name: 'Reset Immich…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Reset Immich to empty?' });
+    await dialog.waitFor();
+    const go = dialog.getByRole('button', { name: 'Reset Immich', exact: true });
+    assert.equal(await go.isDisabled(), true, 'disabled before the phrase is typed');
+    await dialog.getByLabel('Type reset everything to confirm').fill('reset');
+    assert.equal(await go.isDisabled(), true);
+    await dialog.getByLabel('Type reset everything to confirm').fill('reset everything');
+    await go.click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    // The job ends, the timeline is read again, and the banner offers the undo.
+    const banner = page.getByTestId('undo-reset');
+    await banner.waitFor({ timeout: 180_000 });
+    assert.match((await banner.textContent()) ?? '', /Immich was reset on .*It can be undone until/s);
+    assert.deepEqual(photoNames(), [], 'the library is empty');
+    assert.equal(Number(psql(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`)), 0, 'the database is empty');
+    const list = await points();
+    assert.ok(list.undo_reset, 'the box says the reset can be undone');
+    assert.equal(list.points.find((p) => p.id === list.undo_reset.point_id)?.kind, 'pre_reset');
+    await screenshot(page, 'restore-points-reset');
+
+    await banner.getByRole('button', { name: 'Undo reset…' }).click();
+    const undo = page.getByRole('dialog', { name: 'Undo the reset?' });
+    await undo.getByLabel('Type undo reset to confirm').fill('undo reset');
+    await undo.getByRole('button', { name: 'Undo reset', exact: true }).click();
+    await banner.waitFor({ state: 'detached', timeout: 180_000 });
+    assert.equal((await points()).undo_reset ?? null, null, 'nothing left to undo');
+    assert.deepEqual(photoNames(), photosBefore, 'the photos are back');
+    assert.equal(rows('asset'), assetsBefore, 'the rows are back');
     assert.deepEqual(problems, [], 'no console errors or failed requests');
   } finally {
     await context.close();

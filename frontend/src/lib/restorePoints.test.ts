@@ -182,8 +182,15 @@ describe('parsePaths', () => {
     });
   });
 
-  it('allows dots inside names', () => {
-    expect(parsePaths('a/..b/c..jpg\n.hidden').errors).toEqual([]);
+  it('allows dots inside names, and a folder’s trailing slash', () => {
+    expect(parsePaths('a/..b/c..jpg\n.hidden\nupload/anna/').paths).toEqual(['a/..b/c..jpg', '.hidden', 'upload/anna']);
+  });
+
+  it('refuses “.” and empty parts, as the box does', () => {
+    const c = parsePaths('./a\na//b\na/./b\n/');
+    expect(c.paths).toEqual([]);
+    expect(c.errors.slice(0, 3).every((e) => /“\.” and empty parts/.test(e))).toBe(true);
+    expect(c.errors[3]).toMatch(/^Line 4: .*relative/);
   });
 
   it('refuses absolute paths, “..” parts and control characters, naming the line', () => {

@@ -224,21 +224,24 @@ export interface PathsCheck {
 }
 
 /**
- * The file restore's text box → paths: one per line, blank lines and surrounding spaces dropped.
- * Each must be relative to the library (no leading `/`), with no `..` part and no control
- * characters; at least one and at most PATHS_MAX.
+ * The file restore's text box → paths: one per line, blank lines, surrounding spaces and a
+ * folder's trailing `/` dropped. Each must be relative to the library (no leading `/`), with no
+ * `..`, `.` or empty part (as the box checks) and no control characters; at least one and at most
+ * PATHS_MAX.
  */
 export function parsePaths(text: string): PathsCheck {
   const paths: string[] = [];
   const errors: string[] = [];
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
-    const p = raw.trim();
-    if (!p) return;
+    const trimmed = raw.trim();
+    if (!trimmed) return;
+    const p = trimmed.length > 1 ? trimmed.replace(/\/+$/, '') : trimmed;
     const line = `Line ${i + 1}`;
     if (/[\u0000-\u001f\u007f]/.test(p)) errors.push(`${line}: remove the control character.`);
     else if (p.startsWith('/')) errors.push(`${line}: write the path relative to the library, without the leading “/”.`);
     else if (p.split(/[\\/]/).includes('..')) errors.push(`${line}: “..” is not allowed; name the file or folder inside the library.`);
+    else if (p.split('/').some((part) => part === '' || part === '.')) errors.push(`${line}: remove the “.” and empty parts (“//”) from the path.`);
     else if (p.length > PATH_MAX) errors.push(`${line}: the path is longer than ${PATH_MAX} characters.`);
     else paths.push(p);
   });
