@@ -24,7 +24,9 @@ in
 
     datasets = mkOption {
       type = types.listOf (types.strMatching "[A-Za-z0-9][A-Za-z0-9_.:/-]*");
-      default = [ ];
+      # The Keepsake root, recursively: library, postgres and state in one atomic snapshot.
+      default = lib.optional (top.zfsRoot != null) top.zfsRoot;
+      defaultText = literalExpression "lib.optional (config.keepsake.zfsRoot != null) config.keepsake.zfsRoot";
       example = [
         "tank/immich/library"
         "tank/immich/postgres"

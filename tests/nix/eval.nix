@@ -53,7 +53,8 @@ let
     "restore points: --zfs-root and the dataset unit" =
       lib.hasInfix "--zfs-root tank/keepsake" (unquote withZfs.systemd.services.keepsake-agent.serviceConfig.ExecStart)
       && lib.hasInfix "zfs create -p tank/keepsake/postgres" withZfs.systemd.services.keepsake-datasets.script
-      && lib.elem "keepsake-datasets.service" withZfs.systemd.services.keepsake-agent.after;
+      && lib.elem "keepsake-datasets.service" withZfs.systemd.services.keepsake-agent.after
+      && withZfs.services.sanoid.datasets ? "tank/keepsake";
     "disabled appliance defines no Keepsake units" =
       !(off.systemd.services ? keepsake-agent) && !(off.systemd.services ? keepsake-web);
     "firewall: TCP 80 and 443 only" = lib.sort lib.lessThan fw.allowedTCPPorts == [ 80 443 ];

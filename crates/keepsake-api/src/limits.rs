@@ -144,6 +144,10 @@ pub const RESTORE_PATH_MAX: usize = 4096;
 /// A relative path: no leading `/`, no control character. (`.`, `..` and empty segments are refused
 /// by the agent, with `restore.bad_path`.)
 pub const RESTORE_PATH_PATTERN: &str = "^[^/\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$";
+/// A folder to list: empty, or a relative path as above.
+pub const RESTORE_FOLDER_PATTERN: &str = "^$|^[^/\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$";
+/// Entries listed from one folder of a snapshot.
+pub const RESTORE_LIST_MAX: usize = 2000;
 /// A retention count (restic allows any; a bound keeps the arithmetic and the table small).
 pub const RETENTION_COUNT_MAX: u32 = 10_000;
 /// Safety points are kept at most this many days.

@@ -68,6 +68,7 @@ pub const PASSWORD_RESET_CONFIRM: &str = "/api/v1/auth/password-reset/confirm";
 pub const RESTORE_POINTS: &str = "/api/v1/restore-points";
 pub const RESTORE_POINT: &str = "/api/v1/restore-points/{id}";
 pub const RESTORE_POINT_PIN: &str = "/api/v1/restore-points/{id}/pin";
+pub const RESTORE_POINT_FILES: &str = "/api/v1/restore-points/{id}/files";
 pub const RESTORE_POINT_PLAN: &str = "/api/v1/restore-points/{id}/plan";
 pub const RESTORE_POINT_RESTORE: &str = "/api/v1/restore-points/{id}/restore";
 pub const RESTORE_POINT_SETTINGS: &str = "/api/v1/restore-points/settings";

@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    NO_CONTROL_PATTERN, RESTORE_NOTE_MAX_CHARS, RESTORE_PATH_MAX, RESTORE_PATH_PATTERN, RESTORE_PATHS_MAX,
-    RETENTION_COUNT_MAX, RETENTION_WITHIN_DAYS_MAX,
+    NO_CONTROL_PATTERN, RESTORE_FOLDER_PATTERN, RESTORE_NOTE_MAX_CHARS, RESTORE_PATH_MAX, RESTORE_PATH_PATTERN,
+    RESTORE_PATHS_MAX, RETENTION_COUNT_MAX, RETENTION_WITHIN_DAYS_MAX,
 };
 
 /// Why a point was made.
@@ -322,4 +322,33 @@ pub struct DrillReport {
     pub point_id: String,
     pub tables: Vec<TableRows>,
     pub millis: u64,
+}
+
+/// `GET /api/v1/restore-points/{id}/files?path=`: a folder of a point's library snapshot, to choose
+/// files to restore.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreFilesQuery {
+    /// A folder inside the library (relative; empty or absent: the top).
+    #[schemars(length(max = RESTORE_PATH_MAX), regex(pattern = RESTORE_FOLDER_PATTERN))]
+    pub path: Option<String>,
+}
+
+/// One entry of a snapshot's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreFileEntry {
+    pub name: String,
+    pub dir: bool,
+    /// Bytes (0 for a folder).
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RestoreFileList {
+    pub point_id: String,
+    pub path: String,
+    /// Folders first, then files, each by name.
+    pub entries: Vec<RestoreFileEntry>,
+    /// More entries exist than are listed (the first [`RESTORE_LIST_MAX`](crate::limits::RESTORE_LIST_MAX)).
+    pub truncated: bool,
 }

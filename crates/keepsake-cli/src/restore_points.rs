@@ -11,8 +11,7 @@ use crate::restore_view::{self as view, scope_word};
 use crate::term::{ask_phrase, phrase_matches, print_json_or, say};
 
 /// The phrases the agent wants for `POST /instance/reset` and `…/reset/undo`.
-const RESET_PHRASE: &str = "reset everything";
-const UNDO_RESET_PHRASE: &str = "undo reset";
+use keepsake_api::limits::{CONFIRM_RESET as RESET_PHRASE, CONFIRM_UNDO_RESET as UNDO_RESET_PHRASE};
 
 pub async fn run(client: &Client, cmd: RestorePointCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {

@@ -912,6 +912,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/restore-points/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A folder of a point's library snapshot, to choose files to restore */
+        get: operations["restore_points.files"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/restore-points/{id}/pin": {
         parameters: {
             query?: never;
@@ -1635,6 +1652,24 @@ export interface components {
         ResetRequest: {
             /** @description The phrase to type: `reset everything` to reset, `undo reset` to undo. */
             confirm: string;
+        };
+        /** @description One entry of a snapshot's folder. */
+        RestoreFileEntry: {
+            dir: boolean;
+            name: string;
+            /**
+             * Format: uint64
+             * @description Bytes (0 for a folder).
+             */
+            size: number;
+        };
+        RestoreFileList: {
+            /** @description Folders first, then files, each by name. */
+            entries: components["schemas"]["RestoreFileEntry"][];
+            path: string;
+            point_id: string;
+            /** @description More entries exist than are listed (the first [`RESTORE_LIST_MAX`](crate::limits::RESTORE_LIST_MAX)). */
+            truncated: boolean;
         };
         /** @description One part of a point, as its manifest lists it. */
         RestorePart: {
@@ -3984,6 +4019,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "restore_points.files": {
+        parameters: {
+            query?: {
+                /** @description A folder inside the library (relative; empty or absent: the top). */
+                path?: string | null;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A folder of a point's library snapshot, to choose files to restore */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestoreFileList"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

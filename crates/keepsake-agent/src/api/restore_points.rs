@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use keepsake_api::{
-    Done, Job, NoParams, ResetRequest, RestorePlan, RestorePoint, RestorePointCreate, RestorePointKind,
-    RestorePointList, RestorePointPin, RestorePointSettings, RestoreRequest,
+    Done, Job, NoParams, ResetRequest, RestoreFileList, RestoreFilesQuery, RestorePlan, RestorePoint,
+    RestorePointCreate, RestorePointKind, RestorePointList, RestorePointPin, RestorePointSettings, RestoreRequest,
 };
 
 use super::ApiError;
@@ -38,6 +38,11 @@ pub async fn delete(agent: Arc<Agent>, cx: Cx, _: NoQuery, _: NoBody) -> Result<
     cx.note(|n| n.target = Some(format!("restore_point={id}")));
     agent.restore_points.delete(&id).await?;
     Ok(Done::new(format!("restore point {id} deleted")))
+}
+
+pub async fn files(agent: Arc<Agent>, cx: Cx, q: RestoreFilesQuery, _: NoBody) -> Result<RestoreFileList, ApiError> {
+    let id = cx.param("id").to_owned();
+    Ok(agent.restore_points.files(&id, q.path.as_deref().unwrap_or("")).await?)
 }
 
 pub async fn plan(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: RestoreRequest) -> Result<RestorePlan, ApiError> {

@@ -99,6 +99,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST RESTORE_DRILL, "restore_points.drill", RestorePointsManage, NoQuery, w::NoParams => 202 w::Job, rp::drill, "Run a restore drill now: load the latest dump into a throwaway database and check it"),
         route!(PUT RESTORE_POINT_PIN, "restore_points.pin", RestorePointsManage, NoQuery, w::RestorePointPin => 200 w::RestorePoint, rp::pin, "Pin a point (retention never removes it) or unpin it"),
         route!(DELETE RESTORE_POINT, "restore_points.delete", RestorePointsManage, NoQuery, NoBody => 200 w::Done, rp::delete, "Delete one of Keepsake's own points (not a pinned one)"),
+        route!(GET RESTORE_POINT_FILES, "restore_points.files", RestoreRun, w::RestoreFilesQuery, NoBody => 200 w::RestoreFileList, rp::files, "A folder of a point's library snapshot, to choose files to restore"),
         route!(POST RESTORE_POINT_PLAN, "restore_points.plan", RestoreRun, NoQuery, w::RestoreRequest => 200 w::RestorePlan, rp::plan, "What a restore would do: its impact, warnings and the phrase to type to confirm. Changes nothing"),
         route!(POST RESTORE_POINT_RESTORE, "restore_points.restore", RestoreRun, NoQuery, w::RestoreRequest => 202 w::Job, rp::restore, "Restore from a point after making a pre-restore point (needs the plan's confirmation phrase)"),
         route!(POST INSTANCE_RESET, "instance.reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::reset, "Owners only: empty Immich (library and database) after a pre-reset point; confirm with `reset everything`"),

@@ -159,7 +159,7 @@ pub async fn dump(
     let stderr = Arc::new(Mutex::new(String::new()));
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (e, s) = (stderr.clone(), seen.clone());
-    let slow = test_fault_slow_dump();
+    let slow = test_fault("slow_dump");
     let output = output.then(move |chunk| async move {
         if slow {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -194,10 +194,11 @@ pub async fn dump(
     Ok(written?)
 }
 
-/// Debug builds only: `KEEPSAKE_TEST_FAULT=slow_dump` slows a dump down (a pause per chunk) so a
-/// system test can kill the agent in the middle of one, deterministically. Release builds ignore it.
-fn test_fault_slow_dump() -> bool {
-    cfg!(debug_assertions) && std::env::var("KEEPSAKE_TEST_FAULT").is_ok_and(|v| v == "slow_dump")
+/// Debug builds only: `KEEPSAKE_TEST_FAULT=slow_dump` (or `slow_restore`) slows a dump (or a
+/// restore's load) down with a pause per piece, so a system test can kill the agent in the middle
+/// of one, deterministically. Release builds ignore it.
+fn test_fault(name: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var("KEEPSAKE_TEST_FAULT").is_ok_and(|v| v == name)
 }
 
 /// Creates an empty database owned by Immich's role.

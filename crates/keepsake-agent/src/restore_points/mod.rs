@@ -200,6 +200,11 @@ impl RestorePoints {
         self.inner.remove_point(&row.id).await
     }
 
+    /// Lists a folder of a point's library snapshot, read through a short-lived clone.
+    pub async fn files(&self, id: &str, path: &str) -> Result<keepsake_api::RestoreFileList, RestoreError> {
+        restore::browse(&self.inner, id, path).await
+    }
+
     pub async fn plan(&self, id: &str, r: &RestoreRequest) -> Result<RestorePlan, RestoreError> {
         restore::plan(&self.inner, id, r).await
     }

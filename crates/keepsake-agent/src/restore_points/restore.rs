@@ -336,6 +336,55 @@ async fn from_clone(
     Ok(result?)
 }
 
+/// A folder of a point's library snapshot: cloned read-only under a name of its own, read, and
+/// the clone destroyed (a crash leaves it to `recover.rs`, which removes every such clone).
+pub async fn browse(inner: &Inner, id: &str, path: &str) -> Result<keepsake_api::RestoreFileList, RestoreError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let layout = inner.layout()?;
+    let rel = if path.is_empty() { PathBuf::new() } else { check_path(path)? };
+    let (_, source) = listing::source(inner, id).await?;
+    let snap = match &source {
+        Source::Keepsake(row) => format!("{}@{}", layout.library, row.id),
+        Source::Sanoid { name, library: true, .. } => format!("{}@{name}", layout.library),
+        _ => return Err(RestoreError::Refused(format!("{id} has no library snapshot to browse"))),
+    };
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tag = format!("browse-{}-{n}", std::process::id());
+    let clone = format!("{}/{}{tag}", layout.pool, recover_clone_prefix());
+    let mount = inner.config.points_dir.join(format!(".clone-{tag}"));
+    zfs::clone(&snap, &clone, &mount).await?;
+    let dir = mount.join(&rel);
+    let listed = tokio::task::spawn_blocking(move || list_dir(&dir)).await;
+    if let Err(e) = zfs::destroy_dataset(&clone).await {
+        tracing::warn!(clone, error = %e, "could not remove a browsing clone; it is removed at next start");
+    }
+    let _ = tokio::fs::remove_dir(&mount).await;
+    let (entries, truncated) = listed
+        .map_err(|e| RestoreError::Refused(format!("listing stopped: {e}")))?
+        .map_err(|_| RestoreError::NotFound(format!("{path:?} in {id} (no such folder)")))?;
+    Ok(keepsake_api::RestoreFileList { point_id: id.to_owned(), path: path.to_owned(), entries, truncated })
+}
+
+fn list_dir(dir: &Path) -> std::io::Result<(Vec<keepsake_api::RestoreFileEntry>, bool)> {
+    let mut entries = Vec::new();
+    let mut truncated = false;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if entries.len() >= keepsake_api::limits::RESTORE_LIST_MAX {
+            truncated = true;
+            break;
+        }
+        let meta = e.metadata()?;
+        entries.push(keepsake_api::RestoreFileEntry {
+            name: e.file_name().to_string_lossy().into_owned(),
+            dir: meta.is_dir(),
+            size: if meta.is_dir() { 0 } else { meta.len() },
+        });
+    }
+    entries.sort_by(|a, b| b.dir.cmp(&a.dir).then(a.name.cmp(&b.name)));
+    Ok((entries, truncated))
+}
+
 pub(super) fn recover_clone_prefix() -> &'static str {
     "keepsake-clone-"
 }

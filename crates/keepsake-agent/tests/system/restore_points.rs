@@ -426,6 +426,33 @@ async fn sanoid_snapshots_and_immich_dumps_are_listed_read_only_and_restore() {
         .unwrap_err();
     assert_eq!(err.code(), Some("restore.refused"), "{err:?}");
 
+    // The wizard's file picker reads the snapshot's folders through a clone.
+    let top: keepsake_api::RestoreFileList =
+        i.client().call_json(Method::GET, &format!("/api/v1/restore-points/sanoid:{snap}/files"), None).await.unwrap();
+    let names: Vec<(&str, bool)> = top.entries.iter().map(|e| (e.name.as_str(), e.dir)).collect();
+    assert_eq!(
+        names,
+        vec![("library", true), ("upload", true)],
+        "folders first, by name (backups/ came after the snapshot)"
+    );
+    let anna: keepsake_api::RestoreFileList = i
+        .client()
+        .call_json(Method::GET, &format!("/api/v1/restore-points/sanoid:{snap}/files?path=upload%2Fanna"), None)
+        .await
+        .unwrap();
+    assert_eq!((anna.entries[0].name.as_str(), anna.entries[0].size), ("IMG_1.jpg", 11));
+    let err = i
+        .client()
+        .call_json::<serde_json::Value>(
+            Method::GET,
+            &format!("/api/v1/restore-points/sanoid:{snap}/files?path=upload%2F..%2F.."),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("restore.bad_path"), "{err:?}");
+    assert!(!run("zfs", &["list", "-H", "-o", "name"]).contains("keepsake-clone-"), "browsing leaves no clone");
+
     // One file from Sanoid's snapshot; the rest of the library is left alone.
     std::fs::remove_file(i.library.join("upload/anna/IMG_1.jpg")).unwrap();
     write(&i.library.join("upload/ben/IMG_2.jpg"), b"changed, and must stay changed");
@@ -553,4 +580,76 @@ async fn only_an_owner_resets_and_only_restore_run_restores() {
         .call("POST", "/api/v1/restore-points/x/plan", Some(json!({"scope": "files", "paths": ["/etc/passwd"]})))
         .await;
     assert_eq!(r.0, 400);
+}
+
+#[tokio::test]
+async fn the_console_makes_lists_drills_and_restores_points() {
+    let i = Instance::new(100, &[]).await;
+    let out = |args: &[&str]| {
+        let o = i.agent.cli(None, args);
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        (o.status.success(), text)
+    };
+    let (ok, text) = out(&["restore-point", "create", "--note", "from the console"]);
+    assert!(ok, "{text}");
+    let (ok, text) = out(&["restore-point", "list"]);
+    assert!(ok && text.contains("from the console") && text.contains("manual"), "{text}");
+    let (ok, text) = out(&["restore-point", "drill"]);
+    assert!(ok, "{text}");
+    let id = i.list().await.points.into_iter().find(|p| p.note.as_deref() == Some("from the console")).unwrap().id;
+    i.psql("DELETE FROM album");
+    // No terminal: the phrase must be given; a wrong one changes nothing.
+    let (ok, text) = out(&["restore-point", "restore", &id, "--scope", "database"]);
+    assert!(!ok && text.contains("--confirm"), "{text}");
+    let (ok, _) = out(&["restore-point", "restore", &id, "--scope", "database", "--confirm", "nope"]);
+    assert!(!ok);
+    assert_eq!(i.psql("SELECT count(*) FROM album").trim(), "0");
+    let (ok, text) = out(&["restore-point", "restore", &id, "--scope", "database", "--confirm", "restore"]);
+    assert!(ok, "{text}");
+    assert_eq!(i.psql("SELECT count(*) FROM album").trim(), "3");
+}
+
+#[tokio::test]
+async fn an_agent_killed_mid_restore_leaves_the_live_database_and_immich_running_after_restart() {
+    let mut i = Instance::new(3_000, &[("KEEPSAKE_TEST_FAULT", "slow_restore")]).await;
+    let point = created_point(&i.create("target").await);
+    i.psql("INSERT INTO \"user\"(email) VALUES ('newer@example.org')");
+    let rows = i.db_rows();
+    let job = i.restore(&point, json!({"scope": "instance", "confirm": "restore"})).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = i.client().job(job.id).await.unwrap();
+        if j.progress.phase == "loading the database" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !j.state.is_terminal(),
+            "the load never started: {j:?}\n{}",
+            i.agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!i.server_running(), "Immich is stopped while the database loads");
+    i.agent.kill_hard();
+
+    i.agent.opts.env.clear();
+    i.agent.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !i.server_running() {
+        assert!(Instant::now() < deadline, "Immich was not started again after the crash:\n{}", i.agent.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dbs = i.psql("SELECT string_agg(datname, ',') FROM pg_database");
+        if !dbs.contains("keepsake_") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scratch database was not dropped: {dbs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(i.db_rows(), rows, "the live database was never replaced");
+    let dead = i.client().job(job.id).await.unwrap();
+    assert_eq!(dead.state, JobState::Failed);
+    assert!(dead.error.as_deref().unwrap_or("").contains("pre-restore point"), "{dead:?}");
 }
