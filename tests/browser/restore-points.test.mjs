@@ -233,6 +233,19 @@ test('restore points: make one with a note, pin it, restore everything through t
       const errors = (await wizard.locator('#wizard-paths-error').textContent()) ?? '';
       assert.match(errors, /Line 1: .*relative/);
       assert.match(errors, /Line 2: .*“\.\.”/);
+      // Or picked from the point's own library, as it was then: IMG_0002 is there, though deleted since.
+      const paths = wizard.getByLabel('Files or folders to restore, one per line');
+      await paths.fill('');
+      await wizard.getByText('Browse the photos as they were at this point').click();
+      const browser = wizard.getByTestId('file-browser');
+      await browser.getByRole('button', { name: 'upload/ (open folder)' }).click();
+      await wizard.locator('[data-testid="file-browser"][data-path="upload"]').waitFor({ timeout: 15_000 });
+      await browser.getByRole('button', { name: 'family/ (open folder)' }).click();
+      await wizard.locator('[data-testid="file-browser"][data-path="upload/family"]').waitFor({ timeout: 15_000 });
+      await browser.getByRole('button', { name: 'Add upload/family/IMG_0002.jpg' }).click();
+      assert.equal(await paths.inputValue(), 'upload/family/IMG_0002.jpg');
+      assert.equal(await browser.locator('[data-entry="upload/family/IMG_0002.jpg"]').getByText('Added').count(), 1);
+      await screenshot(page, 'restore-points-wizard-files');
       await everything.check();
     }
     await screenshot(page, 'restore-points-wizard-choose');

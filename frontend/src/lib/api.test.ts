@@ -201,6 +201,8 @@ describe('identity client', () => {
     await client.pinRestorePoint('kp-20261203-1', true);
     await client.deleteRestorePoint('kp-20261203-1');
     await client.planRestore(sanoid, 'library');
+    await client.restoreFiles('kp-1');
+    await client.restoreFiles('kp-1', 'upload/anna 2024');
     await client.restore('kp-1', 'files', ['upload/a.jpg'], 'restore 1 file');
     await client.startDrill();
     await client.resetInstance('reset everything');
@@ -211,6 +213,8 @@ describe('identity client', () => {
       'PUT /api/v1/restore-points/kp-20261203-1/pin {"pinned":true}',
       'DELETE /api/v1/restore-points/kp-20261203-1 ',
       `POST /api/v1/restore-points/${encodeURIComponent(sanoid)}/plan {"scope":"library","paths":[],"confirm":null}`,
+      'GET /api/v1/restore-points/kp-1/files ',
+      'GET /api/v1/restore-points/kp-1/files?path=upload%2Fanna%202024 ',
       'POST /api/v1/restore-points/kp-1/restore {"scope":"files","paths":["upload/a.jpg"],"confirm":"restore 1 file"}',
       'POST /api/v1/restore-points/drill {}',
       'POST /api/v1/instance/reset {"confirm":"reset everything"}',

@@ -73,6 +73,8 @@ export type RetentionSettings = Schemas['RetentionSettings'];
 export type DrillStatus = Schemas['DrillStatus'];
 export type TableRows = Schemas['TableRows'];
 export type UndoReset = Schemas['UndoReset'];
+export type RestoreFileList = Schemas['RestoreFileList'];
+export type RestoreFileEntry = Schemas['RestoreFileEntry'];
 /** The secrets the box knows (a path parameter the document lists). */
 export type SecretName = paths['/api/v1/secrets/{name}']['put']['parameters']['path']['name'];
 
@@ -465,6 +467,11 @@ export class Client {
 
   deleteRestorePoint(id: string): Promise<void> {
     return this.done(this.http.DELETE('/api/v1/restore-points/{id}', { params: { path: { id } } }));
+  }
+
+  /** One folder of a point's library snapshot ('' for the top), to choose files to restore. */
+  restoreFiles(id: string, path = ''): Promise<RestoreFileList> {
+    return this.data(this.http.GET('/api/v1/restore-points/{id}/files', { params: { path: { id }, query: compact({ path }) } }));
   }
 
   /** What a restore would do, and the phrase to type to confirm it. Changes nothing. */

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Job, RestorePoint, RestorePointSettings } from './api';
 import {
+  addPath,
   canDelete,
+  childPath,
+  folderTrail,
   checkSettings,
   confirmReady,
   createdPointId,
@@ -289,5 +292,28 @@ describe('job results', () => {
   it('reads the point a create job made', () => {
     expect(createdPointId(job({ kind: 'restore_point.create', report: { point_id: 'kp-3', size: 1, pruned: [] } }))).toBe('kp-3');
     expect(createdPointId(job({ kind: 'restore_point.restore', report }))).toBeNull();
+  });
+});
+
+describe('the file browser', () => {
+  it('names the folders above a folder', () => {
+    expect(folderTrail('')).toEqual([]);
+    expect(folderTrail('upload/anna/2024')).toEqual([
+      { name: 'upload', path: 'upload' },
+      { name: 'anna', path: 'upload/anna' },
+      { name: '2024', path: 'upload/anna/2024' },
+    ]);
+  });
+
+  it('joins an entry to its folder', () => {
+    expect(childPath('', 'upload')).toBe('upload');
+    expect(childPath('upload/anna', 'IMG_1.jpg')).toBe('upload/anna/IMG_1.jpg');
+  });
+
+  it('adds a path to the text box once, on a line of its own', () => {
+    expect(addPath('', 'upload/a.jpg')).toBe('upload/a.jpg');
+    expect(addPath('upload/a.jpg\n\n', 'upload/b.jpg')).toBe('upload/a.jpg\nupload/b.jpg');
+    expect(addPath('upload/a.jpg\nupload/b.jpg', 'upload/a.jpg')).toBe('upload/a.jpg\nupload/b.jpg');
+    expect(parsePaths(addPath(addPath('', 'x/1'), 'x/2')).paths).toEqual(['x/1', 'x/2']);
   });
 });

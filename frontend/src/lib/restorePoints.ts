@@ -250,6 +250,25 @@ export function parsePaths(text: string): PathsCheck {
   return { paths, errors };
 }
 
+/** A folder's path and the folders above it, for the file browser's trail ('' is the top). */
+export function folderTrail(path: string): { name: string; path: string }[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.map((name, i) => ({ name, path: parts.slice(0, i + 1).join('/') }));
+}
+
+/** An entry's path inside the library, from its folder's. */
+export function childPath(folder: string, name: string): string {
+  return folder ? `${folder}/${name}` : name;
+}
+
+/** The text box with one more path, unless it is there already. */
+export function addPath(text: string, path: string): string {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (lines.includes(path)) return text;
+  const base = text.replace(/\s+$/, '');
+  return base ? `${base}\n${path}` : path;
+}
+
 /** The Restore button works only when the typed text is exactly the plan's phrase. */
 export function confirmReady(typed: string, plan: Pick<RestorePlan, 'confirmation'> | null, busy = false): boolean {
   return !busy && plan !== null && plan.confirmation.length > 0 && typed === plan.confirmation;
