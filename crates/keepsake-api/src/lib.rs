@@ -20,6 +20,19 @@ pub use identity::*;
 pub use restore_points::*;
 pub use types::*;
 
+/// Bytes for a person, as the agent's messages and the console write them: `512 B`, `1.5 KiB`,
+/// `3.0 GiB` (powers of 1024).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
 /// Every agent route lives under this prefix; the web server proxies exactly this prefix.
 pub const API_PREFIX: &str = "/api/v1";
 

@@ -82,17 +82,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
     lines
 }
 
-/// Bytes for a person: `512 B`, `1.5 KiB`, `3.0 GiB` (as the agent writes them).
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
+/// Bytes for a person (the agent writes them the same way).
+pub use keepsake_api::human_bytes;
 
 /// Seconds for a person: `2m 5s`, `1d 1h`.
 pub fn humanize_secs(s: u64) -> String {

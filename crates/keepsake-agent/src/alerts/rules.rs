@@ -79,7 +79,7 @@ pub const RULES: &[Rule] = &[
         description: "A test restore into scratch space did not give back a working library.",
         severity: Severity::Critical,
         threshold: None,
-        help: Some("database-wont-start"),
+        help: Some("restore-drill-failed"),
         meaning: "A restore from the newest restore point might not work when you need it.",
         todo: "Open the job's log on the Jobs page to see which step failed, then run the drill again.",
         resolved: "A later restore drill succeeded.",

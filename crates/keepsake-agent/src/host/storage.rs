@@ -100,16 +100,7 @@ pub async fn probe(state_dir: &Path, data_dir: &Path, timeout: Duration) -> Faci
 }
 
 /// Bytes for a person: 1.5 GiB.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
+pub use keepsake_api::human_bytes as human;
 
 #[cfg(test)]
 mod tests {

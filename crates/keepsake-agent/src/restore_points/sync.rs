@@ -55,6 +55,7 @@ pub fn mirror(src: &Path, dst: &Path, hooks: &Hooks<'_>) -> Result<SyncStats, Sy
 pub fn restore_paths(src: &Path, dst: &Path, paths: &[PathBuf], hooks: &Hooks<'_>) -> Result<SyncStats, SyncError> {
     let mut stats = SyncStats::default();
     for rel in paths {
+        refuse_links_on_the_way(dst, rel)?;
         let (from, to) = (src.join(rel), dst.join(rel));
         let meta = fs::symlink_metadata(&from).map_err(|_| SyncError::Missing(rel.display().to_string()))?;
         if let Some(parent) = to.parent() {
@@ -67,6 +68,28 @@ pub fn restore_paths(src: &Path, dst: &Path, paths: &[PathBuf], hooks: &Hooks<'_
         }
     }
     Ok(stats)
+}
+
+/// The folders leading to `rel` inside `dst` must be real folders: the library is written by
+/// Immich's containers, and a symbolic link planted there must not lead a root process's writes
+/// out of the library.
+fn refuse_links_on_the_way(dst: &Path, rel: &Path) -> Result<(), SyncError> {
+    let mut at = dst.to_owned();
+    let parents: Vec<_> = rel.parent().map(|p| p.components().collect()).unwrap_or_default();
+    for c in parents {
+        at.push(c);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(SyncError::Io {
+                    path: at.clone(),
+                    source: io::Error::other("is a symbolic link in the library; refusing to write through it"),
+                });
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(
@@ -332,6 +355,23 @@ mod tests {
         assert_eq!(fs::read_to_string(dst.join("upload/album/new.jpg")).unwrap(), "N");
         let err = restore_paths(&src, &dst, &[PathBuf::from("upload/nope.jpg")], &hooks()).unwrap_err();
         assert!(matches!(err, SyncError::Missing(p) if p == "upload/nope.jpg"));
+    }
+
+    #[test]
+    fn a_planted_symlink_never_leads_writes_out_of_the_library() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, dst, outside) = (t.path().join("snap"), t.path().join("live"), t.path().join("outside"));
+        write(&src.join("upload/anna/a.jpg"), "A");
+        fs::create_dir_all(dst.join("upload")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        symlink(&outside, dst.join("upload/anna")).unwrap();
+        let err = restore_paths(&src, &dst, &[PathBuf::from("upload/anna/a.jpg")], &hooks()).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing was written outside");
+        // A whole-tree mirror replaces the link with the real folder instead.
+        mirror(&src, &dst, &hooks()).unwrap();
+        assert!(fs::symlink_metadata(dst.join("upload/anna")).unwrap().is_dir());
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
     }
 
     #[test]
