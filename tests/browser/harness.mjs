@@ -151,8 +151,9 @@ export async function waitForHealth(url, { timeoutMs = 30_000, procs = [] } = {}
  * Start keepsake-agent and keepsake-web in a fresh temporary directory. Returns
  * { baseUrl, tmp, agent, web, stop() }. The dashboard is browsed at http://localhost:PORT (not
  * 127.0.0.1: WebAuthn refuses IP addresses), and the agent is told so with --public-origin.
+ * `agentArgs` are added to the agent's command line (e.g. `--zfs-root DATASET`).
  */
-export async function startStack() {
+export async function startStack({ agentArgs: extraAgentArgs = [] } = {}) {
   ensureFrontendBuilt();
   const agentBin = requireBinary('keepsake-agent');
   const webBin = requireBinary('keepsake-web');
@@ -174,6 +175,7 @@ export async function startStack() {
   ];
   if (process.env.KEEPSAKE_LAB_DOCKER_HOST) agentArgs.push('--docker-host', process.env.KEEPSAKE_LAB_DOCKER_HOST);
   if (process.env.KEEPSAKE_LAB_SYSTEMD_BUS) agentArgs.push('--systemd-bus', process.env.KEEPSAKE_LAB_SYSTEMD_BUS);
+  agentArgs.push(...extraAgentArgs);
 
   const agent = startProcess('keepsake-agent', agentBin, agentArgs);
   const port = await freePort();

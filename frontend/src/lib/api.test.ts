@@ -190,6 +190,39 @@ describe('identity client', () => {
     expect(e.retryAfter).toBe(30);
     expect(e.unreachable).toBe(false);
   });
+
+  it('sends the restore point routes, with an opaque point id encoded in the path', async () => {
+    const { calls, client } = recorder((req) =>
+      req.method === 'DELETE' ? json(200, { message: 'deleted' }) : json(200, { id: 1, confirmation: 'restore everything' }),
+    );
+    const sanoid = 'sanoid:tank/immich/library@autosnap_2026-12-03_00:00:01_daily';
+    await client.createRestorePoint('before tidying');
+    await client.createRestorePoint(null);
+    await client.pinRestorePoint('kp-20261203-1', true);
+    await client.deleteRestorePoint('kp-20261203-1');
+    await client.planRestore(sanoid, 'library');
+    await client.restoreFiles('kp-1');
+    await client.restoreFiles('kp-1', 'upload/anna 2024');
+    await client.restore('kp-1', 'files', ['upload/a.jpg'], 'restore 1 file');
+    await client.startDrill();
+    await client.resetInstance('reset everything');
+    await client.undoReset('undo reset');
+    expect(calls.map((c) => `${c.method} ${c.url} ${c.body}`)).toEqual([
+      'POST /api/v1/restore-points {"note":"before tidying"}',
+      'POST /api/v1/restore-points {"note":null}',
+      'PUT /api/v1/restore-points/kp-20261203-1/pin {"pinned":true}',
+      'DELETE /api/v1/restore-points/kp-20261203-1 ',
+      `POST /api/v1/restore-points/${encodeURIComponent(sanoid)}/plan {"scope":"library","paths":[],"confirm":null}`,
+      'GET /api/v1/restore-points/kp-1/files ',
+      'GET /api/v1/restore-points/kp-1/files?path=upload%2Fanna%202024 ',
+      'POST /api/v1/restore-points/kp-1/restore {"scope":"files","paths":["upload/a.jpg"],"confirm":"restore 1 file"}',
+      'POST /api/v1/restore-points/drill {}',
+      'POST /api/v1/instance/reset {"confirm":"reset everything"}',
+      'POST /api/v1/instance/reset/undo {"confirm":"undo reset"}',
+    ]);
+    // The id stays one path segment: its "/" and "@" cannot reach another route.
+    expect(calls[4].url).not.toContain('tank/immich');
+  });
 });
 
 describe('the document is the contract', () => {

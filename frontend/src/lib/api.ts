@@ -61,6 +61,20 @@ export type NotifyOn = Schemas['NotifyOn'];
 export type SmtpSecurity = Schemas['SmtpSecurity'];
 export type SummarySettings = Schemas['SummarySettings'];
 export type PasswordResetAvailability = Schemas['PasswordResetAvailability'];
+export type RestorePoint = Schemas['RestorePoint'];
+export type RestorePointList = Schemas['RestorePointList'];
+export type RestorePointKind = Schemas['RestorePointKind'];
+export type RestorePointSource = Schemas['RestorePointSource'];
+export type RestoreScope = Schemas['RestoreScope'];
+export type RestorePlan = Schemas['RestorePlan'];
+export type RestoreReport = Schemas['RestoreReport'];
+export type RestorePointSettings = Schemas['RestorePointSettings'];
+export type RetentionSettings = Schemas['RetentionSettings'];
+export type DrillStatus = Schemas['DrillStatus'];
+export type TableRows = Schemas['TableRows'];
+export type UndoReset = Schemas['UndoReset'];
+export type RestoreFileList = Schemas['RestoreFileList'];
+export type RestoreFileEntry = Schemas['RestoreFileEntry'];
 /** The secrets the box knows (a path parameter the document lists). */
 export type SecretName = paths['/api/v1/secrets/{name}']['put']['parameters']['path']['name'];
 
@@ -434,6 +448,64 @@ export class Client {
   /** Sends the weekly summary now; the answer says so in words. */
   async sendSummary(): Promise<string> {
     return (await this.data(this.http.POST('/api/v1/alerts/summary/send', { body: {} }))).message;
+  }
+
+  // Restore points: the timeline, making, pinning and deleting points, restores, drills, reset
+
+  restorePoints(): Promise<RestorePointList> {
+    return this.data(this.http.GET('/api/v1/restore-points'));
+  }
+
+  /** Makes a point now; the answer is the queued job. */
+  createRestorePoint(note: string | null): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/restore-points', { body: { note } }));
+  }
+
+  pinRestorePoint(id: string, pinned: boolean): Promise<RestorePoint> {
+    return this.data(this.http.PUT('/api/v1/restore-points/{id}/pin', { params: { path: { id } }, body: { pinned } }));
+  }
+
+  deleteRestorePoint(id: string): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/restore-points/{id}', { params: { path: { id } } }));
+  }
+
+  /** One folder of a point's library snapshot ('' for the top), to choose files to restore. */
+  restoreFiles(id: string, path = ''): Promise<RestoreFileList> {
+    return this.data(this.http.GET('/api/v1/restore-points/{id}/files', { params: { path: { id }, query: compact({ path }) } }));
+  }
+
+  /** What a restore would do, and the phrase to type to confirm it. Changes nothing. */
+  planRestore(id: string, scope: RestoreScope, paths: string[] = []): Promise<RestorePlan> {
+    const body = { scope, paths, confirm: null };
+    return this.data(this.http.POST('/api/v1/restore-points/{id}/plan', { params: { path: { id } }, body }));
+  }
+
+  /** Starts the restore; `confirm` is the plan's `confirmation`, as typed. The answer is the job. */
+  restore(id: string, scope: RestoreScope, paths: string[], confirm: string): Promise<Job> {
+    const body = { scope, paths, confirm };
+    return this.data(this.http.POST('/api/v1/restore-points/{id}/restore', { params: { path: { id } }, body }));
+  }
+
+  restoreSettings(): Promise<RestorePointSettings> {
+    return this.data(this.http.GET('/api/v1/restore-points/settings'));
+  }
+
+  setRestoreSettings(body: RestorePointSettings): Promise<RestorePointSettings> {
+    return this.data(this.http.PUT('/api/v1/restore-points/settings', { body }));
+  }
+
+  startDrill(): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/restore-points/drill', { body: {} }));
+  }
+
+  /** Owners only: empties Immich after a pre-reset point. `confirm` must be `reset everything`. */
+  resetInstance(confirm: string): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/instance/reset', { body: { confirm } }));
+  }
+
+  /** Owners only: brings back what a reset emptied. `confirm` must be `undo reset`. */
+  undoReset(confirm: string): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/instance/reset/undo', { body: { confirm } }));
   }
 
   // Forgotten passwords (no session needed)

@@ -3,7 +3,7 @@ import { can, mayOpen, navCurrent, navFor, normalisePath, pageForPath, PAGES } f
 
 const ALL = [
   'host.view', 'host.check', 'host.settings', 'jobs.view', 'jobs.cancel', 'users.view', 'users.manage', 'audit.view',
-  'notifications.view', 'notifications.manage',
+  'notifications.view', 'notifications.manage', 'restore_points.view', 'restore_points.manage', 'restore.run',
 ];
 const VIEWER = ['host.view', 'jobs.view', 'stack.view', 'updates.view', 'restore_points.view', 'backups.view', 'notifications.view'];
 const me = (permissions: string[], must_enroll_second_factor = false) => ({ permissions, must_enroll_second_factor });
@@ -11,11 +11,16 @@ const labels = (m: ReturnType<typeof me> | null) => navFor(m).map((p) => p.label
 
 describe('navFor', () => {
   it('shows an owner everything', () => {
-    expect(labels(me(ALL))).toEqual(['Home', 'Alerts', 'Users', 'Audit log', 'Settings']);
+    expect(labels(me(ALL))).toEqual(['Home', 'Restore points', 'Alerts', 'Users', 'Audit log', 'Settings']);
   });
 
-  it('shows a viewer Home and Alerts', () => {
-    expect(labels(me(VIEWER))).toEqual(['Home', 'Alerts']);
+  it('shows a viewer Home, Restore points and Alerts', () => {
+    expect(labels(me(VIEWER))).toEqual(['Home', 'Restore points', 'Alerts']);
+  });
+
+  it('shows Restore points only with restore_points.view', () => {
+    expect(labels(me(['host.view', 'jobs.view', 'restore.run']))).toEqual(['Home']);
+    expect(labels(me(['restore_points.view']))).toEqual(['Home', 'Restore points']);
   });
 
   it('shows Alerts only with notifications.view', () => {
@@ -23,7 +28,7 @@ describe('navFor', () => {
   });
 
   it('follows single permissions from groups', () => {
-    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Alerts', 'Audit log']);
+    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Restore points', 'Alerts', 'Audit log']);
     expect(labels(me(['users.view']))).toEqual(['Home', 'Users']);
     expect(labels(me(['host.settings']))).toEqual(['Home', 'Settings']);
   });
@@ -95,6 +100,7 @@ describe('paths', () => {
   it('finds pages by path, and nothing for unknown ones', () => {
     expect(pageForPath('/account/')?.id).toBe('account');
     expect(pageForPath('/settings')?.id).toBe('settings');
+    expect(pageForPath('/restore-points/')?.id).toBe('restore-points');
     expect(pageForPath('/nope')).toBeNull();
     expect(pageForPath('/alerts')?.id).toBe('alerts');
     expect(pageForPath('/alerts/channels/')?.id).toBe('alert-channels');

@@ -46,7 +46,10 @@ fn build() -> OpenApiDocument {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
                 let schema = match name {
-                    "id" => json!({"type": "integer", "format": "int64"}),
+                    // A row's number, except a restore point's id: opaque text (`kp-…`, `sanoid:…`).
+                    "id" if !r.path.starts_with(keepsake_api::paths::RESTORE_POINTS) => {
+                        json!({"type": "integer", "format": "int64"})
+                    }
                     // Which secret.
                     "name" => {
                         let names: Vec<&str> = crate::auth::secrets::NAMES.iter().map(|(n, _)| *n).collect();
