@@ -17,6 +17,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -246,7 +247,10 @@ pub async fn restore_stream(path: &Path) -> Result<RestoreStream, DumpError> {
     let file_counter = progress.file.clone();
     let opened = tokio::task::spawn_blocking(move || {
         let read_err = |source| DumpError::Read { path: path.clone(), source };
-        let mut file = BufReader::with_capacity(CHUNK, File::open(&path).map_err(read_err)?);
+        // Never through a symbolic link: a dump folder another process can write to (Immich's
+        // `backups/`) must not lead the reader to a file outside it.
+        let opened = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&path);
+        let mut file = BufReader::with_capacity(CHUNK, opened.map_err(read_err)?);
         let compression = Compression::sniff(file.fill_buf().map_err(read_err)?);
         Ok::<_, DumpError>((path, file, compression))
     })
@@ -456,6 +460,17 @@ mod tests {
             assert_eq!(progress.file_bytes(), std::fs::metadata(&path).unwrap().len(), "{compression}");
             assert_eq!(progress.sql_bytes(), want.len() as u64);
         }
+    }
+
+    #[tokio::test]
+    async fn a_symbolic_link_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"root only\n").unwrap();
+        let link = dir.path().join("immich-db-backup-20260101T000000-v2.5.0-pg16.1.sql");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let err = restore_stream(&link).await.err().expect("a link is refused");
+        assert!(matches!(err, DumpError::Read { .. }), "{err:?}");
     }
 
     #[tokio::test]

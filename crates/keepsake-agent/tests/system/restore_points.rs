@@ -386,6 +386,17 @@ async fn a_flipped_byte_in_a_dump_fails_its_check_before_anything_is_stopped_or_
     i.finish(job.id, JobState::Failed).await;
     let drill = i.list().await.drill.expect("the drill is recorded");
     assert!(!drill.ok && drill.detail.contains("failed its check"), "{drill:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts: keepsake_api::AlertList = i.client().call_json(Method::GET, "/api/v1/alerts", None).await.unwrap();
+        let fired = alerts.alerts.iter().find(|a| a.rule == "restore_drill.failed");
+        if let Some(a) = fired {
+            assert_eq!(a.help.as_deref(), Some("restore-drill-failed"), "{a:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the drill alert did not fire: {alerts:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
