@@ -314,6 +314,9 @@ async fn from_clone(
     let mount = inner.config.points_dir.join(format!(".clone-{}", ctx.id()));
     zfs::destroy_dataset(&clone).await?;
     zfs::clone(snapshot, &clone, &mount).await?;
+    // Files changed around the snapshot's time get a content check (see sync::Hooks).
+    let taken = zfs::entries(&layout.root).await.ok().and_then(|e| e.get(snapshot).and_then(|s| s.created));
+    let verify_from = taken.map(|t| std::time::SystemTime::from(t) - std::time::Duration::from_secs(2));
     let (src, dst, paths) = (mount.clone(), live.to_owned(), paths.map(<[PathBuf]>::to_vec));
     let (p, c) = (ctx.clone(), ctx.clone());
     ctx.point_of_no_return("replacing the library's files")
@@ -321,7 +324,7 @@ async fn from_clone(
     let result = tokio::task::spawn_blocking(move || {
         let progress = move |n: u64| p.progress(n, None, "bytes", "restoring files");
         let cancelled = move || c.is_cancelled();
-        let hooks = Hooks { progress: &progress, cancelled: &cancelled };
+        let hooks = Hooks { progress: &progress, cancelled: &cancelled, verify_from };
         match paths {
             Some(paths) => sync::restore_paths(&src, &dst, &paths, &hooks),
             None => sync::mirror(&src, &dst, &hooks),
