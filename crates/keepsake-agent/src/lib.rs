@@ -15,6 +15,7 @@
 
 pub mod alerts;
 pub mod api;
+mod atomic_file;
 pub mod auth;
 pub mod config;
 pub mod events;

@@ -4,8 +4,7 @@
 //! itself. [`SecretBox`] seals and opens bytes (also the TOTP secrets of `auth`); [`Vault`] keeps
 //! the named secrets of [`NAMES`] in the store.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -93,20 +92,7 @@ impl SecretBox {
         if !path.exists() {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| SecretsError::Random(e.to_string()))?;
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(err)?;
-            f.write_all(&key).map_err(err)?;
-            f.sync_all().map_err(err)?;
-            std::fs::rename(&tmp, path).map_err(err)?;
-            if let Some(dir) = path.parent() {
-                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-            }
+            crate::atomic_file::write(path, &key, 0o600).map_err(err)?;
         }
         let meta = std::fs::metadata(path).map_err(err)?;
         let mode = meta.permissions().mode() & 0o777;

@@ -33,7 +33,6 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::query_parameters::EventsOptions;
-use bollard::{API_DEFAULT_VERSION, Docker};
 use futures_util::StreamExt;
 
 use crate::events::{Event, Events};
@@ -236,11 +235,7 @@ struct Watch {
 impl Watch {
     /// One subscription, until the stream ends or fails.
     async fn follow(&mut self, path: &str) -> Result<(), bollard::errors::Error> {
-        let docker = Docker::connect_with_unix(path, CONNECT_TIMEOUT.as_secs(), API_DEFAULT_VERSION)?;
-        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
-            Ok(d) => d?,
-            Err(_) => return Err(bollard::errors::Error::RequestTimeoutError),
-        };
+        let docker = super::docker::connect(path, CONNECT_TIMEOUT).await?;
         let since = format!("{}.{:09}", self.since_nanos / 1_000_000_000, self.since_nanos % 1_000_000_000);
         let filters = HashMap::from([
             ("type".to_owned(), vec!["container".to_owned()]),

@@ -29,9 +29,18 @@ pub async fn probe(docker_host: &str, timeout: Duration) -> Facility {
     }
 }
 
-async fn talk(path: &str, timeout: Duration) -> Result<Facility, bollard::errors::Error> {
+/// Connects to the engine on the Unix socket at `path` and negotiates the API version, within
+/// `timeout`: the one way the agent reaches Docker (the probe, the container watcher, the stack).
+pub async fn connect(path: &str, timeout: Duration) -> Result<Docker, bollard::errors::Error> {
     let docker = Docker::connect_with_unix(path, timeout.as_secs().max(1), API_DEFAULT_VERSION)?;
-    let docker = docker.negotiate_version().await?;
+    match tokio::time::timeout(timeout, docker.negotiate_version()).await {
+        Ok(negotiated) => negotiated,
+        Err(_) => Err(bollard::errors::Error::RequestTimeoutError),
+    }
+}
+
+async fn talk(path: &str, timeout: Duration) -> Result<Facility, bollard::errors::Error> {
+    let docker = connect(path, timeout).await?;
     let v = docker.version().await?;
     let engine = v.version.unwrap_or_else(|| "unknown".into());
     let api = v.api_version.unwrap_or_else(|| "unknown".into());

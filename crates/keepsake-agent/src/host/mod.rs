@@ -17,7 +17,7 @@ mod blocking;
 pub mod cert_watch;
 pub(crate) mod command;
 pub mod container_watch;
-mod docker;
+pub(crate) mod docker;
 mod nix;
 pub mod pool_watch;
 pub mod self_check;

@@ -147,7 +147,7 @@ async fn build(
 
     cancelled(ctx, "verifying", id)?;
     ctx.progress(0, None, "steps", "verifying every part");
-    verify_parts(inner, layout, &dir, &parts).await?;
+    verify_parts(layout, &dir, &parts).await?;
     write_manifest(
         &dir,
         &Manifest {
@@ -197,21 +197,11 @@ async fn write_part(dir: &Path, name: &str, bytes: &[u8]) -> Result<RestorePart,
 /// Temp file, fsync, rename, fsync the folder.
 pub(super) async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
     let (path, bytes) = (path.to_owned(), bytes.to_vec());
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        if let Some(parent) = path.parent() {
-            std::fs::File::open(parent)?.sync_all()?;
-        }
-        Ok::<_, std::io::Error>(())
-    })
-    .await
-    .map_err(|e| RestoreError::Refused(format!("writing a file stopped: {e}")))?
-    .map_err(RestoreError::io("cannot write a restore point file"))
+    // Private like everything in the state folder.
+    tokio::task::spawn_blocking(move || crate::atomic_file::write(&path, &bytes, 0o600))
+        .await
+        .map_err(|e| RestoreError::Refused(format!("writing a file stopped: {e}")))?
+        .map_err(RestoreError::io("cannot write a restore point file"))
 }
 
 async fn write_manifest(dir: &Path, m: &Manifest<'_>) -> Result<(), RestoreError> {
@@ -221,7 +211,6 @@ async fn write_manifest(dir: &Path, m: &Manifest<'_>) -> Result<(), RestoreError
 
 /// Reads every file part back and checks its hash; checks every snapshot still has its GUID.
 pub(super) async fn verify_parts(
-    inner: &Inner,
     layout: &super::Layout,
     dir: &Path,
     parts: &[RestorePart],
@@ -248,7 +237,6 @@ pub(super) async fn verify_parts(
             }
         }
     }
-    let _ = inner;
     Ok(())
 }
 

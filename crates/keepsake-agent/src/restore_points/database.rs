@@ -260,7 +260,7 @@ pub async fn load(
             }
         })
     };
-    let fed = copy_all(counter, &mut input).await;
+    let fed = feed(counter, &mut input).await;
     let _ = input.shutdown().await;
     drop(input);
     let _ = drain.await;
@@ -281,10 +281,8 @@ pub async fn load(
     Ok(counts)
 }
 
-async fn copy_all(
-    mut from: impl AsyncRead + Unpin,
-    to: &mut (impl tokio::io::AsyncWrite + Unpin),
-) -> std::io::Result<u64> {
+/// Copies the dump into psql's stdin (slowly, under the `slow_restore` test fault).
+async fn feed(mut from: impl AsyncRead + Unpin, to: &mut (impl tokio::io::AsyncWrite + Unpin)) -> std::io::Result<u64> {
     tokio::io::copy(&mut from, to).await
 }
 

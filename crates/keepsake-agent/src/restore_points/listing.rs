@@ -293,14 +293,13 @@ pub async fn find(inner: &Inner, id: &str) -> Result<RestorePoint, RestoreError>
 /// Resolves an id to where its data is.
 pub async fn source(inner: &Inner, id: &str) -> Result<(RestorePoint, Source), RestoreError> {
     let layout = inner.layout()?;
-    if let Some(file) = id.strip_prefix("immich:") {
+    if id.starts_with("immich:") {
         let lib = zfs::mountpoint(&layout.library).await?;
         let found = immich_points(&lib).await.map_err(RestoreError::io("cannot read Immich's backups folder"))?;
         let (p, path) = found
             .into_iter()
             .find(|(p, _)| p.id == id)
             .ok_or_else(|| RestoreError::NotFound(format!("{id} (no such file in Immich's backups folder)")))?;
-        let _ = file;
         return Ok((p, Source::Immich { path }));
     }
     let point = find(inner, id).await?;

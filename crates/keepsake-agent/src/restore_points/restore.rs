@@ -10,10 +10,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use keepsake_api::{
-    JobResult, RestorePlan, RestorePointKind, RestorePointSource, RestoreReport, RestoreRequest, RestoreScope,
-    TableRows,
-};
+use keepsake_api::{JobResult, RestorePlan, RestorePointKind, RestoreReport, RestoreRequest, RestoreScope, TableRows};
 
 use super::create::{fail, make_point};
 use super::listing::{self, Source};
@@ -105,7 +102,6 @@ pub async fn plan(inner: &Inner, id: &str, r: &RestoreRequest) -> Result<Restore
     }
     impact.push("A pre-restore point is made first, so this restore can be undone.".into());
     impact.push("Immich is stopped while the restore runs and started again afterwards.".into());
-    let _ = RestorePointSource::Keepsake;
     Ok(RestorePlan {
         point_id: id.to_owned(),
         scope: r.scope,
@@ -126,8 +122,7 @@ struct Done {
 }
 
 pub async fn run(inner: &Arc<Inner>, ctx: &JobContext, id: &str, r: &RestoreRequest) -> Outcome {
-    let (report, _) =
-        restore(inner, ctx, id, r.scope, &r.paths, RestorePointKind::PreRestore).await.map_err(|e| fail(ctx, e))?;
+    let report = restore(inner, ctx, id, r.scope, &r.paths).await.map_err(|e| fail(ctx, e))?;
     Ok(Some(JobResult::Restored(report)))
 }
 
@@ -137,38 +132,34 @@ async fn restore(
     id: &str,
     scope: RestoreScope,
     paths: &[String],
-    pre_kind: RestorePointKind,
-) -> Result<(RestoreReport, ()), RestoreError> {
+) -> Result<RestoreReport, RestoreError> {
     let paths: Vec<PathBuf> = paths.iter().map(|p| check_path(p)).collect::<Result<_, _>>()?;
     let (_, source) = listing::source(inner, id).await?;
     // A damaged dump must fail here, before anything is stopped or replaced.
     if let Source::Keepsake(row) = &source {
         ctx.progress(0, None, "steps", "checking the restore point");
         let dir = inner.config.points_dir.join(&row.id);
-        super::create::verify_parts(inner, inner.layout()?, &dir, &row.parts).await?;
+        super::create::verify_parts(inner.layout()?, &dir, &row.parts).await?;
         ctx.info(format!("every part of {id} passed its check"));
     }
     ctx.progress(0, None, "steps", "making a pre-restore point");
     let note = Some(format!("before restoring {id}"));
-    let pre = make_point(inner, ctx, pre_kind, note).await?;
+    let pre = make_point(inner, ctx, RestorePointKind::PreRestore, note).await?;
     ctx.info(format!("pre-restore point {} made: restore it to undo this", pre.id));
     ctx.checkpoint("pre-restore point made", &serde_json::json!({ "pre": pre.id }))
         .map_err(|_| RestoreError::Sync(sync::SyncError::Cancelled))?;
 
     let done = with_server_stopped(inner, ctx, "restore", || replace(inner, ctx, &source, scope, &paths)).await?;
     ctx.info("Immich is running again");
-    Ok((
-        RestoreReport {
-            point_id: id.to_owned(),
-            scope,
-            pre_point_id: pre.id,
-            tables: done.tables,
-            files_written: done.files.files_written,
-            files_removed: done.files.files_removed,
-            bytes_copied: done.files.bytes_copied,
-        },
-        (),
-    ))
+    Ok(RestoreReport {
+        point_id: id.to_owned(),
+        scope,
+        pre_point_id: pre.id,
+        tables: done.tables,
+        files_written: done.files.files_written,
+        files_removed: done.files.files_removed,
+        bytes_copied: done.files.bytes_copied,
+    })
 }
 
 /// Runs `work` with Immich's server stopped, recorded as an intent so a crash is repaired at the
@@ -440,9 +431,7 @@ pub async fn reset(inner: &Arc<Inner>, ctx: &JobContext) -> Outcome {
 
 /// Restores the whole instance from the pre-reset point.
 pub async fn undo_reset(inner: &Arc<Inner>, ctx: &JobContext, open: InstanceResetRow) -> Outcome {
-    let (report, _) = restore(inner, ctx, &open.point_id, RestoreScope::Instance, &[], RestorePointKind::PreRestore)
-        .await
-        .map_err(|e| fail(ctx, e))?;
+    let report = restore(inner, ctx, &open.point_id, RestoreScope::Instance, &[]).await.map_err(|e| fail(ctx, e))?;
     inner.store.mark_reset_undone(open.job_id).map_err(|e| fail(ctx, e.into()))?;
     Ok(Some(JobResult::ResetUndone(report)))
 }

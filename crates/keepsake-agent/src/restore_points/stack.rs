@@ -55,7 +55,7 @@ pub struct ContainerStack {
     pub db: DatabaseTarget,
 }
 
-const DOCKER_TIMEOUT_SECS: u64 = 120;
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl ContainerStack {
     async fn connect(&self) -> Result<Docker, StackError> {
@@ -64,9 +64,7 @@ impl ContainerStack {
             .docker_host
             .strip_prefix("unix://")
             .ok_or_else(|| engine("only unix:// endpoints are supported".into()))?;
-        let docker = Docker::connect_with_unix(path, DOCKER_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| engine(e.to_string()))?;
-        docker.negotiate_version().await.map_err(|e| engine(e.to_string()))
+        crate::host::docker::connect(path, DOCKER_TIMEOUT).await.map_err(|e| engine(e.to_string()))
     }
 
     async fn stop(&self, names: &[String]) -> Result<(), StackError> {

@@ -47,6 +47,14 @@ async fn zfs(args: &[&str]) -> Result<String, ZfsError> {
     }
 }
 
+/// Names the missing dataset when ZFS says it does not exist.
+fn no_dataset(name: &str) -> impl FnOnce(ZfsError) -> ZfsError + '_ {
+    move |e| match e {
+        ZfsError::Failed { why, .. } if why.contains("does not exist") => ZfsError::NoDataset(name.to_owned()),
+        e => e,
+    }
+}
+
 /// One dataset or snapshot as `zfs get` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Entry {
@@ -60,10 +68,7 @@ pub struct Entry {
 pub async fn entries(root: &str) -> Result<BTreeMap<String, Entry>, ZfsError> {
     let out = zfs(&["get", "-H", "-p", "-r", "-o", "name,property,value", "guid,creation,referenced,mountpoint", root])
         .await
-        .map_err(|e| match e {
-            ZfsError::Failed { why, .. } if why.contains("does not exist") => ZfsError::NoDataset(root.to_owned()),
-            e => e,
-        })?;
+        .map_err(no_dataset(root))?;
     Ok(parse_entries(&out))
 }
 
@@ -86,10 +91,7 @@ pub fn parse_entries(out: &str) -> BTreeMap<String, Entry> {
 
 /// The mountpoint of a dataset, or an error naming it.
 pub async fn mountpoint(dataset: &str) -> Result<PathBuf, ZfsError> {
-    let out = zfs(&["get", "-H", "-o", "value", "mountpoint", dataset]).await.map_err(|e| match e {
-        ZfsError::Failed { why, .. } if why.contains("does not exist") => ZfsError::NoDataset(dataset.to_owned()),
-        e => e,
-    })?;
+    let out = zfs(&["get", "-H", "-o", "value", "mountpoint", dataset]).await.map_err(no_dataset(dataset))?;
     let m = out.trim();
     if m.starts_with('/') {
         Ok(PathBuf::from(m))
