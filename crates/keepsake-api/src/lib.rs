@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod body;
 pub mod client;
+pub mod drives;
 pub mod identity;
 pub mod limits;
 pub mod paths;
@@ -16,6 +17,7 @@ pub mod types;
 
 pub use alerts::*;
 pub use client::{Client, ClientError, EventStream, SseEvent};
+pub use drives::*;
 pub use identity::*;
 pub use restore_points::*;
 pub use types::*;

@@ -148,6 +148,20 @@ pub const RESTORE_PATH_PATTERN: &str = "^[^/\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]
 pub const RESTORE_FOLDER_PATTERN: &str = "^$|^[^/\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$";
 /// Entries listed from one folder of a snapshot.
 pub const RESTORE_LIST_MAX: usize = 2000;
+/// A filesystem UUID as udev reports it: exFAT and FAT `ABCD-1234`, ext4 and others the long form.
+pub const DRIVE_UUID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9-]{3,63}$";
+/// A backup drive's name, in characters.
+pub const DRIVE_NAME_MAX_CHARS: usize = 64;
+/// An exFAT volume label holds 11 UTF-16 units.
+pub const DRIVE_LABEL_MAX_CHARS: usize = 11;
+/// The phrase that confirms formatting a device that holds data starts with this, then the
+/// device's label (or its kernel name when it has none).
+pub const CONFIRM_FORMAT_PREFIX: &str = "erase ";
+/// Days deleted files stay set aside on a drive, at most.
+pub const KEEP_DELETED_DAYS_MAX: u32 = 3650;
+/// The configuration bundle's passphrase, in characters.
+pub const PASSPHRASE_MIN_CHARS: usize = 12;
+pub const PASSPHRASE_MAX_CHARS: usize = 256;
 /// A retention count (restic allows any; a bound keeps the arithmetic and the table small).
 pub const RETENTION_COUNT_MAX: u32 = 10_000;
 /// Safety points are kept at most this many days.

@@ -76,6 +76,17 @@ pub const RESTORE_DRILL: &str = "/api/v1/restore-points/drill";
 pub const INSTANCE_RESET: &str = "/api/v1/instance/reset";
 pub const INSTANCE_RESET_UNDO: &str = "/api/v1/instance/reset/undo";
 
+pub const DRIVES: &str = "/api/v1/drives";
+pub const DRIVES_FORMAT: &str = "/api/v1/drives/format";
+pub const DRIVES_SETTINGS: &str = "/api/v1/drives/settings";
+pub const DRIVE: &str = "/api/v1/drives/{uuid}";
+pub const DRIVE_BACKUP: &str = "/api/v1/drives/{uuid}/backup";
+pub const DRIVE_VERIFY: &str = "/api/v1/drives/{uuid}/verify";
+pub const DRIVE_EJECT: &str = "/api/v1/drives/{uuid}/eject";
+pub const DRIVE_HISTORY: &str = "/api/v1/drives/{uuid}/history";
+pub const DRIVE_FILES: &str = "/api/v1/drives/{uuid}/files";
+pub const DRIVE_RESTORE: &str = "/api/v1/drives/{uuid}/restore";
+
 /// `template` with each `{name}` replaced by its value, percent-encoded for a path segment.
 pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
     let mut out = template.to_owned();

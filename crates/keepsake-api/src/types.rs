@@ -111,6 +111,18 @@ pub enum JobResult {
     /// A restore drill loaded the latest dump and found rows.
     #[serde(rename = "restore_point.drill")]
     Drilled(crate::DrillReport),
+    /// A backup to a drive finished.
+    #[serde(rename = "drive.backup")]
+    BackedUp(crate::BackupReport),
+    /// A drive's backup was read back and checked.
+    #[serde(rename = "drive.verify")]
+    DriveVerified(crate::DriveVerifyReport),
+    /// Files or the whole instance came back from a drive.
+    #[serde(rename = "drive.restore")]
+    DriveRestored(crate::DriveRestoreReport),
+    /// A device was formatted to exFAT.
+    #[serde(rename = "drive.format")]
+    DriveFormatted(crate::DriveFormatReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

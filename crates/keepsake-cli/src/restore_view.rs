@@ -191,7 +191,12 @@ pub fn settings_lines(s: &RestorePointSettings) -> Vec<String> {
 /// What a finished restore-point job produced; empty for other kinds.
 pub fn result_lines(r: &JobResult) -> Vec<String> {
     match r {
-        JobResult::SelfCheck(_) => Vec::new(),
+        // Other subsystems' results are presented by their own views.
+        JobResult::SelfCheck(_)
+        | JobResult::BackedUp(_)
+        | JobResult::DriveVerified(_)
+        | JobResult::DriveRestored(_)
+        | JobResult::DriveFormatted(_) => Vec::new(),
         JobResult::RestorePointCreated(r) => {
             let mut lines = vec![format!("restore point {} made ({})", r.point_id, human_bytes(r.size))];
             if !r.pruned.is_empty() {
