@@ -132,6 +132,11 @@ missing_packages() {
 	if [ "$(id -u)" = 0 ]; then
 		# Root drops the web server's privileges with setpriv.
 		command -v setpriv >/dev/null 2>&1 || echo util-linux
+		# Backups to USB drives: udev notices a plugged-in drive, exfatprogs formats one, and
+		# exfat-fuse mounts it where the kernel has no exFAT driver.
+		command -v udevadm >/dev/null 2>&1 || echo udev
+		command -v mkfs.exfat >/dev/null 2>&1 || echo exfatprogs
+		command -v mount.exfat-fuse >/dev/null 2>&1 || echo exfat-fuse
 	fi
 	return 0
 }
