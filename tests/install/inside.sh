@@ -65,7 +65,7 @@ if grep -qF "installing the Debian packages --local needs" /tmp/install.err; the
 else
 	not_ok "it did not say it installed the Debian packages"
 fi
-for p in pkg-config libudev-dev gcc libc6-dev curl ca-certificates; do
+for p in pkg-config libudev-dev gcc libc6-dev curl ca-certificates udev exfatprogs exfat-fuse; do
 	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || not_ok "package $p is installed"
 done
 # What the original bug broke is built here, seeded or not: libudev-sys's build script (it asks
