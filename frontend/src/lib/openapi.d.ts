@@ -1232,6 +1232,65 @@ export interface components {
             setup_required: boolean;
             user?: components["schemas"]["Me"] | (null);
         };
+        /** @description How a backup run ended. */
+        BackupOutcome: ("running" | "succeeded" | "failed" | "cancelled") | "skipped";
+        /** @description The result of a `drive.backup` job. */
+        BackupReport: {
+            /**
+             * Format: uint64
+             * @description Bytes free on the drive afterwards.
+             */
+            free: number;
+            name: string;
+            run: components["schemas"]["BackupRun"];
+            /** @description The drive was unmounted at the end and can be pulled out. */
+            safe_to_remove: boolean;
+            /**
+             * @description Files that could not be copied as they are (a symbolic link, a socket), with why; the first
+             *     100.
+             */
+            skipped: string[];
+            uuid: string;
+        };
+        /** @description One backup (or verification) run to a drive, for its history. */
+        BackupRun: {
+            /** Format: uint64 */
+            bytes_copied: number;
+            /** Format: uint64 */
+            bytes_total: number;
+            /** @description Why it failed or was skipped, in words. */
+            error?: string | null;
+            /**
+             * Format: uint64
+             * @description Copied in this run.
+             */
+            files_copied: number;
+            /**
+             * Format: uint64
+             * @description Deleted at the source, so set aside on the drive (purged after the setting's days).
+             */
+            files_set_aside: number;
+            /**
+             * Format: uint64
+             * @description Files and bytes the backup holds after the run.
+             */
+            files_total: number;
+            /**
+             * Format: uint64
+             * @description Read back and checked this run.
+             */
+            files_verified: number;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /**
+             * Format: int64
+             * @description The job that ran it (`null` for a skipped scheduled run, which starts no job).
+             */
+            job_id?: number | null;
+            outcome: components["schemas"]["BackupOutcome"];
+            /** Format: date-time */
+            started_at: string;
+        };
         /** @description A channel as the agent keeps it (never with its secret). */
         ChannelInfo: {
             /** Format: date-time */
@@ -1355,6 +1414,54 @@ export interface components {
             point_id: string;
             tables: components["schemas"]["TableRows"][];
         };
+        /** @description The result of a `drive.format` job. */
+        DriveFormatReport: {
+            device: string;
+            enrolled: boolean;
+            label: string;
+            /** @description The new filesystem's UUID. */
+            uuid: string;
+        };
+        /** @description What a verification found wrong with one file. */
+        DriveProblem: {
+            /** @description The file's original path (`library/…`). */
+            path: string;
+            /** @description `missing`, `size_differs`, `hash_differs` or `unreadable: …`. */
+            problem: string;
+        };
+        /** @description The result of a `drive.restore` job. */
+        DriveRestoreReport: {
+            /** Format: uint64 */
+            bytes_restored: number;
+            /** @description The database dump loaded (for `instance`). */
+            dump?: string | null;
+            /** Format: uint64 */
+            files_restored: number;
+            /**
+             * Format: uint64
+             * @description Files already present with the same content.
+             */
+            files_unchanged: number;
+            /** @description The restore point made first, which undoes this. */
+            pre_point_id?: string | null;
+            scope: components["schemas"]["DriveRestoreScope"];
+            uuid: string;
+        };
+        /** @description What a restore from a drive brings back. */
+        DriveRestoreScope: "instance" | "files";
+        /** @description The result of a `drive.verify` job. */
+        DriveVerifyReport: {
+            /** Format: uint64 */
+            bytes_checked: number;
+            /** Format: uint64 */
+            files_checked: number;
+            full: boolean;
+            /** Format: uint64 */
+            problem_count: number;
+            /** @description The first 100 problems. */
+            problems: components["schemas"]["DriveProblem"][];
+            uuid: string;
+        };
         /** @description What the agent knows of one facility. */
         Facility: {
             /** @description One sentence on what was found, or what failed and why. */
@@ -1477,6 +1584,22 @@ export interface components {
             /** @enum {string} */
             kind: "restore_point.drill";
             report: components["schemas"]["DrillReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.backup";
+            report: components["schemas"]["BackupReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.verify";
+            report: components["schemas"]["DriveVerifyReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.restore";
+            report: components["schemas"]["DriveRestoreReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.format";
+            report: components["schemas"]["DriveFormatReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
