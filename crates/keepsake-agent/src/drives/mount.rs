@@ -7,6 +7,7 @@
 //! when the job was dropped without its orderly unmount); mounts a dead agent left are removed at
 //! start.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,12 @@ pub async fn mount(base: &Path, uuid: &str, device: &Path) -> Result<Mounted, Dr
         // Left by an interrupted run of this agent (or a previous one): start from a clean state.
         unmount_dir(&dir).await?;
     }
-    tokio::fs::create_dir_all(&dir).await.map_err(DriveError::io(format!("cannot create {}", dir.display())))?;
+    // 0700: only root may look inside a mounted drive (the family's photos).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(DriveError::io(format!("cannot create {}", dir.display())))?;
     let (dev, target) = (device.to_string_lossy().into_owned(), dir.to_string_lossy().into_owned());
     let kernel = run("mount", &["-t", "exfat", "-o", "noatime", &dev, &target], MOUNT_TIMEOUT).await;
     let fuse = match kernel {
