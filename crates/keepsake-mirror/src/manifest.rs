@@ -15,7 +15,8 @@
 //! which lets a run merge the previous manifest with the source walk without holding either in memory.
 //!
 //! The journal is the next manifest being written, in the same order, plus tombstones (`-F`/`-D`
-//! drive path) for entries moved to `.keepsake/deleted`. After a killed run, the truth is the
+//! drive path) for entries moved to `.keepsake/deleted`; a finished journal is renamed to be the
+//! manifest, so a manifest may hold tombstones too: readers skip them. After a killed run, the truth is the
 //! journal followed by the old manifest's entries that sort after the journal's last key
 //! ([`Catalog`]).
 
@@ -265,6 +266,10 @@ impl Reader {
             return Err(self.err("records out of order"));
         }
         self.prev = Some(rec.clone());
+        if !self.lenient && matches!(rec, Record::Tomb(..)) {
+            // A finished journal became this manifest; its tombstones only mattered to recovery.
+            return self.read();
+        }
         Ok(Some(rec))
     }
 
