@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use chrono::NaiveDate;
 
 use crate::exec::Exec;
-use crate::fsutil::{drive_err_root, free_bytes, write_atomic};
+use crate::fsutil::{drive_err_root, free_bytes, statvfs, write_atomic};
 use crate::manifest::{self, DELETED, Header, JOURNAL, KS_DIR, MANIFEST, Reader, TMP, Writer};
 use crate::names::{drive_name, fold};
 use crate::plan::PlanWriter;
@@ -78,22 +78,39 @@ pub fn mirror(
     check_sources(sources)?;
     prepare(drive)?;
     let progress = Throttle::new(sink);
-    let interrupted = manifest::recover(drive)?;
+    let interrupted = manifest::recover(drive).map_err(|e| match e {
+        // Folding the journal in needs room for one more manifest.
+        MirrorError::NoSpace { available, .. } => {
+            let size = |p: &str| std::fs::metadata(drive.join(p)).map(|m| m.len()).unwrap_or(0);
+            MirrorError::NoSpace { needed: size(MANIFEST) + size(JOURNAL), available }
+        }
+        e => e,
+    })?;
     let old = Reader::open(&drive.join(MANIFEST), false)?;
     let old_size = std::fs::metadata(drive.join(MANIFEST)).map(|m| m.len()).unwrap_or(0);
     // Without a manifest, copies may still be on the drive (a lost manifest, or a backup made by
     // hand): check each before copying.
     let adopt = interrupted || (old.is_none() && sources.iter().any(|s| drive.join(&s.name).exists()));
     let plan = PlanWriter::new().map_err(|e| MirrorError::Source { path: std::env::temp_dir(), source: e })?;
-    let mut scan =
-        Scanner { old, plan, stats: Default::default(), skipped: Vec::new(), adopt, cancel, progress: &progress };
+    let (_, cluster) = statvfs(drive).map_err(|e| drive_err_root(drive, drive, e))?;
+    let cluster = cluster.clamp(512, 32 << 20);
+    let mut scan = Scanner {
+        old,
+        plan,
+        stats: Default::default(),
+        skipped: Vec::new(),
+        adopt,
+        cluster,
+        cancel,
+        progress: &progress,
+    };
     scan.run(sources)?;
     let Scanner { plan, stats, skipped, .. } = scan;
 
     // Free space, before anything on the drive changes.
     let available = free_bytes(drive).map_err(|e| drive_err_root(drive, drive, e))?;
     let manifest_bytes = old_size.max((stats.files_total + 1) * LINE_BYTES);
-    let needed = stats.copy_bytes + manifest_bytes + opts.reserve_bytes;
+    let needed = stats.copy_alloc + manifest_bytes + opts.reserve_bytes;
     if needed > available {
         return Err(MirrorError::NoSpace { needed, available });
     }

@@ -24,6 +24,8 @@ pub struct ScanStats {
     pub bytes_total: u64,
     pub copy_files: u64,
     pub copy_bytes: u64,
+    /// Space the copies take on the drive: sizes rounded up to the cluster, plus new folders.
+    pub copy_alloc: u64,
     pub aside_files: u64,
     pub aside_ops: u64,
     pub names_mapped: u64,
@@ -36,6 +38,8 @@ pub struct Scanner<'a> {
     pub skipped: Vec<Skipped>,
     /// Copies of new files may already be on the drive: check before copying.
     pub adopt: bool,
+    /// The drive's allocation unit (exFAT cluster), for the free-space check.
+    pub cluster: u64,
     pub cancel: &'a AtomicBool,
     pub progress: &'a Throttle<'a>,
 }
@@ -378,6 +382,7 @@ impl Scanner<'_> {
                     self.stats.bytes_total += line.size;
                     self.stats.copy_files += 1;
                     self.stats.copy_bytes += line.size;
+                    self.stats.copy_alloc += line.size.div_ceil(self.cluster) * self.cluster;
                     let adopt = self.adopt;
                     self.push(Op::Copy { src, line, old, adopt })?;
                 }
@@ -391,7 +396,10 @@ impl Scanner<'_> {
         for (_, act) in &dirs {
             match act {
                 DirAct::Existing { line, .. } => self.push(Op::Keep(line.clone()))?,
-                DirAct::New { line, .. } => self.push(Op::NewDir(line.clone()))?,
+                DirAct::New { line, .. } => {
+                    self.stats.copy_alloc += self.cluster;
+                    self.push(Op::NewDir(line.clone()))?
+                }
                 DirAct::Aside(_) => {}
             }
         }

@@ -152,7 +152,7 @@ fn put_small(p: &Path, s: &str) {
     std::fs::write(p, s).expect("write");
 }
 
-/// Mirrors with a progress sink that runs `pull` once, after the second copied file.
+/// Mirrors with a progress sink that runs `pull` once, after the first copies are in place.
 fn mirror_and_pull(
     drive: &Path,
     src: &Path,
@@ -161,7 +161,7 @@ fn mirror_and_pull(
     let done = std::sync::Mutex::new(false);
     let sink = |p: &Progress| {
         let mut d = done.lock().expect("lock");
-        if !*d && p.files_copied >= 2 {
+        if !*d && p.files_copied >= 1 {
             *d = true;
             pull();
         }
@@ -180,7 +180,8 @@ fn drive_gone_then_rerun(tag: &str, kill_daemon: bool) {
         put_small(&src.join(format!("old/o{i}.txt")), &format!("old {i}"));
     }
     mirror_one(&d.mnt, &src, &opts("2026-04-02T09:00:00Z")).expect("first mirror");
-    for i in 0..12 {
+    // Enough data that the pull lands well before the end (copies are placed in batches).
+    for i in 0..40 {
         std::fs::create_dir_all(src.join("big")).expect("mkdir");
         big_file(&src.join(format!("big/b{i:02}.bin")), i, 4);
     }
@@ -217,9 +218,9 @@ fn drive_gone_then_rerun(tag: &str, kill_daemon: bool) {
         verify_clean(&d.mnt);
     }
     let r = mirror_one(&d.mnt, &src, &opts("2026-04-02T10:10:00Z")).expect("rerun");
-    assert_eq!(r.files_total, 17);
+    assert_eq!(r.files_total, 45);
     let v = verify_clean(&d.mnt);
-    assert_eq!(v.files_checked, 17);
+    assert_eq!(v.files_checked, 45);
 }
 
 unsafe fn libc_kill(pid: i32) {
