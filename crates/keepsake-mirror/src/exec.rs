@@ -114,6 +114,9 @@ impl<'a> Exec<'a> {
         let (res_tx, res_rx) = mpsc::channel::<(u64, Result<Outcome, MirrorError>)>();
         let root = self.root;
         let cancel = self.cancel;
+        // Set when the run stops early, so workers do not start the jobs still queued.
+        let stop = AtomicBool::new(false);
+        let stop = &stop;
         std::thread::scope(|s| {
             for _ in 0..threads {
                 let rx = Arc::clone(&job_rx);
@@ -125,6 +128,9 @@ impl<'a> Exec<'a> {
                             Ok(Ok(j)) => j,
                             _ => return,
                         };
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
                         let r = copy::run(&job, root, cancel, &mut buf);
                         if tx.send((job.seq, r)).is_err() {
                             return;
@@ -134,6 +140,7 @@ impl<'a> Exec<'a> {
             }
             drop(res_tx);
             let res = self.pump(plan, &job_tx, &res_rx, threads);
+            stop.store(res.is_err(), Ordering::Relaxed);
             drop(job_tx);
             // Workers finish their current job; results are discarded and their temporary files
             // removed (none was renamed into place).

@@ -230,6 +230,16 @@ impl Reader {
     }
 
     fn read(&mut self) -> Result<Option<Record>, MirrorError> {
+        loop {
+            match self.read_one()? {
+                // A finished journal became this manifest; its tombstones only mattered to recovery.
+                Some(Record::Tomb(..)) if !self.lenient => continue,
+                r => return Ok(r),
+            }
+        }
+    }
+
+    fn read_one(&mut self) -> Result<Option<Record>, MirrorError> {
         if self.ended {
             return Ok(None);
         }
@@ -266,10 +276,6 @@ impl Reader {
             return Err(self.err("records out of order"));
         }
         self.prev = Some(rec.clone());
-        if !self.lenient && matches!(rec, Record::Tomb(..)) {
-            // A finished journal became this manifest; its tombstones only mattered to recovery.
-            return self.read();
-        }
         Ok(Some(rec))
     }
 
