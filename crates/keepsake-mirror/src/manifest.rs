@@ -35,6 +35,8 @@ pub const MANIFEST: &str = ".keepsake/manifest.v1";
 pub const JOURNAL: &str = ".keepsake/journal";
 pub const TMP: &str = ".keepsake/tmp";
 pub const DELETED: &str = ".keepsake/deleted";
+/// Drive paths a verify found damaged; the next mirror run copies them again.
+pub const DAMAGED: &str = ".keepsake/damaged";
 const MAGIC: &str = "keepsake-mirror manifest v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::exec::Exec;
 use crate::fsutil::{drive_err_root, free_bytes, statvfs, write_atomic};
-use crate::manifest::{self, DELETED, Header, JOURNAL, KS_DIR, MANIFEST, Reader, TMP, Writer};
+use crate::manifest::{self, DAMAGED, DELETED, Header, JOURNAL, KS_DIR, MANIFEST, Reader, TMP, Writer};
 use crate::names::{drive_name, fold};
 use crate::plan::PlanWriter;
 use crate::progress::Throttle;
@@ -103,6 +103,7 @@ pub fn mirror(
         cluster,
         cancel,
         progress: &progress,
+        damaged: read_damaged(drive),
     };
     scan.run(sources)?;
     let Scanner { plan, stats, skipped, .. } = scan;
@@ -140,6 +141,8 @@ pub fn mirror(
             return Err(e);
         }
     };
+    // Whatever a verify found damaged has just been copied again (or set aside).
+    let _ = std::fs::remove_file(drive.join(DAMAGED));
     report.files_total = stats.files_total;
     report.bytes_total = stats.bytes_total;
     report.files_purged = purge(drive, opts, &progress, &report)?;
@@ -154,6 +157,11 @@ pub fn mirror(
         current: None,
     });
     Ok(report)
+}
+
+/// The drive paths listed in `.keepsake/damaged` by verify (small: only damaged entries).
+fn read_damaged(drive: &Path) -> std::collections::HashSet<String> {
+    std::fs::read_to_string(drive.join(DAMAGED)).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// Removes `.keepsake/deleted/<date>` folders older than `keep_deleted_days`; returns files removed.

@@ -42,6 +42,8 @@ pub struct Scanner<'a> {
     pub cluster: u64,
     pub cancel: &'a AtomicBool,
     pub progress: &'a Throttle<'a>,
+    /// Drive paths a verify found damaged or missing: copied again even if the source is unchanged.
+    pub damaged: HashSet<String>,
 }
 
 enum SrcKind {
@@ -437,7 +439,7 @@ impl Scanner<'_> {
         }
         match e.kind {
             SrcKind::File { size, mtime } => {
-                if size == old.size && mtime == old.mtime {
+                if size == old.size && mtime == old.mtime && !self.damaged.contains(&old.drive) {
                     files.push((name, FileAct::Keep(Line { orig: o, ..old })));
                 } else {
                     let line = Line { kind: Kind::File, orig: o, drive: old.drive.clone(), size, mtime, hash: [0; 32] };

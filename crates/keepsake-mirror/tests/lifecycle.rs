@@ -134,8 +134,12 @@ fn verify_finds_a_flipped_byte_a_truncated_file_and_a_missing_file() {
     .expect("restore one");
     assert_eq!(ok.files_restored, 1);
 
-    // The next mirror run repairs nothing by itself (it trusts the manifest for unchanged files),
-    // but the report of verify tells which files to look at.
+    // The next mirror run copies the damaged files again, though their sources did not change.
+    let r = mirror_one(&d.mnt, &src, &opts("2026-03-02T10:00:00Z")).expect("repairing mirror");
+    assert_eq!((r.files_copied, r.files_unchanged), (3, 7), "{r:?}");
+    let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
+    assert_eq!((v.files_checked, v.problem_count), (10, 0), "{:?}", v.problems);
+    assert!(!d.mnt.join(".keepsake/damaged").exists());
     let s = keepsake_mirror::summary(&d.mnt).expect("summary").expect("a backup");
     assert_eq!((s.files, s.sources.clone(), s.written_by.as_deref()), (10, vec!["lib".to_string()], Some("test")));
 }
