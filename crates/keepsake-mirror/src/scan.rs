@@ -325,7 +325,13 @@ impl Scanner<'_> {
                 SrcKind::File { .. } => (&mut old_f, &fnorm),
                 SrcKind::Dir => (&mut old_d, &dnorm),
             };
-            let found = norm.get(&match_key(&e.raw)).and_then(|v| v.iter().copied().find(|&i| olds[i].is_some()));
+            let mut found = norm.get(&match_key(&e.raw)).and_then(|v| v.iter().copied().find(|&i| olds[i].is_some()));
+            if top && found.is_none() {
+                // Source names are fixed on the drive, so a source renamed only in case must take
+                // over its old folder (the drive sees one name), not be set aside with it.
+                let key = fold(&String::from_utf8_lossy(&e.raw));
+                found = olds.iter().position(|o| o.as_ref().is_some_and(|l| fold(last_s(&l.drive)) == key));
+            }
             match found {
                 Some(i) => {
                     let l = olds[i].take().expect("checked");
