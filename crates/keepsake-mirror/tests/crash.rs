@@ -239,3 +239,48 @@ fn a_drive_pulled_mid_run_is_drive_gone_and_the_rerun_completes() {
 fn a_dead_fuse_daemon_is_drive_gone_and_the_rerun_completes() {
     drive_gone_then_rerun("fusekill", true);
 }
+
+#[test]
+fn cancel_inside_a_big_file_stops_cleanly_and_the_rerun_completes() {
+    let drive = tempfile::tempdir().expect("drive");
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for i in 0..3 {
+        put_small(&src.join(format!("s{i}.txt")), "small");
+    }
+    mirror_one(drive.path(), &src, &opts("2026-04-03T09:00:00Z")).expect("first mirror");
+    std::fs::create_dir_all(src.join("big")).expect("mkdir");
+    for i in 0..3 {
+        big_file(&src.join(format!("big/b{i}.bin")), i, 96);
+    }
+    let cancel = AtomicBool::new(false);
+    let tmp = drive.path().join(".keepsake/tmp");
+    let res = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Cancel once a copy is well under way (more than 16 MiB written to a temporary file).
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                let big = std::fs::read_dir(&tmp)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.metadata().map(|m| m.len() > 16 << 20).unwrap_or(false));
+                if big {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let sources = [Source { name: "lib".into(), root: src.clone() }];
+        keepsake_mirror::mirror(drive.path(), &sources, &opts("2026-04-03T10:00:00Z"), &NoProgress, &cancel)
+    });
+    assert!(matches!(res, Err(MirrorError::Cancelled)), "expected Cancelled, got {res:?}");
+    assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 0, "temporary copies removed");
+    assert!(!drive.path().join(".keepsake/journal").exists(), "journal folded into the manifest");
+    let v = verify_clean(drive.path());
+    assert!(v.files_checked >= 3);
+    let r = mirror_one(drive.path(), &src, &opts("2026-04-03T10:05:00Z")).expect("rerun");
+    assert_eq!(r.files_total, 6);
+    assert_eq!(verify_clean(drive.path()).files_checked, 6);
+}
