@@ -473,3 +473,64 @@ async fn a_scheduled_run_with_the_drive_absent_is_recorded_as_skipped_not_failed
     assert_eq!(b.history(&uuid).await.runs.len(), 1);
     assert!(b.alert("backup.failed", &uuid).await.is_none());
 }
+
+#[tokio::test]
+async fn an_agent_killed_mid_backup_leaves_no_mount_and_no_partial_file_and_the_next_run_verifies() {
+    let mut b = Appliance::start(false).await;
+    for i in 0..60 {
+        let bytes: Vec<u8> = (0..4_000_000u32).map(|j| (j.wrapping_mul(7).wrapping_add(i)) as u8).collect();
+        write(&b.data().join(format!("library/admin/video/{i:03}.mov")), &bytes);
+    }
+    let mut img = Image::new(b.dir.path(), "kill", 600, "KSKILL");
+    let uuid = img.uuid();
+    img.attach();
+    b.enroll(&uuid, "Killed drive", "manual").await;
+    let job: Job = b
+        .client()
+        .call_json(Method::POST, &fill(paths::DRIVE_BACKUP, &[("uuid", &uuid)]), Some(&json!({})))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = b.client().job(job.id).await.unwrap();
+        assert!(!j.state.is_terminal(), "the backup ended before the agent could be killed: {j:?}");
+        if j.progress.phase.starts_with("Copying") && j.progress.done > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the copy never started: {j:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.agent.kill_hard();
+    let mount = b.drives_dir.join(&uuid);
+    assert!(is_mounted(&mount), "the killed agent left its mount (the FUSE server lives on)");
+    b.agent.restart().await;
+    // At start the stale mount is removed, the job and its run are failed with a reason.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while is_mounted(&mount) {
+        assert!(Instant::now() < deadline, "the stale mount was not removed; log:\n{}", b.agent.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let j = b.client().job(job.id).await.unwrap();
+    assert_eq!(j.state, JobState::Failed, "{j:?}");
+    assert!(j.error.unwrap().contains("interrupted"));
+    let runs = b.history(&uuid).await.runs;
+    assert!(runs.iter().all(|r| r.outcome != BackupOutcome::Running), "{runs:?}");
+
+    let again: Job = b
+        .client()
+        .call_json(Method::POST, &fill(paths::DRIVE_BACKUP, &[("uuid", &uuid)]), Some(&json!({})))
+        .await
+        .unwrap();
+    let again = wait_state(&b.client(), again.id, 240, JobState::Succeeded).await;
+    let Some(JobResult::BackedUp(report)) = again.result else { panic!("{again:?}") };
+    assert!(report.run.files_verified > 0 && report.safe_to_remove, "{report:?}");
+    let look = img.look(&b.dir.path().join("look"));
+    let tmp = look.0.join(".keepsake/tmp");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&tmp).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "no partial files: {leftovers:?}");
+    for i in [0, 59] {
+        let got = std::fs::read(look.0.join(format!("library/admin/video/{i:03}.mov"))).unwrap();
+        assert!(got == std::fs::read(b.data().join(format!("library/admin/video/{i:03}.mov"))).unwrap(), "{i} differs");
+    }
+}
