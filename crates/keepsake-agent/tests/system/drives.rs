@@ -12,7 +12,7 @@ use keepsake_api::paths::{self, fill};
 use keepsake_api::{BackupHistory, BackupOutcome, Client, DriveList, Job, JobResult, JobState};
 use serde_json::json;
 
-use crate::harness::{Agent, AgentOpts, Browser, Web, lab, open_tempdir, wait_state};
+use crate::harness::{Agent, AgentOpts, Browser, SmtpSink, Web, header, lab, open_tempdir, wait_state};
 
 /// Generous but bounded: udev, the agent's reaction and a small backup through FUSE.
 const HOTPLUG_SECS: u64 = 60;
@@ -226,6 +226,13 @@ impl Appliance {
 #[tokio::test]
 async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_safe_to_remove() {
     let b = Appliance::start(false).await;
+    // The family's mail: "safe to remove" is a notification, through the real alert engine.
+    let mut sink = SmtpSink::new(b.dir.path());
+    sink.start();
+    let channel = json!({"name": "Family mail", "notify_on": "always",
+        "settings": {"kind": "email", "host": "127.0.0.1", "port": sink.port, "security": "none",
+                     "from": "keepsake@example.org", "to": ["anna@example.org"]}});
+    let _: serde_json::Value = b.client().call_json(Method::POST, paths::ALERT_CHANNELS, Some(&channel)).await.unwrap();
     let mut img = Image::new(b.dir.path(), "plug", 128, "KSPLUG");
     let uuid = img.uuid();
     // Enrolling needs the drive plugged in once; then it is pulled and plugged in again.
@@ -250,6 +257,11 @@ async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_sa
     // "Safe to remove" reached the alert engine (the dashboard and the notifications).
     let a = b.wait_alert("drive.safe_to_remove", &uuid, "firing").await;
     assert!(a["title"].as_str().unwrap().contains("Blue drive"), "{a}");
+    let mails = sink.wait_for(1, 60, "the safe-to-remove email").await;
+    assert!(
+        mails.iter().any(|m| header(m, "Subject").is_some_and(|s| s.contains("Blue drive can be removed"))),
+        "{mails:#?}"
+    );
 
     // The files are on the drive, with the manifest, and the keepsake folder with the witness.
     let list = b.list().await;
