@@ -60,15 +60,21 @@ impl Image {
         dev
     }
 
-    /// Pulls the drive out: kills whatever FUSE server has it mounted (as a yanked USB drive
-    /// leaves its mount dead), then detaches the loop device.
+    /// Pulls the drive out: detaches the loop device (deferred by the kernel while it is open)
+    /// and kills whatever FUSE server has it mounted (as a yanked USB drive leaves its mount
+    /// dead), which lets the detach happen.
     fn pull(&mut self) {
         let Some(dev) = self.device.take() else { return };
+        let _ = Command::new("losetup").args(["-d", &dev]).status();
         for pid in fuse_servers(&dev) {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        // Until the detach is done, the next `losetup -f` could not reuse the device.
+        let sys = format!("/sys/block/{}/size", dev.trim_start_matches("/dev/"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&sys).is_ok_and(|s| s.trim() != "0") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Mounts the attached drive read-only, after the agent unmounted it, to look at what it
@@ -314,6 +320,7 @@ async fn a_drive_pulled_mid_run_fails_the_job_with_an_alert_and_a_rerun_complete
     let a = b.wait_alert("backup.failed", &uuid, "firing").await;
     assert!(a["message"].as_str().unwrap().contains("Pulled drive"), "{a}");
     assert!(!is_mounted(&b.drives_dir.join(&uuid)), "the dead mount was cleaned up");
+    assert!(b.alert("drive.safe_to_remove", &uuid).await.is_none(), "a pulled drive is not announced as removable");
     let runs = b.history(&uuid).await.runs;
     assert_eq!(runs.iter().find(|r| r.job_id == Some(job.id)).unwrap().outcome, BackupOutcome::Failed);
 
