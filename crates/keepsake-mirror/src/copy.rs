@@ -115,7 +115,9 @@ fn copy_body(
         }
     }
     let hash = *h.finalize().as_bytes();
-    out.set_modified(system_time(mtime)).map_err(derr)?;
+    // atime too: exfat-fuse sets mtime to "now" when asked to change mtime alone.
+    let t = system_time(mtime);
+    out.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t)).map_err(derr)?;
     // No fsync here: the main thread makes batches of copies durable with one barrier before
     // renaming them into place (an fsync per file costs a whole device flush on exfat-fuse).
     let mut verified = false;

@@ -23,12 +23,14 @@ use crate::{MirrorError, MirrorOptions, MirrorReport, Phase, Progress, Skipped};
 
 /// At most this many plan operations wait in order behind an unfinished copy.
 const WINDOW: usize = 4096;
-const SYNC_EVERY_FILES: u64 = 256;
-const SYNC_EVERY: Duration = Duration::from_secs(2);
+/// The journal and the folders of placed copies are fsynced this often (and at the end). Between
+/// two, a barrier already flushes everything on exfat-fuse and with syncfs on kernel filesystems.
+const SYNC_EVERY: Duration = Duration::from_secs(5);
 /// A durability barrier is shared by up to this many copies, bytes, or this much waiting.
-const BARRIER_FILES: u64 = 64;
-const BARRIER_BYTES: u64 = 128 << 20;
-const BARRIER_EVERY: Duration = Duration::from_millis(500);
+/// (Each barrier is a flush of the whole device on exfat-fuse: a few per second at most.)
+const BARRIER_FILES: u64 = 2048;
+const BARRIER_BYTES: u64 = 256 << 20;
+const BARRIER_EVERY: Duration = Duration::from_millis(1000);
 
 struct Slot {
     op: Op,
@@ -48,6 +50,7 @@ pub struct Exec<'a> {
     touched: BTreeSet<PathBuf>,
     unsynced: u64,
     last_sync: Instant,
+    placed_unflushed: bool,
     files_done: u64,
     bytes_done: u64,
     run_id: String,
@@ -76,6 +79,7 @@ impl<'a> Exec<'a> {
             touched: BTreeSet::new(),
             unsynced: 0,
             last_sync: Instant::now(),
+            placed_unflushed: false,
             files_done: 0,
             bytes_done: 0,
             run_id: format!("{}-{}", std::process::id(), opts.now.timestamp_nanos_opt().unwrap_or(0)),
@@ -230,6 +234,13 @@ impl<'a> Exec<'a> {
                 let slot = window.pop_front().expect("front");
                 self.finish(slot, outcome)?;
             }
+            if self.placed_unflushed {
+                // Hand the journal lines of the copies just placed to the kernel, so a killed
+                // process leaves at most a handful of placed copies unlisted (the next run adopts
+                // them after comparing size, mtime and content).
+                self.journal.flush().map_err(self.jerr())?;
+                self.placed_unflushed = false;
+            }
             if window.is_empty() && plan_done {
                 return Ok(());
             }
@@ -305,9 +316,7 @@ impl<'a> Exec<'a> {
                         self.place(&tmp, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
                         self.journal.entry(&l).map_err(self.jerr())?;
-                        // Into the page cache at once: a killed process then never leaves a file in
-                        // place that the journal does not list (fsync comes in batches, for power cuts).
-                        self.journal.flush().map_err(self.jerr())?;
+                        self.placed_unflushed = true;
                         self.report.files_copied += 1;
                         self.report.bytes_copied += size;
                         self.report.files_verified += u64::from(verified);
@@ -343,7 +352,7 @@ impl<'a> Exec<'a> {
                 self.report.files_set_aside += 1;
             }
         }
-        if self.unsynced >= SYNC_EVERY_FILES || (self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY) {
+        if self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY {
             self.sync()?;
         }
         Ok(())
