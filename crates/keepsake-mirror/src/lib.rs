@@ -43,7 +43,8 @@ pub struct MirrorOptions {
     /// Parallel copies (>= 1). 1 is fastest onto exfat-fuse and onto a single USB disk; more can
     /// help with many big files on a fast kernel-driven drive (hashing runs on the copy threads).
     pub threads: usize,
-    /// Read back and blake3 every file written in this run.
+    /// Read back and blake3 every file written in this run. Costs an fsync per file (a device
+    /// flush on exfat-fuse); a sampled [`verify`] after the run is the cheaper check.
     pub verify_written: bool,
     /// Keep this much free on the drive.
     pub reserve_bytes: u64,
