@@ -52,7 +52,10 @@ pub struct Exec<'a> {
     last_sync: Instant,
     placed_unflushed: bool,
     files_done: u64,
+    /// Bytes not copied this run (unchanged, adopted).
     bytes_done: u64,
+    /// Bytes written by the copy threads so far (placed or not), for smooth progress on big files.
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
     run_id: String,
 }
 
@@ -82,6 +85,7 @@ impl<'a> Exec<'a> {
             placed_unflushed: false,
             files_done: 0,
             bytes_done: 0,
+            written: Default::default(),
             run_id: format!("{}-{}", std::process::id(), opts.now.timestamp_nanos_opt().unwrap_or(0)),
         }
     }
@@ -102,9 +106,9 @@ impl<'a> Exec<'a> {
             files_total: self.stats.files_total,
             bytes_total: self.stats.bytes_total,
             files_done: self.files_done,
-            bytes_done: self.bytes_done,
+            bytes_done: self.bytes_done + self.written.load(Ordering::Relaxed),
             files_copied: self.report.files_copied,
-            bytes_copied: self.report.bytes_copied,
+            bytes_copied: self.written.load(Ordering::Relaxed),
             current: current.map(str::to_string),
         });
     }
@@ -125,6 +129,7 @@ impl<'a> Exec<'a> {
             for _ in 0..threads {
                 let rx = Arc::clone(&job_rx);
                 let tx = res_tx.clone();
+                let written = std::sync::Arc::clone(&self.written);
                 s.spawn(move || {
                     let mut buf = Vec::new();
                     loop {
@@ -135,7 +140,7 @@ impl<'a> Exec<'a> {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let r = copy::run(&job, root, cancel, &mut buf);
+                        let r = copy::run(&job, copy::Shared { root, cancel, written: &written }, &mut buf);
                         if tx.send((job.seq, r)).is_err() {
                             return;
                         }
@@ -254,7 +259,15 @@ impl<'a> Exec<'a> {
                         Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
                     }
                 } else {
-                    Some(res_rx.recv().map_err(|_| MirrorError::Cancelled)?)
+                    // Wake up now and then to report the bytes of big copies in progress.
+                    match res_rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok(r) => Some(r),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            self.tell(None);
+                            None
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
+                    }
                 };
                 if let Some((s, r)) = r {
                     inflight -= 1;
@@ -321,7 +334,6 @@ impl<'a> Exec<'a> {
                         self.report.bytes_copied += size;
                         self.report.files_verified += u64::from(verified);
                         self.files_done += 1;
-                        self.bytes_done += size;
                         self.unsynced += 1;
                         self.tell(Some(&display(&l.orig)));
                     }
