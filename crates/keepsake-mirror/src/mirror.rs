@@ -104,6 +104,10 @@ pub fn mirror(
         cancel,
         progress: &progress,
         damaged: read_damaged(drive),
+        drive_id: std::fs::metadata(drive).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        }),
     };
     scan.run(sources)?;
     let Scanner { plan, stats, skipped, .. } = scan;

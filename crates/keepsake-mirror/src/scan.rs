@@ -44,6 +44,9 @@ pub struct Scanner<'a> {
     pub progress: &'a Throttle<'a>,
     /// Drive paths a verify found damaged or missing: copied again even if the source is unchanged.
     pub damaged: HashSet<String>,
+    /// (device, inode) of the drive's root: a source that contains the drive must not copy it
+    /// into itself.
+    pub drive_id: Option<(u64, u64)>,
 }
 
 enum SrcKind {
@@ -230,6 +233,11 @@ impl Scanner<'_> {
                 }
             };
             let kind = if ft.is_dir() {
+                use std::os::unix::fs::MetadataExt;
+                if self.drive_id.is_some() && e.metadata().ok().map(|m| (m.dev(), m.ino())) == self.drive_id {
+                    self.skipped.push(Skipped { path: shown(), reason: "this is the backup drive itself".into() });
+                    continue;
+                }
                 SrcKind::Dir
             } else if ft.is_file() {
                 match e.metadata() {

@@ -238,3 +238,16 @@ fn progress_is_throttled_ordered_and_shows_big_copies_moving() {
         assert!(copying.iter().any(|p| p.bytes_copied > 0 && p.bytes_copied < big.len() as u64), "{copying:?}");
     }
 }
+
+#[test]
+fn a_drive_inside_a_source_is_not_copied_into_itself() {
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    put(&src.join("a.jpg"), b"a");
+    let drive = src.join("mnt/drive");
+    std::fs::create_dir_all(&drive).expect("mkdir");
+    let r = mirror_one(&drive, &src, &opts("2026-03-01T10:00:00Z")).expect("mirror");
+    assert!(r.skipped.iter().any(|s| s.path == "lib/mnt/drive"), "{:?}", r.skipped);
+    assert_eq!(r.files_total, 1);
+    assert!(!drive.join("lib/mnt/drive/lib").exists());
+}
