@@ -251,3 +251,27 @@ fn a_drive_inside_a_source_is_not_copied_into_itself() {
     assert_eq!(r.files_total, 1);
     assert!(!drive.join("lib/mnt/drive/lib").exists());
 }
+
+#[test]
+fn a_lost_manifest_is_rebuilt_without_copying_again() {
+    let d = Exfat::new("lost", 64);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for i in 0..20 {
+        put(&src.join(format!("d/f{i}?.txt")), format!("file {i}").as_bytes());
+    }
+    mirror_one(&d.mnt, &src, &opts("2026-03-01T10:00:00Z")).expect("mirror");
+    // A damaged manifest is a clear error...
+    let m = d.mnt.join(".keepsake/manifest.v1");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, &text[..text.len() / 2]).expect("truncate");
+    let err = mirror_one(&d.mnt, &src, &opts("2026-03-01T11:00:00Z")).expect_err("damaged manifest");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+    // ...and once it is moved aside, the copies on the drive are adopted after a content check.
+    std::fs::remove_file(&m).expect("rm");
+    let r = mirror_one(&d.mnt, &src, &opts("2026-03-01T12:00:00Z")).expect("mirror");
+    assert_eq!((r.files_copied, r.files_unchanged), (0, 20), "{r:?}");
+    let no = AtomicBool::new(false);
+    let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
+    assert_eq!((v.files_checked, v.problem_count), (20, 0));
+}
