@@ -51,6 +51,8 @@ pub struct Exec<'a> {
     unsynced: u64,
     last_sync: Instant,
     placed_unflushed: bool,
+    /// The folder last set aside: (drive path/, path in the day's folder/), for its files' index lines.
+    aside_dir: Option<(String, String)>,
     files_done: u64,
     /// Bytes not copied this run (unchanged, adopted).
     bytes_done: u64,
@@ -83,6 +85,7 @@ impl<'a> Exec<'a> {
             unsynced: 0,
             last_sync: Instant::now(),
             placed_unflushed: false,
+            aside_dir: None,
             files_done: 0,
             bytes_done: 0,
             written: Default::default(),
@@ -262,13 +265,12 @@ impl<'a> Exec<'a> {
                     // Wake up now and then to report the bytes of big copies in progress.
                     match res_rx.recv_timeout(Duration::from_millis(100)) {
                         Ok(r) => Some(r),
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            self.tell(None);
-                            None
-                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
                         Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
                     }
                 };
+                // Throttled to ten a second: keeps big copies moving on the progress bar.
+                self.tell(None);
                 if let Some((s, r)) = r {
                     inflight -= 1;
                     let needs_barrier = matches!(r, Ok(Outcome::Copied { .. }));
@@ -354,13 +356,25 @@ impl<'a> Exec<'a> {
                 }
             }
             Op::AsideFile(l) => {
-                self.set_aside(&l)?;
-                self.index_line(&l, &l.drive)?;
+                if let Some(to) = self.set_aside(&l)? {
+                    self.index_line(&l, &to)?;
+                }
                 self.report.files_set_aside += 1;
             }
-            Op::AsideDir(l) => self.set_aside(&l)?,
+            Op::AsideDir(l) => {
+                self.aside_dir = self.set_aside(&l)?.map(|to| (format!("{}/", l.drive), format!("{to}/")));
+            }
             Op::AsideIndex(l) => {
-                self.index_line(&l, &l.drive)?;
+                // Where the file now is: under the folder's name in deleted/ (which may have a ~N).
+                let to = match &self.aside_dir {
+                    Some((from, to)) if l.drive.starts_with(from.as_str()) => {
+                        Some(format!("{to}{}", &l.drive[from.len()..]))
+                    }
+                    _ => None,
+                };
+                if let Some(to) = to {
+                    self.index_line(&l, &to)?;
+                }
                 self.report.files_set_aside += 1;
             }
         }
@@ -398,7 +412,8 @@ impl<'a> Exec<'a> {
     }
 
     /// Moves a file or folder to `.keepsake/deleted/<date>/<drive path>` (a free name if taken).
-    fn set_aside(&mut self, l: &Line) -> Result<(), MirrorError> {
+    /// Returns the new path relative to the day's folder, None if the entry was already gone.
+    fn set_aside(&mut self, l: &Line) -> Result<Option<String>, MirrorError> {
         // The tombstone reaches the journal before the rename, so a killed run never lists a moved file.
         self.journal.tomb(l.kind, &l.drive).map_err(self.jerr())?;
         self.journal.flush().map_err(self.jerr())?;
@@ -407,7 +422,7 @@ impl<'a> Exec<'a> {
             if !self.root.join(".keepsake").is_dir() {
                 return Err(MirrorError::DriveGone { path: self.root.to_path_buf() });
             }
-            return Ok(()); // already gone from the drive: nothing to keep
+            return Ok(None); // already gone from the drive: nothing to keep
         }
         let base = self.root.join(DELETED).join(&self.date).join(&l.drive);
         let parent = base.parent().expect("has parent").to_path_buf();
@@ -420,10 +435,12 @@ impl<'a> Exec<'a> {
             to = parent.join(crate::names::with_suffix(&name, n));
         }
         std::fs::rename(&from, &to).map_err(self.derr(&from))?;
+        let day = self.root.join(DELETED).join(&self.date);
+        let rel = to.strip_prefix(&day).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| l.drive.clone());
         self.touched.insert(from.parent().unwrap_or(self.root).to_path_buf());
         self.touched.insert(parent);
         self.unsynced += 1;
-        Ok(())
+        Ok(Some(rel))
     }
 
     /// Records a set-aside file in `.keepsake/deleted/<date>/index.txt` (original path → drive path).

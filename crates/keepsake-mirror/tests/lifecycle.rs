@@ -47,6 +47,8 @@ fn deletions_are_set_aside_then_purged_after_the_kept_days() {
     mirror_one(drive.path(), &src, &o).expect("mirror deleted again");
     assert_eq!(std::fs::read(day.join("lib/gone%3F.jpg")).expect("first"), b"gone file");
     assert_eq!(std::fs::read(day.join("lib/gone%3F~2.jpg")).expect("second"), b"second life");
+    let index = std::fs::read_to_string(day.join("index.txt")).expect("index");
+    assert!(index.contains("lib/gone?.jpg\tlib/gone%3F~2.jpg\t11\t"), "the index says where it went: {index}");
 
     let mut later = opts("2026-03-07T10:00:00Z");
     later.keep_deleted_days = 7;
