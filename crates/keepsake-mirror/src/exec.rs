@@ -193,7 +193,7 @@ impl<'a> Exec<'a> {
                     break;
                 };
                 let mut slot = Slot { op, seq: None };
-                if let Op::Copy { src, line, adopt, .. } = &slot.op {
+                if let Op::Copy { src, line, adopt, revive, .. } = &slot.op {
                     seq += 1;
                     let job = Job {
                         seq,
@@ -202,6 +202,7 @@ impl<'a> Exec<'a> {
                         tmp: self.root.join(TMP).join(format!("{}-{seq}", self.run_id)),
                         adopt: *adopt,
                         verify: self.opts.verify_written,
+                        revive: revive.as_ref().map(|r| (self.root.join(DELETED).join(r), line.hash)),
                     };
                     if job_tx.send(job).is_err() {
                         return Err(MirrorError::Cancelled);
@@ -322,7 +323,7 @@ impl<'a> Exec<'a> {
                 }
                 self.journal.entry(&l).map_err(self.jerr())?;
             }
-            Op::Copy { line, old, .. } => {
+            Op::Copy { line, old, revive, .. } => {
                 let seq = slot.seq.expect("copy has a seq");
                 match outcome.expect("copy has an outcome") {
                     Outcome::Copied { size, mtime, hash, verified } => {
@@ -338,6 +339,21 @@ impl<'a> Exec<'a> {
                         self.files_done += 1;
                         self.unsynced += 1;
                         self.tell(Some(&display(&l.orig)));
+                    }
+                    Outcome::Revived { size, mtime, hash } => {
+                        let from = match &revive {
+                            Some(r) => self.root.join(DELETED).join(r),
+                            None => unreachable!("revived without a revive path"),
+                        };
+                        let dst = self.root.join(&line.drive);
+                        self.place(&from, &dst)?;
+                        let l = Line { size, mtime, hash, ..line };
+                        self.journal.entry(&l).map_err(self.jerr())?;
+                        self.placed_unflushed = true;
+                        self.report.files_unchanged += 1;
+                        self.files_done += 1;
+                        self.bytes_done += size;
+                        self.unsynced += 1;
                     }
                     Outcome::Adopted { size, mtime, hash } => {
                         let l = Line { size, mtime, hash, ..line };

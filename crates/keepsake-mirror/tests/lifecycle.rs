@@ -277,3 +277,32 @@ fn a_lost_manifest_is_rebuilt_without_copying_again() {
     let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
     assert_eq!((v.files_checked, v.problem_count), (20, 0));
 }
+
+#[test]
+fn a_file_deleted_and_put_back_unchanged_comes_back_from_deleted_without_a_copy() {
+    let d = Exfat::new("revive", 64);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    put(&src.join("album/a?.jpg"), b"photo a");
+    put(&src.join("album/b.jpg"), b"photo b");
+    let o = opts("2026-03-01T10:00:00Z");
+    mirror_one(&d.mnt, &src, &o).expect("mirror");
+    // "Delete" the album (moved to Immich's trash), back up, then restore it from the trash.
+    let trash = work.path().join("trash");
+    std::fs::rename(src.join("album"), &trash).expect("to trash");
+    let r = mirror_one(&d.mnt, &src, &o).expect("mirror after delete");
+    assert_eq!(r.files_set_aside, 2);
+    std::fs::rename(&trash, src.join("album")).expect("from trash");
+    put(&src.join("album/b.jpg"), b"photo B"); // this one did change
+    let r = mirror_one(&d.mnt, &src, &opts("2026-03-02T10:00:00Z")).expect("mirror after undo");
+    assert_eq!((r.files_copied, r.files_unchanged), (1, 1), "{r:?}");
+    assert!(!d.mnt.join(".keepsake/deleted/2026-03-01/lib/album/a%3F.jpg").exists(), "moved back");
+    assert_eq!(std::fs::read(d.mnt.join("lib/album/a%3F.jpg")).expect("back in place"), b"photo a");
+    let no = AtomicBool::new(false);
+    let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
+    assert_eq!((v.files_checked, v.problem_count), (2, 0), "{:?}", v.problems);
+    let dest = work.path().join("out");
+    keepsake_mirror::restore(&d.mnt, &Selection::All, &dest, &RestoreOptions::default(), &NoProgress, &no)
+        .expect("restore");
+    assert_same_tree(&src, &dest.join("lib"));
+}
