@@ -51,6 +51,7 @@ pub struct Exec<'a> {
     unsynced: u64,
     last_sync: Instant,
     placed_unflushed: bool,
+    placed_since_flush: u64,
     /// The folder last set aside: (drive path/, path in the day's folder/), for its files' index lines.
     aside_dir: Option<(String, String)>,
     files_done: u64,
@@ -85,6 +86,7 @@ impl<'a> Exec<'a> {
             unsynced: 0,
             last_sync: Instant::now(),
             placed_unflushed: false,
+            placed_since_flush: 0,
             aside_dir: None,
             files_done: 0,
             bytes_done: 0,
@@ -332,7 +334,7 @@ impl<'a> Exec<'a> {
                         self.place(&tmp, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
                         self.journal.entry(&l).map_err(self.jerr())?;
-                        self.placed_unflushed = true;
+                        self.placed(1)?;
                         self.report.files_copied += 1;
                         self.report.bytes_copied += size;
                         self.report.files_verified += u64::from(verified);
@@ -349,7 +351,7 @@ impl<'a> Exec<'a> {
                         self.place(&from, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
                         self.journal.entry(&l).map_err(self.jerr())?;
-                        self.placed_unflushed = true;
+                        self.placed(1)?;
                         self.report.files_unchanged += 1;
                         self.files_done += 1;
                         self.bytes_done += size;
@@ -396,6 +398,18 @@ impl<'a> Exec<'a> {
         }
         if self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY {
             self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Notes copies placed; their journal lines go to the kernel every few dozen, so a killed
+    /// process leaves only a few placed copies unlisted even in a big batch.
+    fn placed(&mut self, n: u64) -> Result<(), MirrorError> {
+        self.placed_unflushed = true;
+        self.placed_since_flush += n;
+        if self.placed_since_flush >= 32 {
+            self.journal.flush().map_err(self.jerr())?;
+            self.placed_since_flush = 0;
         }
         Ok(())
     }
