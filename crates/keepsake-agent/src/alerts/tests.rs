@@ -398,8 +398,11 @@ async fn the_weekly_summary_is_queued_once_per_week_and_not_for_a_week_before_th
     let late = channel(&store, "late", NotifyOn::Always);
     let mut l = store.channel(late).unwrap().unwrap();
     l.weekly_summary = true;
+    // Fixed dates, not the clock: with `now` the test broke once the calendar reached a new week.
+    l.created_at = chrono::Local.with_ymd_and_hms(2026, 12, 3, 16, 0, 0).unwrap().with_timezone(&Utc);
     store.save_channel(&l).unwrap();
-    assert_eq!(alerts.queue_summary_if_due(chrono::Local::now()).await.unwrap(), 0);
+    let friday = chrono::Local.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap();
+    assert_eq!(alerts.queue_summary_if_due(friday).await.unwrap(), 0);
     let d: keepsake_notify::Message =
         serde_json::from_str(&store.due_notifications(super::delivery::far_future(), 10).unwrap()[0].message).unwrap();
     assert!(d.sections.iter().any(|s| s.heading == "Audit log"), "{:?}", d.sections);
