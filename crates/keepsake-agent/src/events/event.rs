@@ -55,6 +55,17 @@ pub enum Event {
     DriveForgotten { drive: String },
     /// A backup to a drive ended.
     BackupFinished { drive: String, label: String, job_id: Option<i64>, ok: bool, error: Option<String> },
+    /// A drive's backup was read back and checked (`problems`: files missing or damaged on it;
+    /// `error`: the verification itself could not run to its end).
+    DriveVerified {
+        drive: String,
+        label: String,
+        job_id: Option<i64>,
+        full: bool,
+        files_checked: u64,
+        problems: u64,
+        error: Option<String>,
+    },
     /// A restore drill (a test restore into scratch space) ended.
     RestoreDrillFinished { job_id: Option<i64>, ok: bool, error: Option<String> },
     /// A restore point was made and verified.
@@ -90,6 +101,7 @@ impl Event {
             Event::DriveEnrolled { .. } => "drive_enrolled",
             Event::DriveForgotten { .. } => "drive_forgotten",
             Event::BackupFinished { .. } => "backup_finished",
+            Event::DriveVerified { .. } => "drive_verified",
             Event::RestoreDrillFinished { .. } => "restore_drill_finished",
             Event::RestorePointCreated { .. } => "restore_point_created",
             Event::UpdateAvailable { .. } => "update_available",
