@@ -477,8 +477,8 @@ async fn with_cancel<T: Send + 'static>(
     Ok(run_mirror(ctx, f).await?)
 }
 
-/// Removes a staging folder whatever happened (a crash leaves it to the next restore's name,
-/// which differs; `.drive-restore-*` folders are small: one dump).
+/// Removes the staging folder whatever happened (one a crash leaves is removed at the next start
+/// by `restore_points::recover`).
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
