@@ -255,7 +255,7 @@ async fn restore_instance(
     // The dump comes off the drive first, checked against the manifest as it is read: a damaged
     // one fails here, before anything is stopped or replaced.
     let root = drive.path.clone();
-    let dump = blocking_read(move || newest_dump(&root)).await??;
+    let dump = blocking_read(move || Ok(newest_dump(&root))).await??;
     ctx.info(format!("the database dump on the drive is {dump}"));
     let staging = rp.points_dir().join(format!(".drive-restore-{}", ctx.id()));
     let _cleanup = RemoveOnDrop(staging.clone());
