@@ -37,6 +37,7 @@ pub struct Rule {
 pub const BACKUP_FAILED: &str = "backup.failed";
 pub const BACKUP_OVERDUE: &str = "backup.overdue";
 pub const BACKUP_VERIFY_FAILED: &str = "backup.verify_failed";
+pub const DRIVE_SAFE_TO_REMOVE: &str = "drive.safe_to_remove";
 pub const DRILL_FAILED: &str = "restore_drill.failed";
 pub const POOL_UNHEALTHY: &str = "zfs.pool_unhealthy";
 pub const DEVICE_ERRORS: &str = "zfs.device_errors";
@@ -87,6 +88,17 @@ pub const RULES: &[Rule] = &[
         todo: "Run the next backup to this drive (it copies damaged files again), then a full check. If \
                problems come back, the drive is failing: replace it.",
         resolved: "A later check of this drive found every file intact.",
+    },
+    Rule {
+        id: DRIVE_SAFE_TO_REMOVE,
+        title: "A backup drive can be removed",
+        description: "A backup or verification on a drive ended and the drive was unmounted.",
+        severity: Severity::Info,
+        threshold: None,
+        help: None,
+        meaning: "Nothing is wrong: the drive is no longer in use and nothing is lost by pulling it out.",
+        todo: "Unplug the drive and keep it somewhere safe, away from the appliance.",
+        resolved: "The drive is in use again (a backup or verification started).",
     },
     Rule {
         id: DRILL_FAILED,

@@ -40,9 +40,7 @@ pub enum DriveOpError {
     NoDrive(String),
     #[error("no {0}")]
     NotFound(String),
-    #[error(
-        "the drive {0} holds no Keepsake backup (no .keepsake/manifest.v1 on it); is it the right drive?"
-    )]
+    #[error("the drive {0} holds no Keepsake backup (no .keepsake/manifest.v1 on it); is it the right drive?")]
     NotABackup(String),
     #[error("the confirmation does not match: type `{expected}` exactly to go on")]
     Confirm { expected: String },
@@ -213,7 +211,8 @@ async fn pre_point(rp: &RestorePoints, ctx: &JobContext, label: &str) -> Result<
     let note = Some(format!("before restoring from {label}"));
     let pre = rp.make_point_in_job(ctx, RestorePointKind::PreRestore, note).await?;
     ctx.info(format!("pre-restore point {pre} made: restore it to undo this"));
-    ctx.checkpoint("pre-restore point made", &serde_json::json!({ "pre": pre })).map_err(|_| DriveOpError::Cancelled)?;
+    ctx.checkpoint("pre-restore point made", &serde_json::json!({ "pre": pre }))
+        .map_err(|_| DriveOpError::Cancelled)?;
     Ok(pre)
 }
 
