@@ -61,11 +61,8 @@ impl TestDrive {
                 .map(|s| keepsake_mirror::Source { name: (*s).into(), root: library.join(s) })
                 .collect();
             sources.push(keepsake_mirror::Source { name: "keepsake".into(), root: keepsake.to_owned() });
-            let opts = keepsake_mirror::MirrorOptions {
-                written_by: by.into(),
-                verify_written: true,
-                ..Default::default()
-            };
+            let opts =
+                keepsake_mirror::MirrorOptions { written_by: by.into(), verify_written: true, ..Default::default() };
             let cancel = AtomicBool::new(false);
             keepsake_mirror::mirror(drive, &sources, &opts, &keepsake_mirror::NoProgress, &cancel)
                 .expect("the test's backup onto the drive");
@@ -185,7 +182,8 @@ async fn a_check_finds_a_flipped_byte_on_the_drive_and_alerts() {
         .await
         .unwrap();
     let job = wait_terminal(&i, job.id).await;
-    let log = i.client().call_json::<keepsake_api::JobLog>(Method::GET, &format!("/api/v1/jobs/{}/log", job.id), None).await;
+    let log =
+        i.client().call_json::<keepsake_api::JobLog>(Method::GET, &format!("/api/v1/jobs/{}/log", job.id), None).await;
     let text = format!("{job:?} {log:?}");
     assert!(text.contains("upload/anna/IMG_1.jpg"), "the damaged file is named: {text}");
     not_mounted_by_agent(&i, &d);
@@ -222,13 +220,13 @@ async fn chosen_files_come_back_from_an_enrolled_drive_and_a_differing_file_is_k
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("restore.confirmation"), "{err:?}");
-    let err =
-        drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["keepsake"], "confirm": "restore"})).await.unwrap_err();
+    let err = drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["keepsake"], "confirm": "restore"}))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("restore.bad_path"), "{err:?}");
 
-    let job = drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["upload"], "confirm": "restore"}))
-        .await
-        .unwrap();
+    let job =
+        drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["upload"], "confirm": "restore"})).await.unwrap();
     let job = i.finish(job.id, JobState::Succeeded).await;
     let r = drive_report(&job);
     assert_eq!(std::fs::read(&photo).unwrap(), original, "the deleted photo is back byte for byte");
@@ -323,7 +321,11 @@ async fn an_operator_cannot_restore_from_a_drive() {
     let r = otto.call("GET", "/api/v1/drives/ABCD-1234/files", None).await;
     assert_eq!(r.0, 403, "nor browse a drive's files to restore them");
     let (action, outcome, actor) = crate::harness::last_audit(&_agent);
-    assert_eq!((action.as_str(), outcome.as_str(), actor.as_str()), ("drives.restore", "denied", "otto"));
+    assert_eq!(
+        (action.as_str(), outcome.as_str(), actor.as_str()),
+        ("drives.restore", "denied:auth.permission_missing", "otto"),
+        "the refusal is audited"
+    );
     // The owner passes the role check and meets the real refusal: no drive with that UUID here.
     let r = owner.call("POST", "/api/v1/drives/ABCD-1234/restore", Some(body)).await;
     assert!(r.0 == 404 || r.0 == 409, "{}: {}", r.0, String::from_utf8_lossy(&r.2));
