@@ -99,7 +99,11 @@ fn wait_unmounted(dir: &Path) {
 /// loop devices must not start anything), a restore point made and its dump put into a
 /// `keepsake/` folder, as a backup would copy it.
 async fn instance() -> (Instance, PathBuf) {
-    let i = Instance::with_args(200, &[], &["--drives-dir", "{dir}/drives", "--no-drive-hotplug"]).await;
+    instance_with(200, &[]).await
+}
+
+async fn instance_with(assets: u32, env: &[(&str, &str)]) -> (Instance, PathBuf) {
+    let i = Instance::with_args(assets, env, &["--drives-dir", "{dir}/drives", "--no-drive-hotplug"]).await;
     let point = created_point(&i.create("for the drive").await);
     let points = i.agent.state_dir.join("restore-points").join(&point);
     let dump = std::fs::read_dir(&points)
@@ -304,6 +308,57 @@ async fn a_damaged_dump_on_the_drive_stops_a_restore_before_anything_changes() {
     assert!(job.error.as_deref().unwrap_or("").contains("keepsake/"), "the damaged dump is named: {job:?}");
     assert_eq!(i.db_rows(), rows, "the database was not touched");
     assert_eq!(i.server_started_at(), started, "Immich was never stopped");
+    not_mounted_by_agent(&i, &d);
+}
+
+#[tokio::test]
+async fn an_agent_killed_mid_drive_restore_leaves_the_live_database_and_immich_running_after_restart() {
+    let (mut i, keepsake) = instance_with(3_000, &[("KEEPSAKE_TEST_FAULT", "slow_restore")]).await;
+    let d = TestDrive::new("killed");
+    d.back_up(&i.library, &keepsake, "this-box");
+    i.psql("INSERT INTO \"user\"(email) VALUES ('newer@example.org')");
+    let (rows, files_now) = (i.db_rows(), files(&i.library));
+    let job = drive_restore(&i, &d.uuid, json!({"scope": "instance", "confirm": "restore"})).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let j = i.client().job(job.id).await.unwrap();
+        if j.progress.phase == "loading the database" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !j.state.is_terminal(),
+            "the load never started: {j:?}\n{}",
+            i.agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!i.server_running(), "Immich is stopped while the database loads");
+    i.agent.kill_hard();
+
+    i.agent.opts.env.clear();
+    i.agent.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !i.server_running() {
+        assert!(Instant::now() < deadline, "Immich was not started again after the crash:\n{}", i.agent.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dbs = i.psql("SELECT string_agg(datname, ',') FROM pg_database");
+        let staged = std::fs::read_dir(i.agent.state_dir.join("restore-points"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".drive-restore-"));
+        if !dbs.contains("keepsake_") && !staged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scratch database ({dbs}) or the staged dump ({staged}) is left");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(i.db_rows(), rows, "the live database was never replaced");
+    assert_eq!(files(&i.library), files_now, "the library was not touched before the swap");
+    let dead = i.client().job(job.id).await.unwrap();
+    assert_eq!(dead.state, JobState::Failed, "{dead:?}");
     not_mounted_by_agent(&i, &d);
 }
 
