@@ -23,8 +23,10 @@ use crate::store::{DriveRow, RunKind};
 /// Immich's folders always copied, then the optional ones.
 const ALWAYS: [&str; 4] = ["library", "upload", "profile", "backups"];
 
-/// Space kept free on the drive, so the filesystem never fills to the last block.
-const RESERVE_BYTES: u64 = 64 * 1024 * 1024;
+/// Space kept free on the drive, so the filesystem never fills to the last block: 1 % of it,
+/// between these bounds.
+const RESERVE_MIN: u64 = 1024 * 1024;
+const RESERVE_MAX: u64 = 64 * 1024 * 1024;
 
 /// How a run ended, before it is recorded.
 struct Ended {
@@ -126,16 +128,22 @@ async fn attempt(
             return ended;
         }
     };
-    let result = copy(inner, ctx, row, settings, mounted.path(), &mut ended).await;
+    let reserve = mounted.space().map(|(size, _)| size / 100).unwrap_or(RESERVE_MAX).clamp(RESERVE_MIN, RESERVE_MAX);
+    let result = copy(inner, ctx, row, settings, mounted.path(), reserve, &mut ended).await;
     if let Some((size, free)) = mounted.space() {
         ended.free = free;
         let _ = inner.store.set_drive_space(&row.uuid, size, free);
     }
     ctx.progress(ended.run.bytes_total, Some(ended.run.bytes_total), "bytes", &format!("Unmounting {name}"));
-    match mounted.unmount().await {
-        Ok(()) => ended.safe_to_remove = true,
-        Err(e) => tracing::error!(error = %e, "cannot unmount the drive after the backup"),
-    }
+    let unmounted = match mounted.unmount().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot unmount the drive after the backup");
+            false
+        }
+    };
+    // A drive pulled out mid-run is gone already: nothing to announce as removable.
+    ended.safe_to_remove = unmounted && find_device(inner, &row.uuid).await.is_ok();
     match result {
         Ok(()) => ended.run.outcome = BackupOutcome::Succeeded,
         Err(Failure::Cancelled) => {
@@ -145,7 +153,7 @@ async fn attempt(
         }
         Err(Failure::Failed(e)) => ended.run.error = Some(e),
     }
-    if ended.run.outcome == BackupOutcome::Succeeded && !ended.safe_to_remove {
+    if ended.run.outcome == BackupOutcome::Succeeded && !unmounted {
         ended.run.outcome = BackupOutcome::Failed;
         ended.run.error = Some(format!(
             "everything was copied, but {name} could not be unmounted; do not pull it out until it is ejected"
@@ -176,6 +184,7 @@ async fn copy(
     row: &DriveRow,
     settings: &BackupSettings,
     drive: &std::path::Path,
+    reserve_bytes: u64,
     ended: &mut Ended,
 ) -> Result<(), Failure> {
     ctx.progress(0, None, "bytes", "Preparing the database dump, audit log and configuration bundle");
@@ -198,7 +207,7 @@ async fn copy(
         now: Utc::now(),
         threads: 2,
         verify_written: settings.verify_after_backup,
-        reserve_bytes: RESERVE_BYTES,
+        reserve_bytes,
         written_by: inner.config.written_by.clone(),
     };
     let drive_path = drive.to_owned();
