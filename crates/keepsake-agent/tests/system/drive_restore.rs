@@ -290,6 +290,37 @@ async fn a_drive_from_another_appliance_is_browsed_and_restores_the_whole_instan
 }
 
 #[tokio::test]
+async fn the_agents_own_backup_restores_the_whole_instance() {
+    let (mut i, _) = instance().await;
+    // The backup copies Immich's UPLOAD_LOCATION (the agent's --data-dir); here it is the library
+    // dataset, as on the appliance.
+    let data = i.agent.data_dir.clone();
+    run("zfs", &["set", &format!("mountpoint={}", data.display()), &format!("{}/library", i.root)]);
+    i.library = data;
+    let (rows_then, files_then) = (i.db_rows(), files(&i.library));
+    let d = TestDrive::new("own");
+    enroll(&i, &d).await;
+    let job: Job = i
+        .client()
+        .call_json(Method::POST, &format!("/api/v1/drives/{}/backup", d.uuid), Some(&json!({})))
+        .await
+        .unwrap();
+    i.finish(job.id, JobState::Succeeded).await;
+    let top = browse(&i, &d.uuid, "").await;
+    assert!(top.written_by.is_some() && top.entries.iter().any(|e| e.name == "keepsake"), "{top:?}");
+
+    i.psql("DELETE FROM album; INSERT INTO \"user\"(email) VALUES ('eve@example.org')");
+    std::fs::remove_file(i.library.join("upload/anna/IMG_1.jpg")).unwrap();
+    write(&i.library.join("upload/eve/new.jpg"), b"added later");
+    let job = drive_restore(&i, &d.uuid, json!({"scope": "instance", "confirm": "restore"})).await.unwrap();
+    i.finish(job.id, JobState::Succeeded).await;
+    assert_eq!(i.db_rows(), rows_then, "the database rows are back");
+    assert_eq!(files(&i.library), files_then, "the library is back byte for byte");
+    assert!(i.server_running());
+    not_mounted_by_agent(&i, &d);
+}
+
+#[tokio::test]
 async fn a_damaged_dump_on_the_drive_stops_a_restore_before_anything_changes() {
     let (i, keepsake) = instance().await;
     let d = TestDrive::new("baddump");
