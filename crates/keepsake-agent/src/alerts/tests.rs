@@ -216,6 +216,26 @@ fn a_drive_without_a_backup_for_n_days_fires_and_a_backup_resolves_it() {
 }
 
 #[test]
+fn a_drive_is_safe_to_remove_after_its_job_until_it_is_used_again_or_unplugged() {
+    let s = Store::open_in_memory().unwrap();
+    channel(&s, "mail", NotifyOn::Always);
+    let (drive, label) = ("uuid-2".to_owned(), "Red drive".to_owned());
+    let safe = Event::DriveSafeToRemove { drive: drive.clone(), label: label.clone() };
+    assert_eq!(apply(&s, &safe), 1);
+    let a = s.alert(rules::DRIVE_SAFE_TO_REMOVE, &drive).unwrap().unwrap();
+    assert!(a.title.contains("Red drive can be removed"), "{}", a.title);
+    assert_eq!(apply(&s, &safe), 0, "said once");
+    let state = |s: &Store| s.alert(rules::DRIVE_SAFE_TO_REMOVE, &drive).unwrap().unwrap().state;
+    apply(&s, &Event::DriveInUse { drive: drive.clone(), label: label.clone() });
+    assert_eq!(state(&s), keepsake_api::AlertState::Resolved, "in use again");
+    // Fires again after the next job (its message waits for the rule's minimum repeat).
+    apply(&s, &safe);
+    assert_eq!(state(&s), keepsake_api::AlertState::Firing);
+    apply(&s, &Event::DriveUnplugged { drive: drive.clone(), label });
+    assert_eq!(state(&s), keepsake_api::AlertState::Resolved, "unplugged");
+}
+
+#[test]
 fn a_certificate_fires_only_when_caddy_should_have_renewed_it() {
     let s = Store::open_in_memory().unwrap();
     let now = Utc::now();
