@@ -131,7 +131,7 @@ pub(crate) async fn submit(
     let root = drive.path.clone();
     let instance = r.scope == DriveRestoreScope::Instance;
     let uuid_owned = uuid.to_owned();
-    tokio::task::spawn_blocking(move || {
+    let checked = tokio::task::spawn_blocking(move || {
         if keepsake_mirror::summary(&root)?.is_none() {
             return Err(DriveOpError::NotABackup(uuid_owned));
         }
@@ -140,9 +140,9 @@ pub(crate) async fn submit(
         }
         Ok(())
     })
-    .await
-    .map_err(|e| DriveOpError::Failed(format!("reading the drive stopped: {e}")))??;
+    .await;
     drive.close().await;
+    checked.map_err(|e| DriveOpError::Failed(format!("reading the drive stopped: {e}")))??;
     let (d2, rp2, uuid2, req) = (d.clone(), rp.clone(), uuid.to_owned(), r.clone());
     Ok(d.jobs.submit(
         JobKind::DriveRestore { drive: uuid.to_owned() },
@@ -179,6 +179,19 @@ async fn restore(
 ) -> Result<DriveRestoreReport, DriveOpError> {
     ctx.progress(0, None, "steps", "mounting the drive");
     let drive = super::browse::open(d, uuid).await?;
+    let out = restore_from(rp, ctx, &drive, uuid, r).await;
+    // Unmounted in order (waiting for the FUSE server) whatever happened.
+    drive.close().await;
+    out
+}
+
+async fn restore_from(
+    rp: &RestorePoints,
+    ctx: &JobContext,
+    drive: &Opened,
+    uuid: &str,
+    r: &DriveRestoreRequest,
+) -> Result<DriveRestoreReport, DriveOpError> {
     let label = drive.label(uuid);
     let root = drive.path.clone();
     let summary = blocking_read(move || keepsake_mirror::summary(&root))
@@ -191,19 +204,17 @@ async fn restore(
     ));
     let library = rp.library_dir().await?;
     let report = match r.scope {
-        DriveRestoreScope::Files => restore_files(rp, ctx, &drive, &label, &library, &r.paths).await,
+        DriveRestoreScope::Files => restore_files(rp, ctx, drive, &label, &library, &r.paths).await?,
         DriveRestoreScope::Instance => {
             let sources: Vec<String> =
                 summary.sources.iter().filter(|s| IMMICH_SOURCES.contains(&s.as_str())).cloned().collect();
             if sources.is_empty() {
-                Err(DriveOpError::Refused(format!("{label} holds none of Immich's folders")))
-            } else {
-                restore_instance(rp, ctx, &drive, &label, &library, &sources).await
+                return Err(DriveOpError::Refused(format!("{label} holds none of Immich's folders")));
             }
+            restore_instance(rp, ctx, drive, &label, &library, &sources).await?
         }
     };
-    drive.close().await;
-    Ok(DriveRestoreReport { uuid: uuid.to_owned(), scope: r.scope, ..report? })
+    Ok(DriveRestoreReport { uuid: uuid.to_owned(), scope: r.scope, ..report })
 }
 
 async fn pre_point(rp: &RestorePoints, ctx: &JobContext, label: &str) -> Result<String, DriveOpError> {

@@ -48,6 +48,9 @@ impl TestDrive {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(mnt.path())));
         run("umount", &[mnt.path().to_str().unwrap()]);
         wait_unmounted(mnt.path());
+        // exfat-fuse holds the device until its process ends, a moment after the unmount: the
+        // next mount (ours or the agent's) would find it busy.
+        wait_fuse_gone(&self.dev);
         out.unwrap_or_else(|p| std::panic::resume_unwind(p))
     }
 
@@ -85,6 +88,23 @@ impl Drop for TestDrive {
 
 fn nanos() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+}
+
+/// Waits until no exfat-fuse process serves `dev` any more.
+fn wait_fuse_gone(dev: &str) {
+    let serving = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { return false };
+            let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"exfat-fuse") || a.ends_with(b"mount.exfat"))
+                && args.iter().any(|a| *a == dev.as_bytes())
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while serving() {
+        assert!(Instant::now() < deadline, "the exfat-fuse process of {dev} did not exit after the unmount");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn wait_unmounted(dir: &Path) {
