@@ -97,7 +97,7 @@ fn wait_fuse_gone(dev: &str) {
             let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { return false };
             let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
             args.first().is_some_and(|a| a.ends_with(b"exfat-fuse") || a.ends_with(b"mount.exfat"))
-                && args.iter().any(|a| *a == dev.as_bytes())
+                && args.contains(&dev.as_bytes())
         })
     };
     let deadline = Instant::now() + Duration::from_secs(20);
