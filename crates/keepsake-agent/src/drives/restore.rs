@@ -130,13 +130,15 @@ pub(crate) async fn submit(
     let drive = super::browse::open(d, uuid).await?;
     let root = drive.path.clone();
     let instance = r.scope == DriveRestoreScope::Instance;
-    let uuid_owned = uuid.to_owned();
+    let (uuid_owned, paths) = (uuid.to_owned(), r.paths.clone());
     let checked = tokio::task::spawn_blocking(move || {
         if keepsake_mirror::summary(&root)?.is_none() {
             return Err(DriveOpError::NotABackup(uuid_owned));
         }
         if instance {
             newest_dump(&root)?;
+        } else {
+            missing_paths(&root, &paths)?;
         }
         Ok(())
     })
@@ -441,6 +443,24 @@ fn report(pre: Option<String>, done: keepsake_mirror::RestoreReport, dump: Optio
         dump,
         conflicts: done.conflicts.into_iter().take(100).collect(),
     }
+}
+
+/// Refuses chosen paths the drive's backup does not hold (a restore of them would quietly
+/// restore nothing).
+fn missing_paths(drive: &Path, paths: &[String]) -> Result<(), DriveOpError> {
+    let mut tops: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for p in paths {
+        let top = p.split('/').next().unwrap_or_default();
+        if !tops.contains_key(top) {
+            tops.insert(top, keepsake_mirror::files(drive, top)?);
+        }
+        let held = &tops[top];
+        let dir = format!("{p}/");
+        if !held.iter().any(|f| f == p || f.starts_with(&dir)) {
+            return Err(DriveOpError::NotFound(format!("{p:?} in the drive's backup (no such file or folder)")));
+        }
+    }
+    Ok(())
 }
 
 /// The newest database dump in the drive's `keepsake/` folder (as the drive lists it).

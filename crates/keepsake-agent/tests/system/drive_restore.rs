@@ -248,6 +248,10 @@ async fn chosen_files_come_back_from_an_enrolled_drive_and_a_differing_file_is_k
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("restore.bad_path"), "{err:?}");
+    let err = drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["upload/nobody"], "confirm": "restore"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("drive.path_not_found"), "a path the drive lacks is refused: {err:?}");
 
     let job =
         drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["upload"], "confirm": "restore"})).await.unwrap();
@@ -278,6 +282,18 @@ async fn a_drive_from_another_appliance_is_browsed_and_restores_the_whole_instan
     assert_eq!(top.written_by.as_deref(), Some("the-old-box"), "{top:?}");
     let names: Vec<(&str, bool)> = top.entries.iter().map(|e| (e.name.as_str(), e.dir)).collect();
     assert_eq!(names, [("keepsake", true), ("library", true), ("upload", true)], "{top:?}");
+    // A blank drive is no backup, and an unknown filesystem is no drive at all.
+    let blank = TestDrive::new("blank");
+    let err = i
+        .client()
+        .call_json::<DriveFileList>(Method::GET, &format!("/api/v1/drives/{}/files", blank.uuid), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("drive.not_a_backup"), "{err:?}");
+    let err =
+        i.client().call_json::<DriveFileList>(Method::GET, "/api/v1/drives/0000-0000/files", None).await.unwrap_err();
+    assert_eq!(err.code(), Some("drive.not_found"), "{err:?}");
+    not_mounted_by_agent(&i, &blank);
     let anna = browse(&i, &d.uuid, "upload/anna").await;
     assert_eq!((anna.entries[0].name.as_str(), anna.entries[0].size, anna.entries[0].dir), ("IMG_1.jpg", 11, false));
     not_mounted_by_agent(&i, &d);
