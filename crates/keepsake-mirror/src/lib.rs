@@ -265,6 +265,12 @@ pub fn list(drive: &Path, dir: &str) -> Result<Vec<Entry>, MirrorError> {
     info::list(drive, dir)
 }
 
+/// Every file the backup holds under `dir` (original paths, "" = all), from the manifest only, in
+/// one pass.
+pub fn files(drive: &Path, dir: &str) -> Result<Vec<String>, MirrorError> {
+    info::files(drive, dir)
+}
+
 /// What the backup on `drive` holds; None when there is no Keepsake backup on it.
 pub fn summary(drive: &Path) -> Result<Option<DriveSummary>, MirrorError> {
     info::summary(drive)

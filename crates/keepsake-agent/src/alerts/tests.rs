@@ -339,6 +339,30 @@ fn a_crash_fires_and_running_again_resolves_and_updates_and_rebuilds_follow_thei
 }
 
 #[test]
+fn a_check_with_problems_or_cut_short_fires_and_a_clean_check_resolves() {
+    let s = Store::open_in_memory().unwrap();
+    let verified = |problems: u64, error: Option<&str>| Event::DriveVerified {
+        drive: "AB12-CD34".into(),
+        label: "Blue drive".into(),
+        job_id: Some(7),
+        full: true,
+        files_checked: 1200,
+        problems,
+        error: error.map(str::to_owned),
+    };
+    apply(&s, &verified(0, None));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), None, "a clean first check raises nothing");
+    apply(&s, &verified(3, None));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Firing));
+    apply(&s, &verified(0, None));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Resolved));
+    apply(&s, &verified(0, Some("the drive went away during the run")));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Firing));
+    apply(&s, &Event::DriveForgotten { drive: "AB12-CD34".into() });
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Resolved));
+}
+
+#[test]
 fn every_rule_has_a_configuration_and_overrides_stay_in_bounds() {
     let configs: Vec<RuleConfig> = rules::configs(&[]);
     assert_eq!(configs.len(), rules::RULES.len());
