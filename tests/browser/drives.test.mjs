@@ -1,0 +1,234 @@
+// Backup drives end to end, against the real agent and a real exFAT drive: a loop device holding
+// an exFAT image (tests/lab/lab.sh exfat-attach), seen by the real udevd and mounted with
+// exfat-fuse. The owner finds the drive among the plugged-in devices on the Backups page, enrolls
+// it (name, trigger), presses "Back up now", sees the job's live progress and then the success:
+// the age of the last backup, a history row that succeeded, the files really on the drive; then
+// ejects it and the card says it is safe to remove. A viewer sees the drive but no action; an
+// operator may back up but sees no Enroll, Format or Restore, and the agent refuses them.
+//
+// Needs the lab: tests/lab/lab.sh start exfat (it starts udev).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import {
+  apiCall,
+  apiLogin,
+  createOwner,
+  eventually,
+  horizontalOverflow,
+  launchBrowser,
+  newPage,
+  repoRoot,
+  screenshot,
+  startStack,
+} from './harness.mjs';
+
+const OPERATOR = { name: 'oscar', display_name: 'Oscar Operator', password: 'operator password 1', role: 'operator', groups: [] };
+const VIEWER = { name: 'vera', display_name: 'Vera Viewer', password: 'viewer password 12', role: 'viewer', groups: [] };
+const DRIVE_NAME = 'Blue drive in the drawer';
+
+const labSh = path.join(repoRoot, 'tests', 'lab', 'lab.sh');
+const rand = randomBytes(3).toString('hex');
+const imageName = `drivesui-${rand}`;
+const label = `KS${rand}`.toUpperCase().slice(0, 11);
+
+/** Runs a command; returns its stdout, or throws with what it printed. */
+function run(file, args) {
+  const r = spawnSync(file, args, { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) {
+    throw new Error(`${file} ${args.join(' ')} -> exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim()}`);
+  }
+  return r.stdout;
+}
+
+/** Fails naming the lab component that is missing, as every lab test does. */
+function needLab() {
+  if (process.env.KEEPSAKE_LAB_EXFAT !== '1' || process.env.KEEPSAKE_LAB_UDEV !== '1') {
+    throw new Error('the exfat lab component is not started: run tests/lab/lab.sh start exfat (it starts udev too)');
+  }
+}
+
+let stack;
+let browser;
+let owner;
+/** The attached drive: { dev, uuid }. */
+let drive = null;
+let mountCheck = null;
+
+before(async () => {
+  needLab();
+  const [dev, uuid] = run(labSh, ['exfat-attach', imageName, '256', label]).trim().split(/\s+/);
+  assert.ok(dev?.startsWith('/dev/loop') && uuid, `exfat-attach printed a device and a UUID: ${dev} ${uuid}`);
+  drive = { dev, uuid };
+  stack = await startStack();
+  // Something to back up: a few photos and a profile picture, in Immich's folders.
+  const data = path.join(stack.tmp, 'data');
+  for (const dir of ['library/admin/2026/12', 'upload/upload/ab', 'profile/admin']) mkdirSync(path.join(data, dir), { recursive: true });
+  for (let i = 0; i < 40; i++) writeFileSync(path.join(data, 'library/admin/2026/12', `IMG_${1000 + i}.jpg`), randomBytes(512 * 1024));
+  writeFileSync(path.join(data, 'upload/upload/ab', 'pending.heic'), randomBytes(64 * 1024));
+  writeFileSync(path.join(data, 'profile/admin', 'me.jpg'), randomBytes(8 * 1024));
+  browser = await launchBrowser();
+  owner = await createOwner(stack.baseUrl);
+  for (const u of [OPERATOR, VIEWER]) {
+    const r = await apiCall(stack.baseUrl, 'POST', '/api/v1/users', { session: owner, body: u });
+    assert.equal(r.status, 201, r.text);
+  }
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (mountCheck) rmSync(mountCheck, { recursive: true, force: true });
+  if (drive) {
+    const r = spawnSync(labSh, ['exfat-detach', drive.dev], { encoding: 'utf8' });
+    if (r.status !== 0) console.error(`drives cleanup: exfat-detach ${drive.dev}: ${(r.stderr || r.stdout).trim()}`);
+  }
+});
+
+async function drives(session = owner) {
+  const r = await apiCall(stack.baseUrl, 'GET', '/api/v1/drives', { session });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+const card = (page) => page.locator(`[data-testid="drive-card"][data-uuid="${drive.uuid}"]`);
+
+test('drives: enroll a plugged-in drive, back up with live progress, see the history, eject it', async () => {
+  const { page, context, problems } = await newPage(browser, { session: owner });
+  try {
+    await page.goto(`${stack.baseUrl}/`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Backups' }).click();
+    await page.getByRole('heading', { name: 'Backups', level: 1 }).waitFor({ timeout: 15_000 });
+    await page.getByTestId('no-drives').waitFor({ timeout: 15_000 });
+
+    // 1) The drive shows among the plugged-in devices (udev saw the loop device), with Enroll.
+    const row = page.locator(`[data-testid="attached-devices"] [data-uuid="${drive.uuid}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    assert.match((await row.textContent()) ?? '', /exfat/);
+    await screenshot(page, 'drives-attached');
+    await row.getByRole('button', { name: /^Enroll/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Use this drive for backups' });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Name').inputValue(), label, 'the name starts as the drive’s label');
+    // A name is required, and said next to the field.
+    await dialog.getByLabel('Name').fill('');
+    await dialog.getByRole('button', { name: 'Enroll drive' }).click();
+    await dialog.locator('#enroll-name-error').waitFor();
+    await dialog.getByLabel('Name').fill(DRIVE_NAME);
+    await dialog.getByRole('radio', { name: /^Only when I press/ }).check();
+    await dialog.getByRole('button', { name: 'Enroll drive' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 15_000 });
+
+    const c = card(page);
+    await c.waitFor({ timeout: 15_000 });
+    assert.match((await c.getByRole('heading', { level: 2 }).textContent()) ?? '', new RegExp(DRIVE_NAME));
+    assert.equal(await c.getByTestId('drive-trigger').textContent(), 'Only when I press “Back up now”');
+    assert.match((await c.getByTestId('drive-age').textContent()) ?? '', /Never/, 'no backup yet');
+    const enrolled = (await drives()).drives.find((d) => d.uuid === drive.uuid);
+    assert.ok(enrolled, 'the box lists the drive as enrolled');
+    assert.equal(enrolled.name, DRIVE_NAME);
+    assert.equal(enrolled.trigger, 'manual');
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+
+    // 2) Back up now: the job's progress shows while it runs, then the success.
+    await page.evaluate(() => {
+      window.__seen = false;
+      const look = () => {
+        if (document.querySelector('[data-testid="drive-progress"]')) window.__seen = true;
+      };
+      new MutationObserver(look).observe(document.body, { childList: true, subtree: true });
+    });
+    await c.getByRole('button', { name: 'Back up now' }).click();
+    await eventually(async () => (await c.getByTestId('drive-age').getAttribute('data-tone')) === 'ok', {
+      timeoutMs: 300_000,
+      intervalMs: 500,
+      message: 'the card to show a recent successful backup',
+    });
+    assert.equal(await page.evaluate(() => window.__seen), true, 'the live progress was shown while the backup ran');
+    assert.match((await c.getByTestId('drive-age').textContent()) ?? '', /just now|seconds? ago|minutes? ago/);
+    assert.match((await c.getByTestId('drive-space').textContent()) ?? '', /free of/);
+    const after = (await drives()).drives.find((d) => d.uuid === drive.uuid);
+    assert.ok(after.last_success_at, 'the box has a last successful backup');
+    assert.equal(after.last_run?.outcome, 'succeeded', JSON.stringify(after.last_run));
+    assert.ok(after.last_run.files_total >= 42, `the backup holds the photos: ${JSON.stringify(after.last_run)}`);
+
+    // 3) The history lists the run.
+    await c.getByText('History', { exact: true }).click();
+    const history = c.getByTestId('drive-history');
+    await history.locator('tr[data-outcome="succeeded"]').first().waitFor({ timeout: 15_000 });
+    assert.match((await history.textContent()) ?? '', /Copied \d+ files/);
+    await screenshot(page, 'drives-after-backup');
+
+    // 4) Eject: the card says it is safe to remove, and the drive is not mounted any more.
+    const eject = c.getByRole('button', { name: 'Eject' });
+    if ((await eject.count()) > 0) await eject.click();
+    await c.getByTestId('safe-to-remove').waitFor({ timeout: 30_000 });
+    assert.match((await c.getByTestId('safe-to-remove').textContent()) ?? '', /Safe to remove/);
+    const mounts = spawnSync('findmnt', ['-n', '-S', drive.dev], { encoding: 'utf8' });
+    assert.equal(mounts.stdout.trim(), '', `${drive.dev} is not mounted after the eject`);
+
+    // The backup is really on the drive, as plain files any computer reads.
+    mountCheck = mkdtempSync(path.join(os.tmpdir(), 'drivesui-mnt-'));
+    run('mount.exfat-fuse', ['-o', 'ro', drive.dev, mountCheck]);
+    try {
+      const entries = readdirSync(mountCheck);
+      assert.ok(entries.includes('.keepsake'), `the drive has Keepsake's manifest folder: ${entries}`);
+      const photos = spawnSync('find', [mountCheck, '-name', 'IMG_1000.jpg'], { encoding: 'utf8' }).stdout.trim();
+      assert.ok(photos, 'a photo is on the drive');
+    } finally {
+      spawnSync('umount', [mountCheck]);
+    }
+
+    // The page on a phone: no sideways scroll.
+    await page.setViewportSize({ width: 360, height: 740 });
+    const o = await horizontalOverflow(page);
+    assert.ok(o.scrollWidth <= o.clientWidth, `no horizontal scroll at 360px: ${JSON.stringify(o)}`);
+    await screenshot(page, 'drives-phone');
+    assert.deepEqual(problems, [], 'no console errors or failed requests');
+  } finally {
+    await context.close();
+  }
+});
+
+test('drives: a viewer sees the drive and no action; an operator backs up but cannot enroll, format or restore', async () => {
+  for (const [who, user] of [
+    ['viewer', VIEWER],
+    ['operator', OPERATOR],
+  ]) {
+    const session = await apiLogin(stack.baseUrl, user.name, user.password);
+    const { page, context, problems } = await newPage(browser, { session });
+    try {
+      await page.goto(`${stack.baseUrl}/backups`);
+      await page.getByRole('heading', { name: 'Backups', level: 1 }).waitFor({ timeout: 15_000 });
+      const c = card(page);
+      await c.waitFor({ timeout: 15_000 });
+      for (const name of [/^Enroll/, /^Format/, /^Restore/, /^Forget/, /^Settings…/]) {
+        assert.equal(await page.getByRole('button', { name }).count(), 0, `${who}: no ${name} button`);
+      }
+      assert.equal(await page.getByRole('button', { name: 'Save backup settings' }).count(), 0, `${who}: settings are read-only`);
+      const backUp = await c.getByRole('button', { name: 'Back up now' }).count();
+      assert.equal(backUp, who === 'operator' ? 1 : 0, `${who}: Back up now`);
+      await screenshot(page, `drives-${who}`);
+
+      // And the agent, which decides, refuses.
+      const enroll = await apiCall(stack.baseUrl, 'POST', '/api/v1/drives', {
+        session,
+        body: { uuid: drive.uuid, config: { name: 'x', trigger: 'manual' } },
+      });
+      assert.equal(enroll.status, 403, `${who} enroll: ${enroll.status} ${enroll.text}`);
+      const restore = await apiCall(stack.baseUrl, 'POST', `/api/v1/drives/${encodeURIComponent(drive.uuid)}/restore`, {
+        session,
+        body: { scope: 'instance', paths: [], confirm: 'restore' },
+      });
+      assert.equal(restore.status, 403, `${who} restore: ${restore.status} ${restore.text}`);
+      assert.deepEqual(problems, [], `${who}: no console errors or failed requests`);
+    } finally {
+      await context.close();
+    }
+  }
+});
