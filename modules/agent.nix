@@ -154,6 +154,10 @@ in
       # Root gets the `keepsake` CLI (same package as the daemon).
       environment.systemPackages = [ cfg.package ];
 
+      # USB backup drives are exFAT (readable on any computer). The kernel driver
+      # mounts them; exfatprogs formats them (mkfs.exfat) and checks them.
+      boot.supportedFilesystems.exfat = true;
+
       systemd.services.keepsake-agent = {
         description = "Keepsake agent (privileged side of the dashboard)";
         wantedBy = [ "multi-user.target" ];
@@ -175,6 +179,8 @@ in
           pkgs.util-linux
           pkgs.coreutils
           pkgs.git
+          # mkfs.exfat for formatting backup drives (mount, umount, blkid: util-linux).
+          pkgs.exfatprogs
         ]
         ++ lib.optional config.virtualisation.docker.enable config.virtualisation.docker.package
         ++ lib.optional (config.boot.supportedFilesystems.zfs or false) config.boot.zfs.package

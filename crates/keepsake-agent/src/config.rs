@@ -36,6 +36,8 @@ pub struct AgentConfig {
     pub immich_db: crate::restore_points::DatabaseTarget,
     /// Immich's server containers (stopped around a restore).
     pub immich_server_containers: Vec<String>,
+    /// Backup drives: where they are mounted, what is copied, hotplug and schedule.
+    pub drives: crate::drives::DrivesConfig,
 }
 
 impl AgentConfig {

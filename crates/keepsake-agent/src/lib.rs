@@ -18,6 +18,7 @@ pub mod api;
 mod atomic_file;
 pub mod auth;
 pub mod config;
+pub mod drives;
 pub mod events;
 pub mod host;
 pub mod jobs;
@@ -55,6 +56,7 @@ pub struct Agent {
     pub events: Events,
     pub alerts: Arc<Alerts>,
     pub restore_points: Arc<restore_points::RestorePoints>,
+    pub drives: Arc<drives::Drives>,
     pub facilities: Facilities,
     pub started_at: DateTime<Utc>,
 }
@@ -133,6 +135,14 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         stack,
     ));
     restore_points.start();
+    let drives = Arc::new(drives::Drives::new(
+        config.drives.clone(),
+        Arc::clone(&store),
+        Arc::clone(&jobs),
+        vault::Vault::new(Arc::clone(&store), auth.sealer()),
+        events.clone(),
+    ));
+    drives.start();
     let socket = config.socket.clone();
     let agent = Arc::new(Agent {
         config,
@@ -143,6 +153,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         events,
         alerts,
         restore_points,
+        drives,
         facilities,
         started_at: Utc::now(),
     });

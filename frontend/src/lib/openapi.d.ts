@@ -398,6 +398,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/drives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Enrolled backup drives (what each is doing, last runs, free space) and every block device attached */
+        get: operations["drives.list"];
+        put?: never;
+        /** Enroll a plugged-in drive by its filesystem UUID, with its trigger */
+        post: operations["drives.enroll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/format": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Format a device to exFAT (owners and admins; a device holding data needs its typed confirmation; never a system device) */
+        post: operations["drives.format"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What every drive's backup keeps and how it is verified (the passphrase is never returned) */
+        get: operations["drives.settings_get"];
+        /** Change the backup settings every drive shares */
+        put: operations["drives.settings_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a drive's name, trigger and what it copies */
+        put: operations["drives.update"];
+        post?: never;
+        /** Forget a drive (the backup on it stays) */
+        delete: operations["drives.forget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/{uuid}/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Back up to a plugged-in drive now (202: the job; the running one if a backup is already under way) */
+        post: operations["drives.backup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/{uuid}/eject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unmount a drive so it can be pulled out safely */
+        post: operations["drives.eject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/{uuid}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A drive's backup and verification runs, newest first */
+        get: operations["drives.history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1179,6 +1301,39 @@ export interface components {
             /** @description What failed and why, for a person. */
             message: string;
         };
+        /** @description A block device with a filesystem (or none), as udev describes it. */
+        AttachedDevice: {
+            /** @description `usb`, `ata`, `nvme`... when udev knows it. */
+            bus?: string | null;
+            /** @description The kernel's current name (`/dev/sdb1`); changes between plug-ins, so never used to enroll. */
+            device: string;
+            /** @description Enrolled as a backup drive (by its filesystem UUID). */
+            enrolled: boolean;
+            /**
+             * @description What formatting this device needs typed as `confirm` (`erase <label or name>`), when it
+             *     holds data.
+             */
+            format_confirmation?: string | null;
+            fs_label?: string | null;
+            /** @description `exfat`, `vfat`, `ext4`, `ntfs`... (`null`: no filesystem udev recognises). */
+            fs_type?: string | null;
+            /** @description The filesystem's UUID, when it has a filesystem. */
+            fs_uuid?: string | null;
+            /** @description It has a filesystem, so formatting it erases data and needs the typed confirmation. */
+            has_data: boolean;
+            /** @description The maker's model name, when udev knows it. */
+            model?: string | null;
+            /**
+             * Format: uint64
+             * @description Bytes.
+             */
+            size: number;
+            /**
+             * @description Part of the system (mounted elsewhere than Keepsake's drive folder, in a ZFS pool, the boot
+             *     disk): it cannot be formatted or enrolled.
+             */
+            system: boolean;
+        };
         AuditEntry: {
             action: string;
             actor: string;
@@ -1231,6 +1386,107 @@ export interface components {
             /** @description No account exists yet: show the first-run setup page. */
             setup_required: boolean;
             user?: components["schemas"]["Me"] | (null);
+        };
+        /** @description `GET /api/v1/drives/{uuid}/history`. */
+        BackupHistory: {
+            /** @description Newest first (the last 200). */
+            runs: components["schemas"]["BackupRun"][];
+            uuid: string;
+        };
+        /** @description How a backup run ended. */
+        BackupOutcome: ("running" | "succeeded" | "failed" | "cancelled") | "skipped";
+        /** @description The result of a `drive.backup` job. */
+        BackupReport: {
+            /**
+             * Format: uint64
+             * @description Bytes free on the drive afterwards.
+             */
+            free: number;
+            name: string;
+            run: components["schemas"]["BackupRun"];
+            /** @description The drive was unmounted at the end and can be pulled out. */
+            safe_to_remove: boolean;
+            /**
+             * @description Files that could not be copied as they are (a symbolic link, a socket), with why; the first
+             *     100.
+             */
+            skipped: string[];
+            uuid: string;
+        };
+        /** @description One backup (or verification) run to a drive, for its history. */
+        BackupRun: {
+            /** Format: uint64 */
+            bytes_copied: number;
+            /** Format: uint64 */
+            bytes_total: number;
+            /** @description Why it failed or was skipped, in words. */
+            error?: string | null;
+            /**
+             * Format: uint64
+             * @description Copied in this run.
+             */
+            files_copied: number;
+            /**
+             * Format: uint64
+             * @description Deleted at the source, so set aside on the drive (purged after the setting's days).
+             */
+            files_set_aside: number;
+            /**
+             * Format: uint64
+             * @description Files and bytes the backup holds after the run.
+             */
+            files_total: number;
+            /**
+             * Format: uint64
+             * @description Read back and checked this run.
+             */
+            files_verified: number;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /**
+             * Format: int64
+             * @description The job that ran it (`null` for a skipped scheduled run, which starts no job).
+             */
+            job_id?: number | null;
+            outcome: components["schemas"]["BackupOutcome"];
+            /** Format: date-time */
+            started_at: string;
+        };
+        /** @description `GET`/`PUT /api/v1/drives/settings`: what every drive's backup holds and how it is checked. */
+        BackupSettings: {
+            /**
+             * @description The configuration bundle on the drive is encrypted with age to this passphrase (write-only:
+             *     `GET` never returns it; `null` in a `PUT` keeps the one set).
+             */
+            bundle_passphrase?: string | null;
+            /**
+             * @description Whether a passphrase is set (read-only).
+             * @default false
+             */
+            bundle_passphrase_set: boolean;
+            /**
+             * @description Or to this age public key (`age1…`); both may be set.
+             * @default null
+             */
+            bundle_recipient: string | null;
+            /**
+             * Format: uint32
+             * @description Files deleted in Immich stay on the drive, set aside, this many days.
+             */
+            keep_deleted_days: number;
+            /** @description Read back and hash what each run wrote. */
+            verify_after_backup: boolean;
+            verify_depth: components["schemas"]["VerifyDepth"];
+            /**
+             * Format: uint16
+             * @description Verify each plugged-in drive every this many days (`null`: never).
+             */
+            verify_every_days?: number | null;
+            /**
+             * Format: uint8
+             * @description For `sample`: percent of the files.
+             */
+            verify_sample_percent: number;
         };
         /** @description A channel as the agent keeps it (never with its secret). */
         ChannelInfo: {
@@ -1355,6 +1611,160 @@ export interface components {
             point_id: string;
             tables: components["schemas"]["TableRows"][];
         };
+        /** @description An enrolled backup drive. */
+        Drive: {
+            activity: components["schemas"]["DriveActivity"];
+            /** @description Its current device while plugged in. */
+            device?: string | null;
+            /** Format: date-time */
+            enrolled_at: string;
+            /** Format: uint64 */
+            free?: number | null;
+            /**
+             * @description Also copy `encoded-video/` (transcodes, and the videos of motion photos that the database
+             *     tracks).
+             */
+            include_encoded_video: boolean;
+            /** @description Also copy Immich's `thumbs/` (can be rebuilt, but takes hours). */
+            include_thumbs: boolean;
+            /**
+             * Format: int64
+             * @description The job running on it now.
+             */
+            job_id?: number | null;
+            last_run?: components["schemas"]["BackupRun"] | (null);
+            /**
+             * Format: date-time
+             * @description When its last successful backup finished (the "no recent backup" alert counts from here).
+             */
+            last_success_at?: string | null;
+            /**
+             * Format: date-time
+             * @description The last verification and whether it found every file intact.
+             */
+            last_verified_at?: string | null;
+            last_verify_ok?: boolean | null;
+            /** @description The name people gave it ("Blue drive in the drawer"). */
+            name: string;
+            /**
+             * Format: uint8
+             * @description For `schedule`: the hour of the day (the box's local time).
+             */
+            schedule_hour?: number | null;
+            /**
+             * Format: uint64
+             * @description Capacity and free bytes, as last seen (at the last run, or now while plugged in).
+             */
+            size?: number | null;
+            trigger: components["schemas"]["DriveTrigger"];
+            uuid: string;
+        };
+        /** @description What an enrolled drive is doing now. */
+        DriveActivity: ("backing_up" | "verifying" | "restoring") | "absent" | "idle";
+        /**
+         * @description A drive's backup settings, when enrolling it (`POST /api/v1/drives`, with `uuid`) or changing
+         *     them (`PUT /api/v1/drives/{uuid}`).
+         */
+        DriveConfig: {
+            /** @default false */
+            include_encoded_video: boolean;
+            /** @default false */
+            include_thumbs: boolean;
+            name: string;
+            /**
+             * Format: uint8
+             * @description Required for `schedule`.
+             * @default null
+             */
+            schedule_hour: number | null;
+            trigger: components["schemas"]["DriveTrigger"];
+        };
+        /** @description `POST /api/v1/drives`: enroll a plugged-in drive by its filesystem UUID. */
+        DriveEnroll: {
+            config: components["schemas"]["DriveConfig"];
+            uuid: string;
+        };
+        /** @description `POST /api/v1/drives/format`: make a new exFAT filesystem on a device (a job). */
+        DriveFormat: {
+            /**
+             * @description The device's `format_confirmation`, typed, when it holds data.
+             * @default null
+             */
+            confirm: string | null;
+            /** @description The device as listed (`/dev/sdb1`). */
+            device: string;
+            /**
+             * @description Enroll the new filesystem at once with these settings.
+             * @default null
+             */
+            enroll: components["schemas"]["DriveConfig"] | (null);
+            /**
+             * @description The filesystem UUID the person saw listed for it, if it had one: the format is refused if
+             *     the device now holds another (it was swapped meanwhile).
+             * @default null
+             */
+            expect_uuid: string | null;
+            /** @description The new filesystem's label (exFAT allows 11 characters). */
+            label: string;
+        };
+        /** @description The result of a `drive.format` job. */
+        DriveFormatReport: {
+            device: string;
+            enrolled: boolean;
+            label: string;
+            /** @description The new filesystem's UUID. */
+            uuid: string;
+        };
+        /** @description `GET /api/v1/drives`. */
+        DriveList: {
+            /** @description Every block device the box sees now (enrolled or not). */
+            attached: components["schemas"]["AttachedDevice"][];
+            drives: components["schemas"]["Drive"][];
+            /** @description Problems listing devices (udev not running...), in words. */
+            warnings: string[];
+        };
+        /** @description What a verification found wrong with one file. */
+        DriveProblem: {
+            /** @description The file's original path (`library/…`). */
+            path: string;
+            /** @description `missing`, `size_differs`, `hash_differs` or `unreadable: …`. */
+            problem: string;
+        };
+        /** @description The result of a `drive.restore` job. */
+        DriveRestoreReport: {
+            /** Format: uint64 */
+            bytes_restored: number;
+            /** @description The database dump loaded (for `instance`). */
+            dump?: string | null;
+            /** Format: uint64 */
+            files_restored: number;
+            /**
+             * Format: uint64
+             * @description Files already present with the same content.
+             */
+            files_unchanged: number;
+            /** @description The restore point made first, which undoes this. */
+            pre_point_id?: string | null;
+            scope: components["schemas"]["DriveRestoreScope"];
+            uuid: string;
+        };
+        /** @description What a restore from a drive brings back. */
+        DriveRestoreScope: "instance" | "files";
+        /** @description How backups to a drive start. */
+        DriveTrigger: "plug_in" | "schedule" | "manual";
+        /** @description The result of a `drive.verify` job. */
+        DriveVerifyReport: {
+            /** Format: uint64 */
+            bytes_checked: number;
+            /** Format: uint64 */
+            files_checked: number;
+            full: boolean;
+            /** Format: uint64 */
+            problem_count: number;
+            /** @description The first 100 problems. */
+            problems: components["schemas"]["DriveProblem"][];
+            uuid: string;
+        };
         /** @description What the agent knows of one facility. */
         Facility: {
             /** @description One sentence on what was found, or what failed and why. */
@@ -1477,6 +1887,22 @@ export interface components {
             /** @enum {string} */
             kind: "restore_point.drill";
             report: components["schemas"]["DrillReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.backup";
+            report: components["schemas"]["BackupReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.verify";
+            report: components["schemas"]["DriveVerifyReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.restore";
+            report: components["schemas"]["DriveRestoreReport"];
+        } | {
+            /** @enum {string} */
+            kind: "drive.format";
+            report: components["schemas"]["DriveFormatReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -2062,6 +2488,8 @@ export interface components {
             groups?: number[] | null;
             role?: components["schemas"]["Role"] | (null);
         };
+        /** @description How much of a drive a periodic verification reads back. */
+        VerifyDepth: "sample" | "full";
     };
     responses: never;
     parameters: never;
@@ -2334,7 +2762,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                rule: "backup.failed" | "backup.overdue" | "restore_drill.failed" | "zfs.pool_unhealthy" | "zfs.device_errors" | "zfs.space_low" | "container.crashed" | "container.restart_loop" | "container.unhealthy" | "immich.update_available" | "tls.certificate_expiring" | "auth.login_spike" | "auth.account_backoff" | "nixos.rebuild_failed";
+                rule: "backup.failed" | "backup.overdue" | "drive.safe_to_remove" | "restore_drill.failed" | "zfs.pool_unhealthy" | "zfs.device_errors" | "zfs.space_low" | "container.crashed" | "container.restart_loop" | "container.unhealthy" | "immich.update_available" | "tls.certificate_expiring" | "auth.login_spike" | "auth.account_backoff" | "nixos.rebuild_failed";
             };
             cookie?: never;
         };
@@ -2928,6 +3356,336 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuthState"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Enrolled backup drives (what each is doing, last runs, free space) and every block device attached */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveList"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DriveEnroll"];
+            };
+        };
+        responses: {
+            /** @description Enroll a plugged-in drive by its filesystem UUID, with its trigger */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Drive"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.format": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DriveFormat"];
+            };
+        };
+        responses: {
+            /** @description Format a device to exFAT (owners and admins; a device holding data needs its typed confirmation; never a system device) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.settings_get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What every drive's backup keeps and how it is verified (the passphrase is never returned) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupSettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.settings_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackupSettings"];
+            };
+        };
+        responses: {
+            /** @description Change the backup settings every drive shares */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupSettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DriveConfig"];
+            };
+        };
+        responses: {
+            /** @description Change a drive's name, trigger and what it copies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Drive"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.forget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Forget a drive (the backup on it stays) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoParams"];
+            };
+        };
+        responses: {
+            /** @description Back up to a plugged-in drive now (202: the job; the running one if a backup is already under way) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.eject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoParams"];
+            };
+        };
+        responses: {
+            /** @description Unmount a drive so it can be pulled out safely */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A drive's backup and verification runs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupHistory"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

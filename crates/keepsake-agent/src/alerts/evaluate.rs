@@ -110,7 +110,8 @@ fn is_firing(tx: &Tx<'_>, rule: &str, subject: &str) -> Result<bool> {
 pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTime<Utc>) -> Result<Vec<Observation>> {
     use rules::{
         ACCOUNT_BACKOFF, BACKUP_FAILED, BACKUP_OVERDUE, CONTAINER_CRASHED, CONTAINER_RESTART_LOOP, CONTAINER_UNHEALTHY,
-        DEVICE_ERRORS, DRILL_FAILED, LOGIN_SPIKE, POOL_UNHEALTHY, REBUILD_FAILED, SPACE_LOW, UPDATE_AVAILABLE,
+        DEVICE_ERRORS, DRILL_FAILED, DRIVE_SAFE_TO_REMOVE, LOGIN_SPIKE, POOL_UNHEALTHY, REBUILD_FAILED, SPACE_LOW,
+        UPDATE_AVAILABLE,
     };
     let obs = match event {
         Event::JobFinished { .. } | Event::FacilityChanged { .. } => vec![],
@@ -246,7 +247,11 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
         }
         Event::DriveForgotten { drive } => {
             tx.delete_fact(FACT_DRIVE, drive)?;
-            vec![Observation::resolved(BACKUP_FAILED, drive), Observation::resolved(BACKUP_OVERDUE, drive)]
+            vec![
+                Observation::resolved(BACKUP_FAILED, drive),
+                Observation::resolved(BACKUP_OVERDUE, drive),
+                Observation::resolved(DRIVE_SAFE_TO_REMOVE, drive),
+            ]
         }
         Event::BackupFinished { drive, label, job_id, ok, error } => {
             tx.add_sample(SAMPLE_BACKUP, drive, *ok)?;
@@ -285,6 +290,14 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
             }
             out
         }
+        Event::DriveInUse { drive, .. } => vec![Observation::resolved(DRIVE_SAFE_TO_REMOVE, drive)],
+        Event::DriveSafeToRemove { drive, label } => vec![Observation::firing(
+            DRIVE_SAFE_TO_REMOVE,
+            drive,
+            format!("{label} can be removed"),
+            format!("The drive {label} was unmounted; it is safe to unplug it now."),
+            vec![("Drive".into(), label.clone())],
+        )],
         Event::RestoreDrillFinished { job_id, ok, error } => vec![
             Observation::either(
                 !ok,

@@ -36,6 +36,7 @@ pub struct Rule {
 
 pub const BACKUP_FAILED: &str = "backup.failed";
 pub const BACKUP_OVERDUE: &str = "backup.overdue";
+pub const DRIVE_SAFE_TO_REMOVE: &str = "drive.safe_to_remove";
 pub const DRILL_FAILED: &str = "restore_drill.failed";
 pub const POOL_UNHEALTHY: &str = "zfs.pool_unhealthy";
 pub const DEVICE_ERRORS: &str = "zfs.device_errors";
@@ -72,6 +73,17 @@ pub const RULES: &[Rule] = &[
         meaning: "Photos added since the last backup exist only on the appliance.",
         todo: "Plug the backup drive in; the backup starts by itself. If it does not, see the Backups page.",
         resolved: "The drive has a recent backup again.",
+    },
+    Rule {
+        id: DRIVE_SAFE_TO_REMOVE,
+        title: "A backup drive can be removed",
+        description: "A backup or verification on a drive ended and the drive was unmounted.",
+        severity: Severity::Info,
+        threshold: None,
+        help: None,
+        meaning: "Nothing is wrong: the drive is no longer in use and nothing is lost by pulling it out.",
+        todo: "Unplug the drive and keep it somewhere safe, away from the appliance.",
+        resolved: "The drive is in use again (a backup or verification started).",
     },
     Rule {
         id: DRILL_FAILED,

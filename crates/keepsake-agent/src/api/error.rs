@@ -186,3 +186,22 @@ impl From<crate::restore_points::RestoreError> for ApiError {
         }
     }
 }
+
+impl From<crate::drives::DriveError> for ApiError {
+    fn from(e: crate::drives::DriveError) -> ApiError {
+        use crate::drives::DriveError as E;
+        let code = e.code();
+        match e {
+            E::Store(e) => e.into(),
+            E::Jobs(e) => e.into(),
+            E::Secrets(e) => crate::auth::AuthError::from(e).into(),
+            E::NotEnrolled(_) => ApiError::new(StatusCode::NOT_FOUND, code, e.to_string()),
+            E::Refused(_) | E::Confirm { .. } | E::System(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+            }
+            E::Busy(_) | E::Absent(_) => ApiError::new(StatusCode::CONFLICT, code, e.to_string()),
+            E::Udev(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string()),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string()),
+        }
+    }
+}

@@ -14,7 +14,7 @@ use keepsake_api::paths::*;
 
 use super::contract::{JobEvents, JsonOrCsv, NoBody, NoQuery, Route, WithCookie};
 use super::{
-    account, alerts, audit, groups, host, jobs, password_reset, restore_points as rp, session, settings, users,
+    account, alerts, audit, drives, groups, host, jobs, password_reset, restore_points as rp, session, settings, users,
 };
 use crate::auth::Permission;
 
@@ -102,6 +102,16 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET RESTORE_POINT_FILES, "restore_points.files", RestoreRun, w::RestoreFilesQuery, NoBody => 200 w::RestoreFileList, rp::files, "A folder of a point's library snapshot, to choose files to restore"),
         route!(POST RESTORE_POINT_PLAN, "restore_points.plan", RestoreRun, NoQuery, w::RestoreRequest => 200 w::RestorePlan, rp::plan, "What a restore would do: its impact, warnings and the phrase to type to confirm. Changes nothing"),
         route!(POST RESTORE_POINT_RESTORE, "restore_points.restore", RestoreRun, NoQuery, w::RestoreRequest => 202 w::Job, rp::restore, "Restore from a point after making a pre-restore point (needs the plan's confirmation phrase)"),
+        route!(GET DRIVES, "drives.list", BackupsView, NoQuery, NoBody => 200 w::DriveList, drives::list, "Enrolled backup drives (what each is doing, last runs, free space) and every block device attached"),
+        route!(POST DRIVES, "drives.enroll", DrivesManage, NoQuery, w::DriveEnroll => 201 w::Drive, drives::enroll, "Enroll a plugged-in drive by its filesystem UUID, with its trigger"),
+        route!(POST DRIVES_FORMAT, "drives.format", DrivesFormat, NoQuery, w::DriveFormat => 202 w::Job, drives::format, "Format a device to exFAT (owners and admins; a device holding data needs its typed confirmation; never a system device)"),
+        route!(GET DRIVES_SETTINGS, "drives.settings_get", BackupsView, NoQuery, NoBody => 200 w::BackupSettings, drives::settings, "What every drive's backup keeps and how it is verified (the passphrase is never returned)"),
+        route!(PUT DRIVES_SETTINGS, "drives.settings_set", DrivesManage, NoQuery, w::BackupSettings => 200 w::BackupSettings, drives::set_settings, "Change the backup settings every drive shares"),
+        route!(PUT DRIVE, "drives.update", DrivesManage, NoQuery, w::DriveConfig => 200 w::Drive, drives::update, "Change a drive's name, trigger and what it copies"),
+        route!(DELETE DRIVE, "drives.forget", DrivesManage, NoQuery, NoBody => 200 w::Done, drives::forget, "Forget a drive (the backup on it stays)"),
+        route!(GET DRIVE_HISTORY, "drives.history", BackupsView, NoQuery, NoBody => 200 w::BackupHistory, drives::history, "A drive's backup and verification runs, newest first"),
+        route!(POST DRIVE_BACKUP, "drives.backup", DrivesManage, NoQuery, w::NoParams => 202 w::Job, drives::backup, "Back up to a plugged-in drive now (202: the job; the running one if a backup is already under way)"),
+        route!(POST DRIVE_EJECT, "drives.eject", DrivesManage, NoQuery, w::NoParams => 200 w::Done, drives::eject, "Unmount a drive so it can be pulled out safely"),
         route!(POST INSTANCE_RESET, "instance.reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::reset, "Owners only: empty Immich (library and database) after a pre-reset point; confirm with `reset everything`"),
         route!(POST INSTANCE_RESET_UNDO, "instance.undo_reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::undo_reset, "Owners only: bring back what a reset emptied, from its pre-reset point; confirm with `undo reset`"),
     ]

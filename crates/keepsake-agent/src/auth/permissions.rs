@@ -54,6 +54,8 @@ permissions! {
     RestoreRun => "restore.run", "restore";
     BackupsView => "backups.view", "backups and drives";
     BackupsManage => "backups.manage", "backups and drives";
+    DrivesManage => "drives.manage", "backups and drives";
+    DrivesFormat => "drives.format", "backups and drives";
     UsersView => "users.view", "users";
     UsersManage => "users.manage", "users";
     AuditView => "audit.view", "audit";

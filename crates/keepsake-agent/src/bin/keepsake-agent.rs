@@ -85,6 +85,24 @@ struct Args {
     /// Immich's server container, stopped around a restore (repeatable).
     #[arg(long = "immich-server-container", default_value = "immich_server")]
     immich_server_containers: Vec<String>,
+    /// Where backup drives are mounted, each at DRIVES_DIR/<filesystem UUID>.
+    #[arg(long, default_value = "/run/keepsake/drives")]
+    drives_dir: PathBuf,
+    /// Do not follow udev (plugged-in drives then start no backup by themselves).
+    #[arg(long)]
+    no_drive_hotplug: bool,
+    /// Seconds between looks at the drive schedule (daily backups, periodic verification).
+    #[arg(long, default_value_t = 60)]
+    drive_schedule_tick_secs: u64,
+}
+
+/// This box's name, recorded on each backup drive (so a drive says which appliance wrote it).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "keepsake".into())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -93,12 +111,13 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     let args = Args::parse();
+    let points_dir = args.restore_points_dir.clone().unwrap_or_else(|| args.state_dir.join("restore-points"));
     let config = AgentConfig {
         web_uid: resolve_uid(&args.web_user).context("--web-user")?,
         socket_gid: Some(resolve_gid(&args.socket_group).context("--socket-group")?),
         socket: args.socket,
         state_dir: args.state_dir.clone(),
-        data_dir: args.data_dir,
+        data_dir: args.data_dir.clone(),
         docker_host: args.docker_host,
         systemd_bus: args.systemd_bus,
         probe_timeout: Duration::from_secs(args.probe_timeout.max(1)),
@@ -110,8 +129,8 @@ fn main() -> anyhow::Result<()> {
         certificate_check: Duration::from_secs(args.certificate_check_secs),
         restore_points: keepsake_agent::restore_points::RestorePointsConfig {
             zfs_root: args.zfs_root,
-            points_dir: args.restore_points_dir.unwrap_or_else(|| args.state_dir.join("restore-points")),
-            config_files: args.config_files,
+            points_dir: points_dir.clone(),
+            config_files: args.config_files.clone(),
         },
         immich_db: keepsake_agent::restore_points::DatabaseTarget {
             container: args.immich_db_container,
@@ -119,6 +138,16 @@ fn main() -> anyhow::Result<()> {
             database: args.immich_db_name,
         },
         immich_server_containers: args.immich_server_containers,
+        drives: keepsake_agent::drives::DrivesConfig {
+            drives_dir: args.drives_dir,
+            upload_location: args.data_dir.clone(),
+            staging_dir: args.state_dir.join("drive-staging"),
+            points_dir: points_dir.clone(),
+            config_files: args.config_files.clone(),
+            hotplug: !args.no_drive_hotplug,
+            schedule_tick: Duration::from_secs(args.drive_schedule_tick_secs.max(1)),
+            written_by: host_name(),
+        },
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(keepsake_agent::run(config, shutdown_signal()))?;

@@ -55,6 +55,10 @@ pub enum Event {
     DriveForgotten { drive: String },
     /// A backup to a drive ended.
     BackupFinished { drive: String, label: String, job_id: Option<i64>, ok: bool, error: Option<String> },
+    /// A backup or verification started on a drive: it must not be pulled out now.
+    DriveInUse { drive: String, label: String },
+    /// A drive was unmounted after a job and can be pulled out.
+    DriveSafeToRemove { drive: String, label: String },
     /// A restore drill (a test restore into scratch space) ended.
     RestoreDrillFinished { job_id: Option<i64>, ok: bool, error: Option<String> },
     /// A restore point was made and verified.
@@ -90,6 +94,8 @@ impl Event {
             Event::DriveEnrolled { .. } => "drive_enrolled",
             Event::DriveForgotten { .. } => "drive_forgotten",
             Event::BackupFinished { .. } => "backup_finished",
+            Event::DriveInUse { .. } => "drive_in_use",
+            Event::DriveSafeToRemove { .. } => "drive_safe_to_remove",
             Event::RestoreDrillFinished { .. } => "restore_drill_finished",
             Event::RestorePointCreated { .. } => "restore_point_created",
             Event::UpdateAvailable { .. } => "update_available",

@@ -13,7 +13,7 @@
 //! polls ZFS pool health and dataset space, [`container_watch`] follows the Docker engine's events,
 //! [`cert_watch`] reads the validity dates of the certificates Caddy serves.
 
-mod blocking;
+pub(crate) mod blocking;
 pub mod cert_watch;
 pub(crate) mod command;
 pub mod container_watch;

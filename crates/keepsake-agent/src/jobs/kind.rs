@@ -26,6 +26,15 @@ pub enum JobKind {
     UndoReset,
     /// Load the latest dump into a throwaway database and check it.
     RestoreDrill,
+    /// Mirror the library, the latest dump, the audit log and the configuration bundle onto an
+    /// enrolled drive (by filesystem UUID).
+    DriveBackup { drive: String },
+    /// Read a drive's backup back and check it against its manifest.
+    DriveVerify { drive: String },
+    /// Bring files or the whole instance back from a drive.
+    DriveRestore { drive: String },
+    /// Make a new exFAT filesystem on a device (by its current `/dev` name).
+    DriveFormat { device: String },
 }
 
 /// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
@@ -71,6 +80,10 @@ impl JobKind {
             JobKind::Reset => "instance.reset",
             JobKind::UndoReset => "instance.undo_reset",
             JobKind::RestoreDrill => "restore_point.drill",
+            JobKind::DriveBackup { .. } => "drive.backup",
+            JobKind::DriveVerify { .. } => "drive.verify",
+            JobKind::DriveRestore { .. } => "drive.restore",
+            JobKind::DriveFormat { .. } => "drive.format",
         }
     }
 
@@ -85,6 +98,10 @@ impl JobKind {
             "instance.reset" => Some(JobKind::Reset),
             "instance.undo_reset" => Some(JobKind::UndoReset),
             "restore_point.drill" => Some(JobKind::RestoreDrill),
+            "drive.backup" => Some(JobKind::DriveBackup { drive: target?.to_owned() }),
+            "drive.verify" => Some(JobKind::DriveVerify { drive: target?.to_owned() }),
+            "drive.restore" => Some(JobKind::DriveRestore { drive: target?.to_owned() }),
+            "drive.format" => Some(JobKind::DriveFormat { device: target?.to_owned() }),
             _ => None,
         }
     }
@@ -95,6 +112,10 @@ impl JobKind {
             JobKind::HostSelfCheck | JobKind::Reset | JobKind::UndoReset | JobKind::RestoreDrill => None,
             JobKind::RestorePointCreate { kind } => Some(kind.as_str().to_owned()),
             JobKind::Restore { point } => Some(point.clone()),
+            JobKind::DriveBackup { drive } | JobKind::DriveVerify { drive } | JobKind::DriveRestore { drive } => {
+                Some(drive.clone())
+            }
+            JobKind::DriveFormat { device } => Some(device.clone()),
         }
     }
 
@@ -119,6 +140,26 @@ impl JobKind {
             ],
             // Reads a dump (which must not be pruned meanwhile) into a database of its own.
             JobKind::RestoreDrill => vec![Lock::shared(Resource::RestorePoints), Lock::shared(Resource::Database)],
+            // Writes one drive; reads the library and the latest point's dump, which a restore
+            // must not replace (nor retention prune) meanwhile: the shared locks keep a restore
+            // and a backup from overlapping.
+            JobKind::DriveBackup { drive } => vec![
+                Lock::exclusive(Resource::Drive(drive.clone())),
+                Lock::shared(Resource::Library),
+                Lock::shared(Resource::RestorePoints),
+            ],
+            // Only reads the drive, but mounts and unmounts it: nobody else may use it meanwhile.
+            JobKind::DriveVerify { drive } => vec![Lock::exclusive(Resource::Drive(drive.clone()))],
+            // Everything Immich is may be replaced, from the drive.
+            JobKind::DriveRestore { drive } => vec![
+                Lock::exclusive(Resource::Drive(drive.clone())),
+                Lock::exclusive(Resource::RestorePoints),
+                Lock::exclusive(Resource::Database),
+                Lock::exclusive(Resource::Library),
+                Lock::exclusive(Resource::Stack),
+            ],
+            // Keyed by the device: two formats of one device never run together.
+            JobKind::DriveFormat { device } => vec![Lock::exclusive(Resource::Drive(device.clone()))],
         }
     }
 
@@ -132,7 +173,11 @@ impl JobKind {
             | JobKind::Restore { .. }
             | JobKind::Reset
             | JobKind::UndoReset
-            | JobKind::RestoreDrill => Cancel::Checkpoint,
+            | JobKind::RestoreDrill
+            | JobKind::DriveBackup { .. }
+            | JobKind::DriveVerify { .. }
+            | JobKind::DriveRestore { .. }
+            | JobKind::DriveFormat { .. } => Cancel::Checkpoint,
         }
     }
 
@@ -150,6 +195,17 @@ impl JobKind {
             ),
             JobKind::Restore { .. } | JobKind::Reset | JobKind::UndoReset => Verdict::Failed(
                 "interrupted: the agent stopped during this job. Immich was started again; if things look wrong, restore the pre-restore point this job made (see its log)".into(),
+            ),
+            // Every file on a drive is written under a temporary name and renamed, so a cut-off
+            // run leaves nothing half-written visible; the next run continues.
+            JobKind::DriveBackup { .. } | JobKind::DriveVerify { .. } => Verdict::Failed(
+                "interrupted: the agent stopped during this job; the drive holds no partial files. Run it again (or plug the drive in again)".into(),
+            ),
+            JobKind::DriveRestore { .. } => Verdict::Failed(
+                "interrupted: the agent stopped during this restore; files already restored stay, none is half-written. Run the restore again".into(),
+            ),
+            JobKind::DriveFormat { .. } => Verdict::Failed(
+                "interrupted: the agent stopped while formatting; the drive's filesystem may be incomplete. Format it again".into(),
             ),
         }
     }

@@ -396,9 +396,9 @@ async fn reconciling_follows_the_kinds_verdict() {
 #[tokio::test]
 async fn a_job_of_an_unknown_kind_is_failed_naming_the_kind() {
     let s = store();
-    let j = s.insert_job("drive.backup", Some("uuid-a"), "t").unwrap();
+    let j = s.insert_job("drive.teleport", Some("uuid-a"), "t").unwrap();
     JobManager::start(Arc::clone(&s), Events::new(Arc::clone(&s)), &mut |_, _| None).unwrap();
     let j = s.job(j.id).unwrap().unwrap();
     assert_eq!(j.state, JobState::Failed);
-    assert!(j.error.unwrap().contains("drive.backup"));
+    assert!(j.error.unwrap().contains("drive.teleport"));
 }

@@ -28,7 +28,7 @@ mod drill;
 mod listing;
 mod recover;
 mod restore;
-mod schedule;
+pub(crate) mod schedule;
 pub mod stack;
 pub mod sync;
 pub mod zfs;

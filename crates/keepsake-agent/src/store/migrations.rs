@@ -311,6 +311,39 @@ pub(super) const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL
     );
     "#,
+    // 8: USB backup drives (enrolled by filesystem UUID) and the history of their backup and
+    // verification runs (a skipped scheduled run has no job).
+    r#"
+    CREATE TABLE drives (
+        uuid                  TEXT PRIMARY KEY,
+        name                  TEXT NOT NULL,
+        trigger               TEXT NOT NULL CHECK (trigger IN ('plug_in','schedule','manual')),
+        schedule_hour         INTEGER,
+        include_thumbs        INTEGER NOT NULL DEFAULT 0,
+        include_encoded_video INTEGER NOT NULL DEFAULT 0,
+        enrolled_at           TEXT NOT NULL,
+        size                  INTEGER,
+        free                  INTEGER
+    );
+
+    CREATE TABLE drive_runs (
+        id              INTEGER PRIMARY KEY,
+        uuid            TEXT NOT NULL REFERENCES drives(uuid) ON DELETE CASCADE,
+        job_id          INTEGER,
+        kind            TEXT NOT NULL CHECK (kind IN ('backup','verify')),
+        started_at      TEXT NOT NULL,
+        finished_at     TEXT,
+        outcome         TEXT NOT NULL CHECK (outcome IN ('running','succeeded','failed','cancelled','skipped')),
+        files_total     INTEGER NOT NULL DEFAULT 0,
+        bytes_total     INTEGER NOT NULL DEFAULT 0,
+        files_copied    INTEGER NOT NULL DEFAULT 0,
+        bytes_copied    INTEGER NOT NULL DEFAULT 0,
+        files_set_aside INTEGER NOT NULL DEFAULT 0,
+        files_verified  INTEGER NOT NULL DEFAULT 0,
+        error           TEXT
+    );
+    CREATE INDEX drive_runs_by_drive ON drive_runs(uuid, kind, started_at);
+    "#,
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {

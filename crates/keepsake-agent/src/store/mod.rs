@@ -27,6 +27,7 @@ macro_rules! in_own_transaction {
 
 mod alerts;
 mod audit;
+mod drives;
 mod identity;
 mod jobs;
 mod migrations;
@@ -43,6 +44,7 @@ use rusqlite::Connection;
 
 pub use alerts::{AlertRow, ChannelRow, DeliveryState, HistoryRow, NotificationRow, ResetRow, RuleOverride};
 pub use audit::{AuditEntry, AuditFilter, AuditHead, AuditVerdict, NewAudit};
+pub use drives::{DriveRow, RunKind, RunRow};
 pub use identity::{FailureRecord, GroupRow, PasskeyRow, SessionRow, UserRow};
 pub use jobs::{Checkpoint, JobFilter, Unfinished};
 pub use outbox::Delivered;

@@ -10,6 +10,7 @@ mod audit;
 mod cert_watch;
 mod container_watch;
 mod contract;
+mod drives;
 mod hung_fs;
 mod identity;
 mod jobs;
