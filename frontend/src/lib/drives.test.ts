@@ -268,12 +268,14 @@ describe('drive facts', () => {
 });
 
 describe('rights', () => {
-  it('lets a viewer only look, an operator run backups, an admin do everything', () => {
+  it('follows the route table: viewers and operators look, drive managers run, restore and format apart', () => {
     const viewer = driveRights(['backups.view']);
     expect(viewer).toEqual({ view: true, run: false, manage: false, format: false, restore: false });
     const operator = driveRights(['backups.view', 'backups.manage', 'restore_points.manage']);
-    expect(operator).toEqual({ view: true, run: true, manage: false, format: false, restore: false });
-    const admin = driveRights(['backups.view', 'backups.manage', 'host.settings', 'restore.run']);
+    expect(operator).toEqual({ view: true, run: false, manage: false, format: false, restore: false });
+    const manager = driveRights(['backups.view', 'drives.manage']);
+    expect(manager).toEqual({ view: true, run: true, manage: true, format: false, restore: false });
+    const admin = driveRights(['backups.view', 'backups.manage', 'drives.manage', 'drives.format', 'restore.run']);
     expect(admin).toEqual({ view: true, run: true, manage: true, format: true, restore: true });
   });
 });
@@ -377,6 +379,7 @@ describe('backup settings', () => {
         verify_sample_percent: 5,
         bundle_passphrase: null,
         bundle_recipient: null,
+        bundle_passphrase_set: true,
       },
     });
   });

@@ -34,7 +34,7 @@ export const DRIVE_JOB_KINDS: readonly string[] = Object.values(DRIVE_JOB);
 export interface DriveRights {
   /** See drives, devices, history and settings. */
   view: boolean;
-  /** Back up, check, eject, stop a run. */
+  /** Back up, check, eject. */
   run: boolean;
   /** Enroll drives, change their settings, forget them, change the backup settings. */
   manage: boolean;
@@ -45,14 +45,15 @@ export interface DriveRights {
 }
 
 /**
- * The permissions behind each action. Running backups is day-to-day work (operators); choosing
- * which drives hold the family's photos, erasing a drive and restoring are an admin's.
+ * The permissions behind each action, as the agent's route table declares them: looking needs
+ * `backups.view`; backing up, checking, ejecting and choosing drives `drives.manage`; erasing a
+ * drive `drives.format`; browsing and restoring `restore.run` (owners and admins by default).
  */
 export const DRIVE_PERMISSION = {
   view: 'backups.view',
-  run: 'backups.manage',
-  manage: 'host.settings',
-  format: 'host.settings',
+  run: 'drives.manage',
+  manage: 'drives.manage',
+  format: 'drives.format',
   restore: 'restore.run',
 } as const satisfies Record<keyof DriveRights, string>;
 
@@ -348,7 +349,7 @@ export function driveRestoreReport(job: Job | null | undefined): DriveRestoreRep
 }
 
 /** The drive a job works on: its target is the UUID. */
-export function jobForDrive(jobs: readonly Job[], uuid: string, jobId: number | null): Job | null {
+export function jobForDrive(jobs: readonly Job[], uuid: string, jobId: number | null | undefined): Job | null {
   if (jobId != null) {
     const byId = jobs.find((j) => j.id === jobId);
     if (byId) return byId;
@@ -469,6 +470,8 @@ export interface BackupSettingsDraft {
   verify_sample_percent: number | string;
   /** Blank keeps the one set. */
   passphrase: string;
+  /** Whether one is set (sent back as it came; the box ignores it). */
+  passphrase_set: boolean;
   recipient: string;
 }
 
@@ -482,6 +485,7 @@ export function settingsDraft(s: BackupSettings): BackupSettingsDraft {
     verify_depth: s.verify_depth,
     verify_sample_percent: s.verify_sample_percent,
     passphrase: '',
+    passphrase_set: s.bundle_passphrase_set ?? false,
     recipient: s.bundle_recipient ?? '',
   };
 }
@@ -524,6 +528,7 @@ export function checkBackupSettings(
       verify_sample_percent: pct!,
       bundle_passphrase: pass ? pass : null,
       bundle_recipient: recipient || null,
+      bundle_passphrase_set: d.passphrase_set,
     },
   };
 }
