@@ -18,6 +18,7 @@ import {
   labelError,
   liveLine,
   restoreReady,
+  restoreSourceOf,
   runSummary,
   settingsDraft,
   Throughput,
@@ -339,6 +340,14 @@ describe('enrolling and formatting', () => {
 });
 
 describe('restoring', () => {
+  it('reads plugged-in exFAT drives, also from another appliance, never the box’s own disks', () => {
+    expect(restoreSourceOf(device())).toEqual({ uuid: 'ABCD-1234', name: 'PHOTOS' });
+    expect(restoreSourceOf(device({ fs_label: null, model: null }))).toEqual({ uuid: 'ABCD-1234', name: '/dev/sdb1' });
+    expect(restoreSourceOf(device({ system: true }))).toBeNull();
+    expect(restoreSourceOf(device({ fs_type: 'ntfs' }))).toBeNull();
+    expect(restoreSourceOf(device({ fs_uuid: null }))).toBeNull();
+  });
+
   it('needs `restore` typed exactly, and something chosen for files', () => {
     expect(restoreReady('files', ['library/a.jpg'], 'restore')).toBe(true);
     expect(restoreReady('files', [], 'restore')).toBe(false);

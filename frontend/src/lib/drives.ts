@@ -448,6 +448,18 @@ export function checkConfig(d: ConfigDraft): { ok: true; config: DriveConfig } |
 
 // Restore from a drive.
 
+/** What to restore from: an enrolled drive, or a plugged-in one (written by another appliance). */
+export interface RestoreSource {
+  uuid: string;
+  name: string;
+}
+
+/** A plugged-in device a restore can read: it has an exFAT filesystem and is not the box's own. */
+export function restoreSourceOf(d: AttachedDevice): RestoreSource | null {
+  if (d.system || !d.fs_uuid || d.fs_type?.toLowerCase() !== 'exfat') return null;
+  return { uuid: d.fs_uuid, name: deviceName(d) };
+}
+
 /** The restore button works only once `restore` is typed exactly, and (for files) something is chosen. */
 export function restoreReady(scope: 'instance' | 'files', paths: readonly string[], typed: string, busy = false): boolean {
   if (busy || typed.trim() !== RESTORE_PHRASE) return false;
