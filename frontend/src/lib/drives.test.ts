@@ -17,6 +17,7 @@ import {
   jobForDrive,
   labelError,
   liveLine,
+  phaseHead,
   restoreReady,
   restoreSourceOf,
   runSummary,
@@ -186,9 +187,20 @@ describe('liveLine', () => {
   });
 });
 
+describe('phaseHead', () => {
+  it('keeps the words and drops the counts shown apart', () => {
+    expect(phaseHead('Copying: 1204 of 5000 files, 1.0 GB of 4.0 GB, 10.0 MB/s, about 5 minutes left')).toBe('Copying');
+    expect(phaseHead('Mounting Blue drive')).toBe('Mounting Blue drive');
+    expect(phaseHead('Preparing the database dump, audit log and configuration bundle')).toBe(
+      'Preparing the database dump, audit log and configuration bundle',
+    );
+  });
+});
+
 describe('filesFromPhase', () => {
   it('reads "N of M files" and "N files"', () => {
     expect(filesFromPhase('Copying 12 of 40 files')).toEqual({ done: 12, total: 40 });
+    expect(filesFromPhase('Copying: 1204 of 5000 files, 1.0 GB of 4.0 GB, 10.0 MB/s')).toEqual({ done: 1204, total: 5000 });
     expect(filesFromPhase('copying 1,234 of 10,000 files: library/a.jpg')).toEqual({ done: 1234, total: 10000 });
     expect(filesFromPhase('Scanned 500 files')).toEqual({ done: 500, total: null });
     expect(filesFromPhase('Unmounting')).toBeNull();

@@ -302,6 +302,15 @@ export function filesFromPhase(phase: string): { done: number; total: number | n
   return null;
 }
 
+/**
+ * The words of the phase without the counts the panel shows on their own lines: the box says
+ * "Copying: 1204 of 5000 files, 1.0 GB of 4.0 GB, 10.0 MB/s, about 5 minutes left".
+ */
+export function phaseHead(phase: string): string {
+  const m = /^([^:]+):\s*\d/.exec(phase);
+  return m ? m[1].trim() : phase;
+}
+
 export interface LiveLine {
   files: string;
   bytes: string;
