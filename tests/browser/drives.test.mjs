@@ -1,5 +1,5 @@
 // Backup drives end to end, against the real agent and a real exFAT drive: a loop device holding
-// an exFAT image (tests/lab/lab.sh exfat-attach), seen by the real udevd and mounted with
+// an exFAT image (as tests/lab/lab.sh exfat-attach makes them), seen by the real udevd and mounted with
 // exfat-fuse. The owner finds the drive among the plugged-in devices on the Backups page, enrolls
 // it (name, trigger), presses "Back up now", sees the job's live progress and then the success:
 // the age of the last backup, a history row that succeeded, the files really on the drive; then
@@ -24,7 +24,6 @@ import {
   horizontalOverflow,
   launchBrowser,
   newPage,
-  repoRoot,
   screenshot,
   startStack,
 } from './harness.mjs';
@@ -33,7 +32,6 @@ const OPERATOR = { name: 'oscar', display_name: 'Oscar Operator', password: 'ope
 const VIEWER = { name: 'vera', display_name: 'Vera Viewer', password: 'viewer password 12', role: 'viewer', groups: [] };
 const DRIVE_NAME = 'Blue drive in the drawer';
 
-const labSh = path.join(repoRoot, 'tests', 'lab', 'lab.sh');
 const rand = randomBytes(3).toString('hex');
 const imageName = `drivesui-${rand}`;
 const label = `KS${rand}`.toUpperCase().slice(0, 11);
@@ -54,18 +52,41 @@ function needLab() {
   }
 }
 
+/**
+ * "Plugs in" a USB drive: an exFAT image on a loop device, which udev announces like any disk
+ * (what tests/lab/lab.sh exfat-attach does, here with the image where this test can remove it).
+ */
+function attachDrive() {
+  const dir = process.env.KEEPSAKE_LAB_EXFAT_DIR || os.tmpdir();
+  mkdirSync(dir, { recursive: true });
+  const img = path.join(dir, `${imageName}.img`);
+  run('truncate', ['-s', '256M', img]);
+  run('mkfs.exfat', ['-L', label, img]);
+  const uuid = run('blkid', ['-p', '-o', 'value', '-s', 'UUID', img]).trim();
+  const dev = run('losetup', ['-f', '--show', img]).trim();
+  return { dev, uuid, img };
+}
+
+/** "Pulls it out": unmounts whatever still has it mounted, detaches the loop device, removes the image. */
+function detachDrive(d) {
+  const mounts = spawnSync('findmnt', ['-n', '-o', 'TARGET', '-S', d.dev], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  const r = spawnSync('losetup', ['-d', d.dev], { encoding: 'utf8' });
+  if (r.status !== 0) console.error(`drives cleanup: losetup -d ${d.dev}: ${r.stderr.trim()}`);
+  rmSync(d.img, { force: true });
+}
+
 let stack;
 let browser;
 let owner;
-/** The attached drive: { dev, uuid }. */
+/** The attached drive: { dev, uuid, img }. */
 let drive = null;
 let mountCheck = null;
 
 before(async () => {
   needLab();
-  const [dev, uuid] = run(labSh, ['exfat-attach', imageName, '256', label]).trim().split(/\s+/);
-  assert.ok(dev?.startsWith('/dev/loop') && uuid, `exfat-attach printed a device and a UUID: ${dev} ${uuid}`);
-  drive = { dev, uuid };
+  drive = attachDrive();
+  assert.ok(drive.dev.startsWith('/dev/loop') && drive.uuid, `a loop device with an exFAT UUID: ${JSON.stringify(drive)}`);
   stack = await startStack();
   // Something to back up: a few photos and a profile picture, in Immich's folders.
   const data = path.join(stack.tmp, 'data');
@@ -85,10 +106,7 @@ after(async () => {
   await browser?.close();
   await stack?.stop();
   if (mountCheck) rmSync(mountCheck, { recursive: true, force: true });
-  if (drive) {
-    const r = spawnSync(labSh, ['exfat-detach', drive.dev], { encoding: 'utf8' });
-    if (r.status !== 0) console.error(`drives cleanup: exfat-detach ${drive.dev}: ${(r.stderr || r.stdout).trim()}`);
-  }
+  if (drive) detachDrive(drive);
 });
 
 async function drives(session = owner) {
@@ -161,6 +179,8 @@ test('drives: enroll a plugged-in drive, back up with live progress, see the his
     // 3) The history lists the run.
     await c.getByText('History', { exact: true }).click();
     const history = c.getByTestId('drive-history');
+    await history.waitFor();
+    await screenshot(page, 'drives-history');
     await history.locator('tr[data-outcome="succeeded"]').first().waitFor({ timeout: 15_000 });
     assert.match((await history.textContent()) ?? '', /Copied \d+ files/);
     await screenshot(page, 'drives-after-backup');
@@ -187,9 +207,15 @@ test('drives: enroll a plugged-in drive, back up with live progress, see the his
 
     // The page on a phone: no sideways scroll.
     await page.setViewportSize({ width: 360, height: 740 });
-    const o = await horizontalOverflow(page);
-    assert.ok(o.scrollWidth <= o.clientWidth, `no horizontal scroll at 360px: ${JSON.stringify(o)}`);
     await screenshot(page, 'drives-phone');
+    const o = await horizontalOverflow(page);
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .slice(-3)
+        .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} "${(e.textContent ?? '').trim().slice(0, 40)}"`),
+    );
+    assert.ok(o.scrollWidth <= o.clientWidth, `no horizontal scroll at 360px: ${JSON.stringify(o)}; too wide: ${wide.join(' | ')}`);
     assert.deepEqual(problems, [], 'no console errors or failed requests');
   } finally {
     await context.close();
