@@ -55,6 +55,9 @@ let
       && lib.hasInfix "zfs create -p tank/keepsake/postgres" withZfs.systemd.services.keepsake-datasets.script
       && lib.elem "keepsake-datasets.service" withZfs.systemd.services.keepsake-agent.after
       && withZfs.services.sanoid.datasets ? "tank/keepsake";
+    "drives: exFAT is supported and the agent can format drives" =
+      (minimal.boot.supportedFilesystems.exfat or false)
+      && lib.any (p: lib.getName p == "exfatprogs") minimal.systemd.services.keepsake-agent.path;
     "disabled appliance defines no Keepsake units" =
       !(off.systemd.services ? keepsake-agent) && !(off.systemd.services ? keepsake-web);
     "firewall: TCP 80 and 443 only" = lib.sort lib.lessThan fw.allowedTCPPorts == [ 80 443 ];

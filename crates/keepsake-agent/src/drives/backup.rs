@@ -23,8 +23,10 @@ use crate::store::{DriveRow, RunKind};
 /// Immich's folders always copied, then the optional ones.
 const ALWAYS: [&str; 4] = ["library", "upload", "profile", "backups"];
 
-/// Space kept free on the drive, so the filesystem never fills to the last block.
-const RESERVE_BYTES: u64 = 64 * 1024 * 1024;
+/// Space kept free on the drive, so the filesystem never fills to the last block: 1 % of it,
+/// between these bounds.
+const RESERVE_MIN: u64 = 1024 * 1024;
+const RESERVE_MAX: u64 = 64 * 1024 * 1024;
 
 /// How a run ended, before it is recorded.
 struct Ended {
@@ -126,7 +128,8 @@ async fn attempt(
             return ended;
         }
     };
-    let result = copy(inner, ctx, row, settings, mounted.path(), &mut ended).await;
+    let reserve = mounted.space().map(|(size, _)| size / 100).unwrap_or(RESERVE_MAX).clamp(RESERVE_MIN, RESERVE_MAX);
+    let result = copy(inner, ctx, row, settings, mounted.path(), reserve, &mut ended).await;
     if let Some((size, free)) = mounted.space() {
         ended.free = free;
         let _ = inner.store.set_drive_space(&row.uuid, size, free);
@@ -176,6 +179,7 @@ async fn copy(
     row: &DriveRow,
     settings: &BackupSettings,
     drive: &std::path::Path,
+    reserve_bytes: u64,
     ended: &mut Ended,
 ) -> Result<(), Failure> {
     ctx.progress(0, None, "bytes", "Preparing the database dump, audit log and configuration bundle");
@@ -198,7 +202,7 @@ async fn copy(
         now: Utc::now(),
         threads: 2,
         verify_written: settings.verify_after_backup,
-        reserve_bytes: RESERVE_BYTES,
+        reserve_bytes,
         written_by: inner.config.written_by.clone(),
     };
     let drive_path = drive.to_owned();

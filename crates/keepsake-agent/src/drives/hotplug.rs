@@ -81,19 +81,24 @@ fn follow(tx: &mpsc::UnboundedSender<Seen>) -> std::io::Result<()> {
     }
 }
 
+/// The filesystem UUID that just appeared on a device, if this event is such an appearance; keeps
+/// `known` (device → UUID) current either way.
+fn appeared(known: &mut HashMap<String, String>, seen: &Seen) -> Option<String> {
+    match (&seen.uuid, seen.removed) {
+        (Some(uuid), false) => {
+            let before = known.insert(seen.device.clone(), uuid.clone());
+            (before.as_deref() != Some(uuid.as_str())).then(|| uuid.clone())
+        }
+        _ => {
+            known.remove(&seen.device);
+            None
+        }
+    }
+}
+
 async fn react(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Seen>, mut known: HashMap<String, String>) {
     while let Some(seen) = rx.recv().await {
-        let appeared = match (&seen.uuid, seen.removed) {
-            (Some(uuid), false) => {
-                let before = known.insert(seen.device.clone(), uuid.clone());
-                (before.as_deref() != Some(uuid.as_str())).then(|| uuid.clone())
-            }
-            _ => {
-                known.remove(&seen.device);
-                None
-            }
-        };
-        let Some(uuid) = appeared else { continue };
+        let Some(uuid) = appeared(&mut known, &seen) else { continue };
         let drive = match inner.store.drive(&uuid) {
             Ok(Some(d)) => d,
             Ok(None) => continue,
@@ -114,5 +119,30 @@ async fn react(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Seen>, mut kno
         if let Err(e) = inner.submit_backup(&uuid, "plug-in") {
             tracing::error!(drive = uuid, error = %e, "cannot start the backup of a plugged-in drive");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(device: &str, uuid: Option<&str>, removed: bool) -> Seen {
+        Seen { device: device.into(), uuid: uuid.map(str::to_owned), removed }
+    }
+
+    #[test]
+    fn only_a_filesystem_new_on_its_device_counts_as_plugged_in() {
+        let mut known = HashMap::from([("/dev/sdb1".to_owned(), "OLD-1".to_owned())]);
+        // Present at start: re-read by udev (our own unmount closes the device) is no plug-in.
+        assert_eq!(appeared(&mut known, &ev("/dev/sdb1", Some("OLD-1"), false)), None);
+        // A loop device attached with an image: new.
+        assert_eq!(appeared(&mut known, &ev("/dev/loop3", Some("AB-CD"), false)), Some("AB-CD".into()));
+        assert_eq!(appeared(&mut known, &ev("/dev/loop3", Some("AB-CD"), false)), None, "once");
+        // Detached (a change without a filesystem), then attached again: new again.
+        assert_eq!(appeared(&mut known, &ev("/dev/loop3", None, false)), None);
+        assert_eq!(appeared(&mut known, &ev("/dev/loop3", Some("AB-CD"), false)), Some("AB-CD".into()));
+        // Removed, and a freshly formatted filesystem on a known device.
+        assert_eq!(appeared(&mut known, &ev("/dev/loop3", Some("AB-CD"), true)), None);
+        assert_eq!(appeared(&mut known, &ev("/dev/sdb1", Some("NEW-2"), false)), Some("NEW-2".into()));
     }
 }

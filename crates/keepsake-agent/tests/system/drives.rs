@@ -55,6 +55,8 @@ impl Image {
         assert!(self.device.is_none(), "already attached");
         let dev = run("losetup", &["-f", "--show", self.path.to_str().unwrap()]).trim().to_owned();
         self.device = Some(dev.clone());
+        // Until udev has probed it, the device shows no filesystem (as a drive just plugged in).
+        run("udevadm", &["settle", "--timeout=20"]);
         dev
     }
 
@@ -69,10 +71,12 @@ impl Image {
         let _ = Command::new("losetup").args(["-d", &dev]).status();
     }
 
-    /// Mounts the image read-only (detached from the agent) to look at what the drive holds.
+    /// Mounts the attached drive read-only, after the agent unmounted it, to look at what it
+    /// holds (udev sees the same filesystem on the same device: no new plug-in).
     fn look(&self, at: &Path) -> Mount {
         std::fs::create_dir_all(at).unwrap();
-        run("mount.exfat-fuse", &["-o", "ro", self.path.to_str().unwrap(), at.to_str().unwrap()]);
+        let dev = self.device.as_deref().expect("attached");
+        run("mount.exfat-fuse", &["-o", "ro", dev, at.to_str().unwrap()]);
         Mount(at.to_owned())
     }
 }
@@ -253,7 +257,6 @@ async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_sa
     assert!(d.last_success_at.is_some() && d.last_verify_ok == Some(true), "{d:?}");
     let history = b.history(&uuid).await;
     assert!(history.runs.iter().any(|r| r.files_verified > 0), "verified after the backup: {history:?}");
-    img.pull();
     let look = img.look(&b.dir.path().join("look"));
     let on_drive = |p: &str| look.0.join(p);
     assert_eq!(std::fs::read(on_drive("library/admin/2024/IMG_0001.jpg")).unwrap(), vec![1u8; 300_000]);
@@ -309,7 +312,6 @@ async fn a_drive_pulled_mid_run_fails_the_job_with_an_alert_and_a_rerun_complete
     let Some(JobResult::BackedUp(report)) = rerun.result else { panic!("{rerun:?}") };
     assert!(report.run.files_verified > 0, "{report:?}");
     b.wait_alert("backup.failed", &uuid, "resolved").await;
-    img.pull();
     let look = img.look(&b.dir.path().join("look"));
     for i in [0, 41, 79] {
         let got = std::fs::read(look.0.join(format!("library/admin/big/{i:03}.mp4"))).unwrap();
