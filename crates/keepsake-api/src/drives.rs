@@ -317,6 +317,10 @@ pub struct DriveRestoreReport {
     pub files_unchanged: u64,
     /// The database dump loaded (for `instance`).
     pub dump: Option<String>,
+    /// For `files`: files the library already had with other content, kept as they were (the
+    /// drive's copy was not written); the first 100, by original path.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 /// The result of a `drive.format` job.

@@ -109,9 +109,9 @@ fn is_firing(tx: &Tx<'_>, rule: &str, subject: &str) -> Result<bool> {
 /// The observations one event causes, recording facts and samples on the way.
 pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTime<Utc>) -> Result<Vec<Observation>> {
     use rules::{
-        ACCOUNT_BACKOFF, BACKUP_FAILED, BACKUP_OVERDUE, CONTAINER_CRASHED, CONTAINER_RESTART_LOOP, CONTAINER_UNHEALTHY,
-        DEVICE_ERRORS, DRILL_FAILED, DRIVE_SAFE_TO_REMOVE, LOGIN_SPIKE, POOL_UNHEALTHY, REBUILD_FAILED, SPACE_LOW,
-        UPDATE_AVAILABLE,
+        ACCOUNT_BACKOFF, BACKUP_FAILED, BACKUP_OVERDUE, BACKUP_VERIFY_FAILED, CONTAINER_CRASHED,
+        CONTAINER_RESTART_LOOP, CONTAINER_UNHEALTHY, DEVICE_ERRORS, DRILL_FAILED, DRIVE_SAFE_TO_REMOVE, LOGIN_SPIKE,
+        POOL_UNHEALTHY, REBUILD_FAILED, SPACE_LOW, UPDATE_AVAILABLE,
     };
     let obs = match event {
         Event::JobFinished { .. } | Event::FacilityChanged { .. } => vec![],
@@ -250,6 +250,7 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
             vec![
                 Observation::resolved(BACKUP_FAILED, drive),
                 Observation::resolved(BACKUP_OVERDUE, drive),
+                Observation::resolved(BACKUP_VERIFY_FAILED, drive),
                 Observation::resolved(DRIVE_SAFE_TO_REMOVE, drive),
             ]
         }
@@ -289,6 +290,30 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
                 out.push(Observation::resolved(BACKUP_OVERDUE, drive));
             }
             out
+        }
+        Event::DriveVerified { drive, label, job_id, full, files_checked, problems, error } => {
+            let what = if *full { "full check" } else { "sampled check" };
+            let detail = match error {
+                Some(e) => format!("The {what} of the drive {label} could not finish: {e}."),
+                None => format!(
+                    "The {what} of the drive {label} read back {files_checked} files and found {problems} missing, \
+                     changed or unreadable."
+                ),
+            };
+            let mut facts = vec![("Drive".into(), label.clone()), ("Problems".into(), problems.to_string())];
+            if let Some(id) = job_id {
+                facts.push(("Job".into(), format!("#{id}")));
+            }
+            vec![
+                Observation::either(
+                    *problems > 0 || error.is_some(),
+                    BACKUP_VERIFY_FAILED,
+                    drive,
+                    format!("The backup on {label} failed its check"),
+                    detail,
+                )
+                .with_facts(facts),
+            ]
         }
         Event::DriveInUse { drive, .. } => vec![Observation::resolved(DRIVE_SAFE_TO_REMOVE, drive)],
         Event::DriveSafeToRemove { drive, label } => vec![Observation::firing(

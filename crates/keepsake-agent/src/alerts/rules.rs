@@ -36,6 +36,7 @@ pub struct Rule {
 
 pub const BACKUP_FAILED: &str = "backup.failed";
 pub const BACKUP_OVERDUE: &str = "backup.overdue";
+pub const BACKUP_VERIFY_FAILED: &str = "backup.verify_failed";
 pub const DRIVE_SAFE_TO_REMOVE: &str = "drive.safe_to_remove";
 pub const DRILL_FAILED: &str = "restore_drill.failed";
 pub const POOL_UNHEALTHY: &str = "zfs.pool_unhealthy";
@@ -73,6 +74,20 @@ pub const RULES: &[Rule] = &[
         meaning: "Photos added since the last backup exist only on the appliance.",
         todo: "Plug the backup drive in; the backup starts by itself. If it does not, see the Backups page.",
         resolved: "The drive has a recent backup again.",
+    },
+    Rule {
+        id: BACKUP_VERIFY_FAILED,
+        title: "A backup drive failed its check",
+        description: "Reading a drive's backup back found files missing, changed or unreadable, or the check \
+                      could not run to its end.",
+        severity: Severity::Critical,
+        threshold: None,
+        help: Some("backup-verify-failed"),
+        meaning: "Some photos on this backup drive may not come back as they were. The photos on the \
+                  appliance are not affected.",
+        todo: "Run the next backup to this drive (it copies damaged files again), then a full check. If \
+               problems come back, the drive is failing: replace it.",
+        resolved: "A later check of this drive found every file intact.",
     },
     Rule {
         id: DRIVE_SAFE_TO_REMOVE,

@@ -20,6 +20,7 @@ mod audit;
 pub mod caller;
 pub mod contract;
 pub mod dispatch;
+mod drive_restore;
 mod drives;
 mod error;
 mod groups;

@@ -114,5 +114,8 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST DRIVE_EJECT, "drives.eject", DrivesManage, NoQuery, w::NoParams => 200 w::Done, drives::eject, "Unmount a drive so it can be pulled out safely"),
         route!(POST INSTANCE_RESET, "instance.reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::reset, "Owners only: empty Immich (library and database) after a pre-reset point; confirm with `reset everything`"),
         route!(POST INSTANCE_RESET_UNDO, "instance.undo_reset", RestoreRun, NoQuery, w::ResetRequest => 202 w::Job, rp::undo_reset, "Owners only: bring back what a reset emptied, from its pre-reset point; confirm with `undo reset`"),
+        route!(POST DRIVE_VERIFY, "drives.verify", DrivesManage, NoQuery, w::DriveVerifyRequest => 202 w::Job, super::drive_restore::verify, "Check a drive's backup now: read every file (`full`) or the settings' sample back against its manifest (202: the job)"),
+        route!(GET DRIVE_FILES, "drives.files", RestoreRun, w::DriveFilesQuery, NoBody => 200 w::DriveFileList, super::drive_restore::files, "A folder of the backup on a drive, enrolled or only attached (one from another appliance), by original names"),
+        route!(POST DRIVE_RESTORE, "drives.restore", RestoreRun, NoQuery, w::DriveRestoreRequest => 202 w::Job, super::drive_restore::restore, "Restore chosen files, or the whole instance (database and library), from a drive after a pre-restore point; confirm with `restore`"),
     ]
 });

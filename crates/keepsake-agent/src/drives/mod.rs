@@ -18,12 +18,14 @@
 //!   (absent drive: a `skipped` run, not a failure) and the periodic verification.
 
 mod backup;
+mod browse;
 mod devices;
 mod format;
 mod hotplug;
 mod listing;
 pub mod mount;
 mod progress;
+pub(crate) mod restore;
 mod schedule;
 mod settings;
 mod staging;

@@ -126,6 +126,27 @@ async fn run(inner: &Arc<Inner>, ctx: &JobContext, uuid: &str, full: bool) -> Ou
     if let Err(e) = inner.store.finish_drive_run(run_id, &run) {
         tracing::error!(error = %e, "cannot record the verification run");
     }
+    if let Some(r) = &report {
+        for p in &r.problems {
+            ctx.error(format!("{}: {}", p.path, p.problem));
+        }
+        if r.problem_count > r.problems.len() as u64 {
+            ctx.error(format!("… and {} more", r.problem_count - r.problems.len() as u64));
+        }
+    }
+    // What the check found fires (or resolves) `backup.verify_failed`; a cancelled check says
+    // nothing about the drive.
+    if outcome != BackupOutcome::Cancelled {
+        inner.publish(&Event::DriveVerified {
+            drive: uuid.to_owned(),
+            label: label.clone(),
+            job_id: Some(ctx.id()),
+            full,
+            files_checked: report.as_ref().map_or(0, |r| r.files_checked),
+            problems: report.as_ref().map_or(0, |r| r.problem_count),
+            error: if report.is_some() { None } else { error.clone() },
+        });
+    }
     match (outcome, report) {
         (BackupOutcome::Succeeded, Some(r)) => Ok(Some(JobResult::DriveVerified(r))),
         (BackupOutcome::Cancelled, _) => Err(JobFailure::Cancelled),

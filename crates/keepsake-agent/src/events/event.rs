@@ -55,6 +55,17 @@ pub enum Event {
     DriveForgotten { drive: String },
     /// A backup to a drive ended.
     BackupFinished { drive: String, label: String, job_id: Option<i64>, ok: bool, error: Option<String> },
+    /// A drive's backup was read back and checked (`problems`: files missing or damaged on it;
+    /// `error`: the verification itself could not run to its end).
+    DriveVerified {
+        drive: String,
+        label: String,
+        job_id: Option<i64>,
+        full: bool,
+        files_checked: u64,
+        problems: u64,
+        error: Option<String>,
+    },
     /// A backup or verification started on a drive: it must not be pulled out now.
     DriveInUse { drive: String, label: String },
     /// A drive was unmounted after a job and can be pulled out.
@@ -94,6 +105,7 @@ impl Event {
             Event::DriveEnrolled { .. } => "drive_enrolled",
             Event::DriveForgotten { .. } => "drive_forgotten",
             Event::BackupFinished { .. } => "backup_finished",
+            Event::DriveVerified { .. } => "drive_verified",
             Event::DriveInUse { .. } => "drive_in_use",
             Event::DriveSafeToRemove { .. } => "drive_safe_to_remove",
             Event::RestoreDrillFinished { .. } => "restore_drill_finished",

@@ -35,7 +35,7 @@ pub async fn run(inner: &Arc<Inner>, ctx: &JobContext, kind: RestorePointKind, n
     Ok(Some(JobResult::RestorePointCreated(RestorePointReport { point_id: point.id, size: point.size, pruned })))
 }
 
-pub(super) fn fail(ctx: &JobContext, e: RestoreError) -> JobFailure {
+pub(crate) fn fail(ctx: &JobContext, e: RestoreError) -> JobFailure {
     if matches!(e, RestoreError::Sync(super::sync::SyncError::Cancelled)) {
         return JobFailure::Cancelled;
     }

@@ -287,6 +287,50 @@ impl RestorePoints {
     ) -> Result<String, RestoreError> {
         create::make_point(&self.inner, ctx, kind, note).await.map(|p| p.id)
     }
+
+    // What a restore from elsewhere (a backup drive, `drives::restore`) shares with a restore
+    // from a point, so both keep the same guarantees (intent rows, scratch database, swap).
+
+    /// Immich's UPLOAD_LOCATION: the library dataset's mountpoint.
+    pub(crate) async fn library_dir(&self) -> Result<PathBuf, RestoreError> {
+        Ok(zfs::mountpoint(&self.inner.layout()?.library).await?)
+    }
+
+    /// Where restore points keep their files; a restore from a drive stages its dump beside them.
+    pub(crate) fn points_dir(&self) -> &std::path::Path {
+        &self.inner.config.points_dir
+    }
+
+    /// Runs `work` with Immich's server stopped (an intent row says so, so a restarted agent
+    /// starts it again); the server is started again whatever `work` returned.
+    pub(crate) async fn with_server_stopped<F, Fut, T>(
+        &self,
+        ctx: &crate::jobs::JobContext,
+        what: &str,
+        work: F,
+    ) -> Result<T, RestoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, RestoreError>>,
+    {
+        restore::with_server_stopped(&self.inner, ctx, what, work).await
+    }
+
+    /// Loads `dump` into a scratch database, checks every table's rows against the dump, and
+    /// swaps it in for Immich's database (past the job's point of no return).
+    pub(crate) async fn load_dump_and_swap(
+        &self,
+        ctx: &crate::jobs::JobContext,
+        dump: &std::path::Path,
+        size: u64,
+    ) -> Result<Vec<keepsake_api::TableRows>, RestoreError> {
+        restore::load_and_swap(&self.inner, ctx, dump, size).await
+    }
+
+    /// A restore error as a job failure (a cancel stays a cancel), logged on the job.
+    pub(crate) fn job_failure(ctx: &crate::jobs::JobContext, e: RestoreError) -> crate::jobs::JobFailure {
+        create::fail(ctx, e)
+    }
 }
 
 fn not_ours(id: &str) -> RestoreError {

@@ -51,12 +51,14 @@ pub async fn run(inner: &Inner) {
         Err(e) => tracing::error!(error = %e, "cannot read restore points"),
     }
     // Folders of points that never got a row (killed between mkdir and insert: impossible today,
-    // the row comes first, but cheap to keep tidy), and clone mountpoints.
+    // the row comes first, but cheap to keep tidy), clone mountpoints and staged drive dumps.
     if let Ok(mut rd) = tokio::fs::read_dir(&inner.config.points_dir).await {
         while let Ok(Some(e)) = rd.next_entry().await {
             let name = e.file_name().to_string_lossy().into_owned();
             let known = inner.store.point(&name).ok().flatten().is_some();
-            if name.starts_with(".clone-") || (name.starts_with("keepsake-") && !known) {
+            // `.drive-restore-<job>`: a dump a restore from a drive copied off the drive.
+            let staged = name.starts_with(".clone-") || name.starts_with(".drive-restore-");
+            if staged || (name.starts_with("keepsake-") && !known) {
                 let _ = tokio::fs::remove_dir_all(e.path()).await;
             }
         }

@@ -164,7 +164,12 @@ async fn restore(
 
 /// Runs `work` with Immich's server stopped, recorded as an intent so a crash is repaired at the
 /// next start; the server is started again whether `work` succeeded or not.
-async fn with_server_stopped<F, Fut, T>(inner: &Inner, ctx: &JobContext, what: &str, work: F) -> Result<T, RestoreError>
+pub(crate) async fn with_server_stopped<F, Fut, T>(
+    inner: &Inner,
+    ctx: &JobContext,
+    what: &str,
+    work: F,
+) -> Result<T, RestoreError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, RestoreError>>,
@@ -245,7 +250,7 @@ async fn replace(
 }
 
 /// Loads a dump into a scratch database, checks every table's rows, and swaps it in.
-async fn load_and_swap(
+pub(crate) async fn load_and_swap(
     inner: &Inner,
     ctx: &JobContext,
     dump: &Path,

@@ -21,7 +21,7 @@ fn pg_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/pg_container.sh")
 }
 
-fn run(cmd: &str, args: &[&str]) -> String {
+pub(crate) fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(
         out.status.success(),
@@ -41,17 +41,22 @@ INSERT INTO album(name) VALUES ('Holidays'), (E'two\nlines'), ('SELECT pg_catalo
 "#;
 
 /// One box: datasets under the lab pool, Immich's database and server stand-ins, an agent.
-struct Instance {
-    root: String,
-    library: PathBuf,
-    db: String,
-    server: String,
-    agent: Agent,
-    _dir: tempfile::TempDir,
+pub(crate) struct Instance {
+    pub(crate) root: String,
+    pub(crate) library: PathBuf,
+    pub(crate) db: String,
+    pub(crate) server: String,
+    pub(crate) agent: Agent,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 impl Instance {
     async fn new(assets: u32, env: &[(&str, &str)]) -> Instance {
+        Instance::with_args(assets, env, &[]).await
+    }
+
+    /// [`Instance::new`] with more agent arguments (`{dir}` in them stands for the agent's folder).
+    pub(crate) async fn with_args(assets: u32, env: &[(&str, &str)], more: &[&str]) -> Instance {
         let pool = lab("KEEPSAKE_LAB_ZPOOL", "zfs");
         let docker_host = lab("KEEPSAKE_LAB_DOCKER_HOST", "docker");
         lab("KEEPSAKE_LAB_PG_IMAGE", "pgcontainer");
@@ -119,6 +124,7 @@ impl Instance {
             ]
             .iter()
             .map(|s| s.to_string())
+            .chain(more.iter().map(|s| s.replace("{dir}", &dir.path().display().to_string())))
             .collect(),
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ..AgentOpts::default()
@@ -127,16 +133,16 @@ impl Instance {
         Instance { root, library, db, server, agent, _dir: dir }
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         self.agent.client()
     }
 
-    fn psql(&self, sql: &str) -> String {
+    pub(crate) fn psql(&self, sql: &str) -> String {
         psql(&self.db, sql)
     }
 
     /// Every row of every table, in a stable order: what "the database is back" means.
-    fn db_rows(&self) -> String {
+    pub(crate) fn db_rows(&self) -> String {
         self.psql(
             "SELECT 'user', count(*), md5(string_agg(u::text, ',' ORDER BY id)) FROM \"user\" u UNION ALL \
              SELECT 'asset', count(*), md5(string_agg(a::text, ',' ORDER BY id)) FROM asset a UNION ALL \
@@ -144,19 +150,19 @@ impl Instance {
         )
     }
 
-    fn server_running(&self) -> bool {
+    pub(crate) fn server_running(&self) -> bool {
         run("docker", &["inspect", "-f", "{{.State.Running}}", &self.server]).trim() == "true"
     }
 
-    fn server_started_at(&self) -> String {
+    pub(crate) fn server_started_at(&self) -> String {
         run("docker", &["inspect", "-f", "{{.State.StartedAt}}", &self.server]).trim().to_owned()
     }
 
-    async fn list(&self) -> RestorePointList {
+    pub(crate) async fn list(&self) -> RestorePointList {
         self.client().call_json(Method::GET, "/api/v1/restore-points", None).await.unwrap()
     }
 
-    async fn create(&self, note: &str) -> Job {
+    pub(crate) async fn create(&self, note: &str) -> Job {
         let job: Job = self
             .client()
             .call_json(Method::POST, "/api/v1/restore-points", Some(&json!({"note": note})))
@@ -165,13 +171,13 @@ impl Instance {
         self.finish(job.id, JobState::Succeeded).await
     }
 
-    async fn finish(&self, id: i64, want: JobState) -> Job {
+    pub(crate) async fn finish(&self, id: i64, want: JobState) -> Job {
         let job = wait_state(&self.client(), id, 120, want).await;
         assert_eq!(job.state, want, "job {id}: {job:?}\nagent log:\n{}", self.agent.log());
         job
     }
 
-    async fn restore(&self, point: &str, body: serde_json::Value) -> Result<Job, keepsake_api::ClientError> {
+    pub(crate) async fn restore(&self, point: &str, body: serde_json::Value) -> Result<Job, keepsake_api::ClientError> {
         let path = format!("/api/v1/restore-points/{}/restore", keepsake_api::paths::encode_segment(point));
         self.client().call_json(Method::POST, &path, Some(&body)).await
     }
@@ -207,13 +213,13 @@ fn rand_suffix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 1000
 }
 
-fn write(p: &Path, body: &[u8]) {
+pub(crate) fn write(p: &Path, body: &[u8]) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, body).unwrap();
 }
 
 /// Every file under `dir` with the SHA-256 of its bytes.
-fn files(dir: &Path) -> BTreeMap<String, String> {
+pub(crate) fn files(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -231,7 +237,7 @@ fn files(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-fn pre_point(job: &Job) -> String {
+pub(crate) fn pre_point(job: &Job) -> String {
     match &job.result {
         Some(JobResult::Restored(r)) | Some(JobResult::ResetUndone(r)) | Some(JobResult::Reset(r)) => {
             r.pre_point_id.clone()
@@ -240,7 +246,7 @@ fn pre_point(job: &Job) -> String {
     }
 }
 
-fn created_point(job: &Job) -> String {
+pub(crate) fn created_point(job: &Job) -> String {
     match &job.result {
         Some(JobResult::RestorePointCreated(r)) => r.point_id.clone(),
         other => panic!("no point in {other:?}"),
