@@ -3,7 +3,8 @@
 // exfat-fuse. The owner finds the drive among the plugged-in devices on the Backups page, enrolls
 // it (name, trigger), presses "Back up now", sees the job's live progress and then the success:
 // the age of the last backup, a history row that succeeded, the files really on the drive; then
-// ejects it and the card says it is safe to remove. A viewer and an operator (backups.view, no
+// ejects it and the card says it is safe to remove. Restoring chosen files: the drive's backup is
+// browsed by the original names, and the button waits for `restore` typed exactly. A viewer and an operator (backups.view, no
 // drives.manage, drives.format or restore.run) see the drive and its history but no action, and
 // the agent refuses those routes.
 //
@@ -217,6 +218,69 @@ test('drives: enroll a plugged-in drive, back up with live progress, see the his
     );
     assert.ok(o.scrollWidth <= o.clientWidth, `no horizontal scroll at 360px: ${JSON.stringify(o)}; too wide: ${wide.join(' | ')}`);
     assert.deepEqual(problems, [], 'no console errors or failed requests');
+  } finally {
+    await context.close();
+  }
+});
+
+test('drives: restore chosen files from the drive, browsing its backup by the original names', async () => {
+  const { page, context, problems } = await newPage(browser, { session: owner });
+  try {
+    await page.goto(`${stack.baseUrl}/backups`);
+    const c = card(page);
+    await c.waitFor({ timeout: 15_000 });
+    await c.getByRole('button', { name: 'Restore…' }).click();
+    const dialog = page.getByRole('dialog', { name: `Restore from “${DRIVE_NAME}”` });
+    await dialog.waitFor();
+
+    // The backup's folders, as Immich named them; open one and tick a photo.
+    const files = dialog.getByTestId('drive-files');
+    await files.locator('[data-entry="library"]').waitFor({ timeout: 30_000 });
+    await files.getByRole('button', { name: 'library/ (open folder)' }).click();
+    await dialog.locator('[data-testid="drive-files"][data-path="library"]').waitFor({ timeout: 15_000 });
+    for (const folder of ['admin', '2026', '12']) {
+      const here = (await files.getAttribute('data-path')) ?? '';
+      await files.getByRole('button', { name: `${folder}/ (open folder)` }).click();
+      await dialog.locator(`[data-testid="drive-files"][data-path="${here}/${folder}"]`).waitFor({ timeout: 15_000 });
+    }
+    const photo = 'library/admin/2026/12/IMG_1003.jpg';
+    await files.locator(`[data-entry="${photo}"]`).waitFor({ timeout: 15_000 });
+    await files.getByLabel(`Restore ${photo}`).check();
+    assert.match((await dialog.getByTestId('chosen-count').textContent()) ?? '', /^1 chosen/);
+    await screenshot(page, 'drives-restore-files');
+
+    // The button works only once `restore` is typed exactly.
+    const go = dialog.getByRole('button', { name: 'Restore', exact: true });
+    const phrase = dialog.getByLabel('Type restore to confirm');
+    assert.equal(await go.isDisabled(), true, 'disabled before anything is typed');
+    await phrase.fill('Restore');
+    assert.equal(await go.isDisabled(), true, 'disabled for another spelling');
+    await phrase.fill('restore');
+    assert.equal(await go.isDisabled(), false, 'enabled for the phrase');
+    // Whole-instance restores say what they replace first.
+    await dialog.getByRole('radio', { name: /^Everything/ }).check();
+    assert.match((await dialog.getByTestId('instance-warning').textContent()) ?? '', /everything on the box is replaced/);
+    await dialog.getByRole('radio', { name: /^Chosen photos/ }).check();
+    assert.match((await dialog.getByTestId('chosen-count').textContent()) ?? '', /^1 chosen/, 'the choice is kept');
+    await go.click();
+
+    // The box runs it (a restore point of the box is made first; without restore points this box
+    // says so) and the dialog says how it ended, in words.
+    const outcome = dialog.locator('[data-testid="drive-restore-outcome"], [role="alert"]').first();
+    await outcome.waitFor({ timeout: 30_000 });
+    if ((await outcome.getAttribute('data-testid')) === 'drive-restore-outcome') {
+      await eventually(async () => ['succeeded', 'failed', 'cancelled'].includes(await outcome.getAttribute('data-state')), {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        message: 'the restore job to end',
+      });
+    }
+    const said = ((await outcome.textContent()) ?? '').trim();
+    assert.match(said, /Done: \d+ files|The restore failed\.\s*\S|The restore did not start.*\S/s, `a clear outcome: ${said}`);
+    await screenshot(page, 'drives-restore-outcome');
+    await dialog.getByRole('button', { name: /^(Close|Cancel)$/ }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), [], 'no console errors or failed requests');
   } finally {
     await context.close();
   }
