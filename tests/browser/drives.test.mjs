@@ -1,6 +1,8 @@
 // Backup drives end to end, against the real agent and a real exFAT drive: a loop device holding
 // an exFAT image (as tests/lab/lab.sh exfat-attach makes them), seen by the real udevd and mounted with
-// exfat-fuse. The owner finds the drive among the plugged-in devices on the Backups page, enrolls
+// exfat-fuse. The owner finds the drive among the plugged-in devices on the Backups page (Format
+// waits for the device's `erase <label>` phrase typed exactly; the box's own disks have no
+// buttons), enrolls
 // it (name, trigger), presses "Back up now", sees the job's live progress and then the success:
 // the age of the last backup, a history row that succeeded, the files really on the drive; then
 // ejects it and the card says it is safe to remove. Restoring chosen files: the drive's backup is
@@ -131,6 +133,32 @@ test('drives: enroll a plugged-in drive, back up with live progress, see the his
     await row.waitFor({ timeout: 30_000 });
     assert.match((await row.textContent()) ?? '', /exfat/);
     await screenshot(page, 'drives-attached');
+    // The box's own disks are listed but can be neither enrolled nor formatted.
+    for (const sys of await page.locator('[data-testid="attached-devices"] li').filter({ hasText: 'Part of the box' }).all()) {
+      assert.equal(await sys.getByRole('button').count(), 0, `no action on a system disk: ${await sys.textContent()}`);
+    }
+
+    // Format asks for the device's own phrase, typed exactly, since the drive holds a filesystem.
+    const listed = (await drives()).attached.find((d) => d.fs_uuid === drive.uuid);
+    assert.equal(listed?.has_data, true, JSON.stringify(listed));
+    assert.equal(listed.format_confirmation, `erase ${label}`);
+    await row.getByRole('button', { name: /^Format/ }).click();
+    const fmt = page.getByRole('dialog', { name: 'Format this drive' });
+    await fmt.waitFor();
+    assert.match((await fmt.getByTestId('format-erases').textContent()) ?? '', /erases everything/);
+    const formatButton = fmt.getByRole('button', { name: 'Format drive' });
+    const typed = fmt.getByLabel(`Type erase ${label} to confirm`);
+    assert.equal(await formatButton.isDisabled(), true, 'disabled before the phrase');
+    await typed.fill(`erase ${label.toLowerCase()}`);
+    assert.equal(await formatButton.isDisabled(), true, 'disabled for another spelling');
+    await typed.fill(`erase ${label}`);
+    assert.equal(await formatButton.isDisabled(), false, 'enabled for the phrase');
+    await fmt.getByLabel('New label').fill('BAD/LABEL');
+    assert.equal(await formatButton.isDisabled(), true, 'disabled for a label exFAT refuses');
+    await screenshot(page, 'drives-format');
+    await fmt.getByRole('button', { name: 'Cancel' }).click();
+    await fmt.waitFor({ state: 'hidden' });
+
     await row.getByRole('button', { name: /^Enroll/ }).click();
     const dialog = page.getByRole('dialog', { name: 'Use this drive for backups' });
     await dialog.waitFor();
