@@ -6,7 +6,7 @@
 
 import createClient, { createFinalURL, createQuerySerializer, defaultPathSerializer, type Client as Http } from 'openapi-fetch';
 import { ApiError, badResponseError, errorFromResponse, unreachableError } from './errors';
-import type { BackupHistory, BackupSettings, Drive, DriveConfig, DriveFormat, DriveList } from './driveTypes';
+import type { BackupHistory, BackupSettings, Drive, DriveConfig, DriveFileList, DriveFormat, DriveList, DriveRestoreRequest } from './driveTypes';
 import type { components, paths } from './openapi';
 
 export { ApiError, bannerError, Code, explain, fieldError, toApiError, type ErrorCode, type FieldsByCode } from './errors';
@@ -547,6 +547,21 @@ export class Client {
 
   driveHistory(uuid: string): Promise<BackupHistory> {
     return this.data(this.http.GET('/api/v1/drives/{uuid}/history', { params: { path: { uuid } } }));
+  }
+
+  /** Reads a drive's backup back (every file, or the settings' sample); the answer is the job. */
+  verifyDrive(uuid: string, full: boolean): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/drives/{uuid}/verify', { params: { path: { uuid } }, body: { full } }));
+  }
+
+  /** One folder of the backup on a drive ('' for the top), by the original names. */
+  driveFiles(uuid: string, path = ''): Promise<DriveFileList> {
+    return this.data(this.http.GET('/api/v1/drives/{uuid}/files', { params: { path: { uuid }, query: compact({ path }) } }));
+  }
+
+  /** Restores chosen files or the whole instance from a drive; `confirm` is `restore`. The answer is the job. */
+  restoreFromDrive(uuid: string, body: DriveRestoreRequest): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/drives/{uuid}/restore', { params: { path: { uuid } }, body }));
   }
 
   backupSettings(): Promise<BackupSettings> {

@@ -1,6 +1,5 @@
 // The wire types of USB-drive backups (crates/keepsake-api/src/drives.rs), named from the schemas
-// generated out of docs/openapi.json. Browsing and restoring from a drive are written by hand until
-// their routes are in the document too; then they become aliases like the rest.
+// generated out of docs/openapi.json.
 
 import type { components } from './openapi';
 
@@ -22,33 +21,13 @@ export type BackupReport = Schemas['BackupReport'];
 export type DriveProblem = Schemas['DriveProblem'];
 export type DriveVerifyReport = Schemas['DriveVerifyReport'];
 export type DriveRestoreReport = Schemas['DriveRestoreReport'];
-export type DriveRestoreScope = DriveRestoreReport['scope'];
+export type DriveRestoreScope = Schemas['DriveRestoreScope'];
 export type DriveFormatReport = Schemas['DriveFormatReport'];
 export type BackupHistory = Schemas['BackupHistory'];
 
-/** `POST /api/v1/drives/{uuid}/restore`. */
-export interface DriveRestoreRequest {
-  scope: DriveRestoreScope;
-  paths: string[];
-  confirm: string;
-}
-
-export interface DriveFileEntry {
-  name: string;
-  dir: boolean;
-  size: number;
-  files: number;
-}
-
-/** `GET /api/v1/drives/{uuid}/files?path=`. */
-export interface DriveFileList {
-  uuid: string;
-  path: string;
-  written_by?: string | null;
-  last_run?: string | null;
-  entries: DriveFileEntry[];
-  truncated: boolean;
-}
+export type DriveRestoreRequest = Schemas['DriveRestoreRequest'];
+export type DriveFileEntry = Schemas['DriveFileEntry'];
+export type DriveFileList = Schemas['DriveFileList'];
 
 /** What the drive jobs leave in `Job.result` (`{kind, report}`, tagged by the job's kind). */
 export type DriveJobResult = Extract<NonNullable<Schemas['Job']['result']>, { kind: `drive.${string}` }>;

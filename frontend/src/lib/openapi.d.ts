@@ -503,6 +503,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/drives/{uuid}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A folder of the backup on a drive, enrolled or only attached (one from another appliance), by original names */
+        get: operations["drives.files"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/drives/{uuid}/history": {
         parameters: {
             query?: never;
@@ -514,6 +531,40 @@ export interface paths {
         get: operations["drives.history"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/{uuid}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore chosen files, or the whole instance (database and library), from a drive after a pre-restore point; confirm with `restore` */
+        post: operations["drives.restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/drives/{uuid}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a drive's backup now: read every file (`full`) or the settings' sample back against its manifest (202: the job) */
+        post: operations["drives.verify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1684,6 +1735,32 @@ export interface components {
             config: components["schemas"]["DriveConfig"];
             uuid: string;
         };
+        /** @description One entry of a drive's backup folder. */
+        DriveFileEntry: {
+            dir: boolean;
+            /**
+             * Format: uint64
+             * @description Files under a folder (1 for a file).
+             */
+            files: number;
+            name: string;
+            /**
+             * Format: uint64
+             * @description Bytes (a folder: of everything under it).
+             */
+            size: number;
+        };
+        DriveFileList: {
+            /** @description Folders first, then files, each by name. */
+            entries: components["schemas"]["DriveFileEntry"][];
+            /** Format: date-time */
+            last_run?: string | null;
+            path: string;
+            truncated: boolean;
+            uuid: string;
+            /** @description Which appliance wrote the backup, and when it last ran. */
+            written_by?: string | null;
+        };
         /** @description `POST /api/v1/drives/format`: make a new exFAT filesystem on a device (a job). */
         DriveFormat: {
             /**
@@ -1734,6 +1811,12 @@ export interface components {
         DriveRestoreReport: {
             /** Format: uint64 */
             bytes_restored: number;
+            /**
+             * @description For `files`: files the library already had with other content, kept as they were (the
+             *     drive's copy was not written); the first 100, by original path.
+             * @default []
+             */
+            conflicts: string[];
             /** @description The database dump loaded (for `instance`). */
             dump?: string | null;
             /** Format: uint64 */
@@ -1747,6 +1830,20 @@ export interface components {
             pre_point_id?: string | null;
             scope: components["schemas"]["DriveRestoreScope"];
             uuid: string;
+        };
+        /**
+         * @description `POST /api/v1/drives/{uuid}/restore`. The drive need not be enrolled: one written by another
+         *     appliance restores too.
+         */
+        DriveRestoreRequest: {
+            /** @description `restore` typed by the person. */
+            confirm: string;
+            /**
+             * @description For `files`: original paths as the drive lists them (`library/…`, or a folder).
+             * @default []
+             */
+            paths: string[];
+            scope: components["schemas"]["DriveRestoreScope"];
         };
         /** @description What a restore from a drive brings back. */
         DriveRestoreScope: "instance" | "files";
@@ -1764,6 +1861,14 @@ export interface components {
             /** @description The first 100 problems. */
             problems: components["schemas"]["DriveProblem"][];
             uuid: string;
+        };
+        /** @description `POST /api/v1/drives/{uuid}/verify`. */
+        DriveVerifyRequest: {
+            /**
+             * @description Read every file back (`false`: the settings' sample).
+             * @default false
+             */
+            full: boolean;
         };
         /** @description What the agent knows of one facility. */
         Facility: {
@@ -2762,7 +2867,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                rule: "backup.failed" | "backup.overdue" | "drive.safe_to_remove" | "restore_drill.failed" | "zfs.pool_unhealthy" | "zfs.device_errors" | "zfs.space_low" | "container.crashed" | "container.restart_loop" | "container.unhealthy" | "immich.update_available" | "tls.certificate_expiring" | "auth.login_spike" | "auth.account_backoff" | "nixos.rebuild_failed";
+                rule: "backup.failed" | "backup.overdue" | "backup.verify_failed" | "drive.safe_to_remove" | "restore_drill.failed" | "zfs.pool_unhealthy" | "zfs.device_errors" | "zfs.space_low" | "container.crashed" | "container.restart_loop" | "container.unhealthy" | "immich.update_available" | "tls.certificate_expiring" | "auth.login_spike" | "auth.account_backoff" | "nixos.rebuild_failed";
             };
             cookie?: never;
         };
@@ -3668,6 +3773,39 @@ export interface operations {
             };
         };
     };
+    "drives.files": {
+        parameters: {
+            query?: {
+                path?: string | null;
+            };
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A folder of the backup on a drive, enrolled or only attached (one from another appliance), by original names */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveFileList"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     "drives.history": {
         parameters: {
             query?: never;
@@ -3686,6 +3824,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackupHistory"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DriveRestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description Restore chosen files, or the whole instance (database and library), from a drive after a pre-restore point; confirm with `restore` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "drives.verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DriveVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Check a drive's backup now: read every file (`full`) or the settings' sample back against its manifest (202: the job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */
