@@ -18,6 +18,7 @@ import {
   labelError,
   liveLine,
   phaseHead,
+  rateFromPhase,
   restoreReady,
   restoreSourceOf,
   runSummary,
@@ -180,6 +181,23 @@ describe('liveLine', () => {
     expect(liveLine(p({ unit: 'files', done: 3, total: 10 }), null).files).toBe('3 of 10 files');
     expect(liveLine(p({ unit: 'files', done: 1, total: null }), null).files).toBe('1 file so far');
     expect(liveLine(p({ unit: 'files', done: 1, total: 10 }), null).bytes).toBe('');
+  });
+
+  it('falls back on the speed and time left the box put in the phase', () => {
+    const phase = 'Copying: 1204 of 5000 files, 1.0 GB of 4.0 GB, 10.0 MB/s, about 5 minutes left';
+    expect(rateFromPhase(phase)).toEqual({ throughput: '10.0 MB/s', eta: 'about 5 minutes left' });
+    expect(rateFromPhase('Copying: 1 of 5 files, 10 B of 4.0 GB, 512 B/s, less than a minute left')).toEqual({
+      throughput: '512 B/s',
+      eta: 'less than a minute left',
+    });
+    expect(rateFromPhase('Mounting Blue')).toEqual({ throughput: '', eta: '' });
+    const line = liveLine(p({ done: 1e9, total: 4e9, phase }), null);
+    expect([line.throughput, line.eta]).toEqual(['10.0 MB/s', 'about 5 minutes left']);
+    // The page's own measure wins once it has one.
+    const m = new Throughput();
+    m.add(0, 0);
+    m.add(10_000, 1e9);
+    expect(liveLine(p({ done: 1e9, total: 4e9, phase }), m, 10_000).throughput).toBe('100 MB/s');
   });
 
   it('says nothing it does not know', () => {

@@ -311,6 +311,13 @@ export function phaseHead(phase: string): string {
   return m ? m[1].trim() : phase;
 }
 
+/** The speed and time left the box itself put in the phase, when it did ("…, 35.0 MB/s, about 2 minutes left"). */
+export function rateFromPhase(phase: string): { throughput: string; eta: string } {
+  const rate = /(\d+(?:\.\d+)?\s?[KMGT]?B\/s)/.exec(phase)?.[1] ?? '';
+  const eta = /(less than a minute left|about [^,]+ left)/.exec(phase)?.[1] ?? '';
+  return { throughput: rate, eta };
+}
+
 export interface LiveLine {
   files: string;
   bytes: string;
@@ -332,7 +339,9 @@ export function liveLine(p: Progress, meter: Throughput | null, now?: number): L
   if (byBytes) bytes = p.total != null ? `${formatBytes(p.done)} of ${formatBytes(p.total)}` : `${formatBytes(p.done)} so far`;
   const rate = byBytes && meter ? meter.rate(now) : null;
   const eta = byBytes && meter ? meter.eta(p.total, now) : null;
-  return { files, bytes, throughput: formatThroughput(rate), eta: formatEta(eta) };
+  // Until this page has seen the counts move (just opened, or the stream is down), the box's words.
+  const said = rateFromPhase(p.phase);
+  return { files, bytes, throughput: formatThroughput(rate) || said.throughput, eta: formatEta(eta) || said.eta };
 }
 
 // Results of the drive jobs.
