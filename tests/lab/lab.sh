@@ -461,7 +461,12 @@ start_zfs() {
       zpool import -f -d "$ZFS_DIR" "$ZPOOL" >>"$LOGS/zfs.log" 2>&1 ||
         fail zfs "zpool import of $ZFS_DIR/pool.img failed" "$LOGS/zfs.log"
     else
-      truncate -s 512M "$ZFS_DIR/pool.img"
+      # Allocated up front, not sparse: on a nearly full disk a sparse pool fails later, in the
+      # middle of some test, with errors that do not say the disk is the cause.
+      fallocate -l 512M "$ZFS_DIR/pool.img" 2>>"$LOGS/zfs.log" || {
+        rm -f "$ZFS_DIR/pool.img"
+        fail zfs "cannot allocate 512 MiB for the pool in $ZFS_DIR (df: $(df -h --output=avail "$ZFS_DIR" | tail -1 | tr -d ' ') free)" "$LOGS/zfs.log"
+      }
       zpool create -m "$ZFS_MNT" "$ZPOOL" "$ZFS_DIR/pool.img" >>"$LOGS/zfs.log" 2>&1 ||
         fail zfs "zpool create failed" "$LOGS/zfs.log"
     fi

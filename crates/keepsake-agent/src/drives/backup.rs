@@ -135,10 +135,15 @@ async fn attempt(
         let _ = inner.store.set_drive_space(&row.uuid, size, free);
     }
     ctx.progress(ended.run.bytes_total, Some(ended.run.bytes_total), "bytes", &format!("Unmounting {name}"));
-    match mounted.unmount().await {
-        Ok(()) => ended.safe_to_remove = true,
-        Err(e) => tracing::error!(error = %e, "cannot unmount the drive after the backup"),
-    }
+    let unmounted = match mounted.unmount().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot unmount the drive after the backup");
+            false
+        }
+    };
+    // A drive pulled out mid-run is gone already: nothing to announce as removable.
+    ended.safe_to_remove = unmounted && find_device(inner, &row.uuid).await.is_ok();
     match result {
         Ok(()) => ended.run.outcome = BackupOutcome::Succeeded,
         Err(Failure::Cancelled) => {
@@ -148,7 +153,7 @@ async fn attempt(
         }
         Err(Failure::Failed(e)) => ended.run.error = Some(e),
     }
-    if ended.run.outcome == BackupOutcome::Succeeded && !ended.safe_to_remove {
+    if ended.run.outcome == BackupOutcome::Succeeded && !unmounted {
         ended.run.outcome = BackupOutcome::Failed;
         ended.run.error = Some(format!(
             "everything was copied, but {name} could not be unmounted; do not pull it out until it is ejected"

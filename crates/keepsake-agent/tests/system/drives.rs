@@ -12,7 +12,7 @@ use keepsake_api::paths::{self, fill};
 use keepsake_api::{BackupHistory, BackupOutcome, Client, DriveList, Job, JobResult, JobState};
 use serde_json::json;
 
-use crate::harness::{Agent, AgentOpts, Browser, Web, lab, open_tempdir, wait_state};
+use crate::harness::{Agent, AgentOpts, Browser, SmtpSink, Web, header, lab, open_tempdir, wait_state};
 
 /// Generous but bounded: udev, the agent's reaction and a small backup through FUSE.
 const HOTPLUG_SECS: u64 = 60;
@@ -60,15 +60,21 @@ impl Image {
         dev
     }
 
-    /// Pulls the drive out: kills whatever FUSE server has it mounted (as a yanked USB drive
-    /// leaves its mount dead), then detaches the loop device.
+    /// Pulls the drive out: detaches the loop device (deferred by the kernel while it is open)
+    /// and kills whatever FUSE server has it mounted (as a yanked USB drive leaves its mount
+    /// dead), which lets the detach happen.
     fn pull(&mut self) {
         let Some(dev) = self.device.take() else { return };
+        let _ = Command::new("losetup").args(["-d", &dev]).status();
         for pid in fuse_servers(&dev) {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        // Until the detach is done, the next `losetup -f` could not reuse the device.
+        let sys = format!("/sys/block/{}/size", dev.trim_start_matches("/dev/"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&sys).is_ok_and(|s| s.trim() != "0") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Mounts the attached drive read-only, after the agent unmounted it, to look at what it
@@ -226,6 +232,13 @@ impl Appliance {
 #[tokio::test]
 async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_safe_to_remove() {
     let b = Appliance::start(false).await;
+    // The family's mail: "safe to remove" is a notification, through the real alert engine.
+    let mut sink = SmtpSink::new(b.dir.path());
+    sink.start();
+    let channel = json!({"name": "Family mail", "notify_on": "always",
+        "settings": {"kind": "email", "host": "127.0.0.1", "port": sink.port, "security": "none",
+                     "from": "keepsake@example.org", "to": ["anna@example.org"]}});
+    let _: serde_json::Value = b.client().call_json(Method::POST, paths::ALERT_CHANNELS, Some(&channel)).await.unwrap();
     let mut img = Image::new(b.dir.path(), "plug", 128, "KSPLUG");
     let uuid = img.uuid();
     // Enrolling needs the drive plugged in once; then it is pulled and plugged in again.
@@ -250,6 +263,11 @@ async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_sa
     // "Safe to remove" reached the alert engine (the dashboard and the notifications).
     let a = b.wait_alert("drive.safe_to_remove", &uuid, "firing").await;
     assert!(a["title"].as_str().unwrap().contains("Blue drive"), "{a}");
+    let mails = sink.wait_for(1, 60, "the safe-to-remove email").await;
+    assert!(
+        mails.iter().any(|m| header(m, "Subject").is_some_and(|s| s.contains("Blue drive can be removed"))),
+        "{mails:#?}"
+    );
 
     // The files are on the drive, with the manifest, and the keepsake folder with the witness.
     let list = b.list().await;
@@ -302,6 +320,7 @@ async fn a_drive_pulled_mid_run_fails_the_job_with_an_alert_and_a_rerun_complete
     let a = b.wait_alert("backup.failed", &uuid, "firing").await;
     assert!(a["message"].as_str().unwrap().contains("Pulled drive"), "{a}");
     assert!(!is_mounted(&b.drives_dir.join(&uuid)), "the dead mount was cleaned up");
+    assert!(b.alert("drive.safe_to_remove", &uuid).await.is_none(), "a pulled drive is not announced as removable");
     let runs = b.history(&uuid).await.runs;
     assert_eq!(runs.iter().find(|r| r.job_id == Some(job.id)).unwrap().outcome, BackupOutcome::Failed);
 
@@ -472,4 +491,65 @@ async fn a_scheduled_run_with_the_drive_absent_is_recorded_as_skipped_not_failed
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(b.history(&uuid).await.runs.len(), 1);
     assert!(b.alert("backup.failed", &uuid).await.is_none());
+}
+
+#[tokio::test]
+async fn an_agent_killed_mid_backup_leaves_no_mount_and_no_partial_file_and_the_next_run_verifies() {
+    let mut b = Appliance::start(false).await;
+    for i in 0..60 {
+        let bytes: Vec<u8> = (0..4_000_000u32).map(|j| (j.wrapping_mul(7).wrapping_add(i)) as u8).collect();
+        write(&b.data().join(format!("library/admin/video/{i:03}.mov")), &bytes);
+    }
+    let mut img = Image::new(b.dir.path(), "kill", 600, "KSKILL");
+    let uuid = img.uuid();
+    img.attach();
+    b.enroll(&uuid, "Killed drive", "manual").await;
+    let job: Job = b
+        .client()
+        .call_json(Method::POST, &fill(paths::DRIVE_BACKUP, &[("uuid", &uuid)]), Some(&json!({})))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = b.client().job(job.id).await.unwrap();
+        assert!(!j.state.is_terminal(), "the backup ended before the agent could be killed: {j:?}");
+        if j.progress.phase.starts_with("Copying") && j.progress.done > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the copy never started: {j:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.agent.kill_hard();
+    let mount = b.drives_dir.join(&uuid);
+    assert!(is_mounted(&mount), "the killed agent left its mount (the FUSE server lives on)");
+    b.agent.restart().await;
+    // At start the stale mount is removed, the job and its run are failed with a reason.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while is_mounted(&mount) {
+        assert!(Instant::now() < deadline, "the stale mount was not removed; log:\n{}", b.agent.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let j = b.client().job(job.id).await.unwrap();
+    assert_eq!(j.state, JobState::Failed, "{j:?}");
+    assert!(j.error.unwrap().contains("interrupted"));
+    let runs = b.history(&uuid).await.runs;
+    assert!(runs.iter().all(|r| r.outcome != BackupOutcome::Running), "{runs:?}");
+
+    let again: Job = b
+        .client()
+        .call_json(Method::POST, &fill(paths::DRIVE_BACKUP, &[("uuid", &uuid)]), Some(&json!({})))
+        .await
+        .unwrap();
+    let again = wait_state(&b.client(), again.id, 240, JobState::Succeeded).await;
+    let Some(JobResult::BackedUp(report)) = again.result else { panic!("{again:?}") };
+    assert!(report.run.files_verified > 0 && report.safe_to_remove, "{report:?}");
+    let look = img.look(&b.dir.path().join("look"));
+    let tmp = look.0.join(".keepsake/tmp");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&tmp).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "no partial files: {leftovers:?}");
+    for i in [0, 59] {
+        let got = std::fs::read(look.0.join(format!("library/admin/video/{i:03}.mov"))).unwrap();
+        assert!(got == std::fs::read(b.data().join(format!("library/admin/video/{i:03}.mov"))).unwrap(), "{i} differs");
+    }
 }
