@@ -4,14 +4,14 @@
 //! `.keepsake/manifest.v1`), enrolled here or not. A drive written by another appliance (after a
 //! fire, a theft, a move to new hardware) is not enrolled on this one, and must still restore:
 //! the `{uuid}` of the drive routes is then the filesystem UUID of an *attached* device, found
-//! through udev as the listing shows it. Such a drive is only read: it is never enrolled, backed
-//! up to, or alerted on by these operations, and its verification is not recorded in any drive's
-//! history (there is none here).
+//! through udev as the listing shows it. Such a drive is only read (browsed and restored from):
+//! it is never enrolled or backed up to by these operations. Verifying (`verify.rs`) needs an
+//! enrolled drive, since its result goes into that drive's history and alerts.
 //!
-//! Mounting: the drive is mounted (under `/run/keepsake/drives/UUID`, by the drives subsystem's
-//! mount guard) only while it is read, and unmounted when the guard drops; a drive already
-//! mounted by a running job is read where it is (the job's lock keeps a browse from racing a
-//! backup only in that the manifest is replaced atomically by the mirror).
+//! Mounting: the drive is mounted (under `<drives dir>/UUID`, by `mount.rs`) only while it is
+//! read, and unmounted afterwards. A drive already mounted there (by a running backup or
+//! restore) is read where it is and left mounted; the mirror replaces its manifest atomically,
+//! so a browse during a backup sees the old or the new listing, never half of one.
 
 use std::path::{Path, PathBuf};
 

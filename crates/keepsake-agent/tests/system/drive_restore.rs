@@ -61,11 +61,8 @@ impl TestDrive {
                 .map(|s| keepsake_mirror::Source { name: (*s).into(), root: library.join(s) })
                 .collect();
             sources.push(keepsake_mirror::Source { name: "keepsake".into(), root: keepsake.to_owned() });
-            let opts = keepsake_mirror::MirrorOptions {
-                written_by: by.into(),
-                verify_written: true,
-                ..Default::default()
-            };
+            let opts =
+                keepsake_mirror::MirrorOptions { written_by: by.into(), verify_written: true, ..Default::default() };
             let cancel = AtomicBool::new(false);
             keepsake_mirror::mirror(drive, &sources, &opts, &keepsake_mirror::NoProgress, &cancel)
                 .expect("the test's backup onto the drive");
@@ -102,7 +99,11 @@ fn wait_unmounted(dir: &Path) {
 /// loop devices must not start anything), a restore point made and its dump put into a
 /// `keepsake/` folder, as a backup would copy it.
 async fn instance() -> (Instance, PathBuf) {
-    let i = Instance::with_args(200, &[], &["--drives-dir", "{dir}/drives", "--no-drive-hotplug"]).await;
+    instance_with(200, &[]).await
+}
+
+async fn instance_with(assets: u32, env: &[(&str, &str)]) -> (Instance, PathBuf) {
+    let i = Instance::with_args(assets, env, &["--drives-dir", "{dir}/drives", "--no-drive-hotplug"]).await;
     let point = created_point(&i.create("for the drive").await);
     let points = i.agent.state_dir.join("restore-points").join(&point);
     let dump = std::fs::read_dir(&points)
@@ -185,7 +186,8 @@ async fn a_check_finds_a_flipped_byte_on_the_drive_and_alerts() {
         .await
         .unwrap();
     let job = wait_terminal(&i, job.id).await;
-    let log = i.client().call_json::<keepsake_api::JobLog>(Method::GET, &format!("/api/v1/jobs/{}/log", job.id), None).await;
+    let log =
+        i.client().call_json::<keepsake_api::JobLog>(Method::GET, &format!("/api/v1/jobs/{}/log", job.id), None).await;
     let text = format!("{job:?} {log:?}");
     assert!(text.contains("upload/anna/IMG_1.jpg"), "the damaged file is named: {text}");
     not_mounted_by_agent(&i, &d);
@@ -222,13 +224,13 @@ async fn chosen_files_come_back_from_an_enrolled_drive_and_a_differing_file_is_k
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("restore.confirmation"), "{err:?}");
-    let err =
-        drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["keepsake"], "confirm": "restore"})).await.unwrap_err();
+    let err = drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["keepsake"], "confirm": "restore"}))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("restore.bad_path"), "{err:?}");
 
-    let job = drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["upload"], "confirm": "restore"}))
-        .await
-        .unwrap();
+    let job =
+        drive_restore(&i, &d.uuid, json!({"scope": "files", "paths": ["upload"], "confirm": "restore"})).await.unwrap();
     let job = i.finish(job.id, JobState::Succeeded).await;
     let r = drive_report(&job);
     assert_eq!(std::fs::read(&photo).unwrap(), original, "the deleted photo is back byte for byte");
@@ -288,6 +290,37 @@ async fn a_drive_from_another_appliance_is_browsed_and_restores_the_whole_instan
 }
 
 #[tokio::test]
+async fn the_agents_own_backup_restores_the_whole_instance() {
+    let (mut i, _) = instance().await;
+    // The backup copies Immich's UPLOAD_LOCATION (the agent's --data-dir); here it is the library
+    // dataset, as on the appliance.
+    let data = i.agent.data_dir.clone();
+    run("zfs", &["set", &format!("mountpoint={}", data.display()), &format!("{}/library", i.root)]);
+    i.library = data;
+    let (rows_then, files_then) = (i.db_rows(), files(&i.library));
+    let d = TestDrive::new("own");
+    enroll(&i, &d).await;
+    let job: Job = i
+        .client()
+        .call_json(Method::POST, &format!("/api/v1/drives/{}/backup", d.uuid), Some(&json!({})))
+        .await
+        .unwrap();
+    i.finish(job.id, JobState::Succeeded).await;
+    let top = browse(&i, &d.uuid, "").await;
+    assert!(top.written_by.is_some() && top.entries.iter().any(|e| e.name == "keepsake"), "{top:?}");
+
+    i.psql("DELETE FROM album; INSERT INTO \"user\"(email) VALUES ('eve@example.org')");
+    std::fs::remove_file(i.library.join("upload/anna/IMG_1.jpg")).unwrap();
+    write(&i.library.join("upload/eve/new.jpg"), b"added later");
+    let job = drive_restore(&i, &d.uuid, json!({"scope": "instance", "confirm": "restore"})).await.unwrap();
+    i.finish(job.id, JobState::Succeeded).await;
+    assert_eq!(i.db_rows(), rows_then, "the database rows are back");
+    assert_eq!(files(&i.library), files_then, "the library is back byte for byte");
+    assert!(i.server_running());
+    not_mounted_by_agent(&i, &d);
+}
+
+#[tokio::test]
 async fn a_damaged_dump_on_the_drive_stops_a_restore_before_anything_changes() {
     let (i, keepsake) = instance().await;
     let d = TestDrive::new("baddump");
@@ -310,6 +343,57 @@ async fn a_damaged_dump_on_the_drive_stops_a_restore_before_anything_changes() {
 }
 
 #[tokio::test]
+async fn an_agent_killed_mid_drive_restore_leaves_the_live_database_and_immich_running_after_restart() {
+    let (mut i, keepsake) = instance_with(3_000, &[("KEEPSAKE_TEST_FAULT", "slow_restore")]).await;
+    let d = TestDrive::new("killed");
+    d.back_up(&i.library, &keepsake, "this-box");
+    i.psql("INSERT INTO \"user\"(email) VALUES ('newer@example.org')");
+    let (rows, files_now) = (i.db_rows(), files(&i.library));
+    let job = drive_restore(&i, &d.uuid, json!({"scope": "instance", "confirm": "restore"})).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let j = i.client().job(job.id).await.unwrap();
+        if j.progress.phase == "loading the database" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !j.state.is_terminal(),
+            "the load never started: {j:?}\n{}",
+            i.agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!i.server_running(), "Immich is stopped while the database loads");
+    i.agent.kill_hard();
+
+    i.agent.opts.env.clear();
+    i.agent.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !i.server_running() {
+        assert!(Instant::now() < deadline, "Immich was not started again after the crash:\n{}", i.agent.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dbs = i.psql("SELECT string_agg(datname, ',') FROM pg_database");
+        let staged = std::fs::read_dir(i.agent.state_dir.join("restore-points"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".drive-restore-"));
+        if !dbs.contains("keepsake_") && !staged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scratch database ({dbs}) or the staged dump ({staged}) is left");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(i.db_rows(), rows, "the live database was never replaced");
+    assert_eq!(files(&i.library), files_now, "the library was not touched before the swap");
+    let dead = i.client().job(job.id).await.unwrap();
+    assert_eq!(dead.state, JobState::Failed, "{dead:?}");
+    not_mounted_by_agent(&i, &d);
+}
+
+#[tokio::test]
 async fn an_operator_cannot_restore_from_a_drive() {
     let (_dir, _agent, web) = crate::harness::stack().await;
     let mut owner = crate::harness::Browser::new(&web);
@@ -323,7 +407,11 @@ async fn an_operator_cannot_restore_from_a_drive() {
     let r = otto.call("GET", "/api/v1/drives/ABCD-1234/files", None).await;
     assert_eq!(r.0, 403, "nor browse a drive's files to restore them");
     let (action, outcome, actor) = crate::harness::last_audit(&_agent);
-    assert_eq!((action.as_str(), outcome.as_str(), actor.as_str()), ("drives.restore", "denied", "otto"));
+    assert_eq!(
+        (action.as_str(), outcome.as_str(), actor.as_str()),
+        ("drives.restore", "denied:auth.permission_missing", "otto"),
+        "the refusal is audited"
+    );
     // The owner passes the role check and meets the real refusal: no drive with that UUID here.
     let r = owner.call("POST", "/api/v1/drives/ABCD-1234/restore", Some(body)).await;
     assert!(r.0 == 404 || r.0 == 409, "{}: {}", r.0, String::from_utf8_lossy(&r.2));

@@ -10,6 +10,7 @@ mod audit;
 mod cert_watch;
 mod container_watch;
 mod contract;
+mod drive_restore;
 mod drives;
 mod hung_fs;
 mod identity;
