@@ -280,6 +280,13 @@ pub fn result_lines(r: &JobResult) -> Vec<String> {
             if let Some(d) = &r.dump {
                 lines.push(format!("database loaded from {d}"));
             }
+            if !r.conflicts.is_empty() {
+                lines.push(format!(
+                    "kept as they were ({}; the library's copy differs from the drive's):",
+                    r.conflicts.len()
+                ));
+                lines.extend(r.conflicts.iter().map(|c| format!("  {c}")));
+            }
             if let Some(p) = &r.pre_point_id {
                 lines.push(format!("to undo: `keepsake restore-point restore {p} --scope instance`"));
             }

@@ -229,6 +229,25 @@ fn results_say_what_happened_and_when_it_is_safe_to_remove() {
         result_lines(&verify),
         ["checked 12 files (2.0 KiB) on ABCD-1234, a sample: 1 PROBLEMS", "  library/a.jpg: hash_differs"]
     );
+    let restored = JobResult::DriveRestored(keepsake_api::DriveRestoreReport {
+        uuid: "ABCD-1234".into(),
+        scope: keepsake_api::DriveRestoreScope::Files,
+        pre_point_id: Some("kp-7".into()),
+        files_restored: 2,
+        bytes_restored: 2048,
+        files_unchanged: 1,
+        dump: None,
+        conflicts: vec!["library/a.jpg".into()],
+    });
+    assert_eq!(
+        result_lines(&restored),
+        [
+            "restored chosen files from ABCD-1234: 2 files (2.0 KiB), 1 already there",
+            "kept as they were (1; the library's copy differs from the drive's):",
+            "  library/a.jpg",
+            "to undo: `keepsake restore-point restore kp-7 --scope instance`",
+        ]
+    );
     let other = JobResult::SelfCheck(keepsake_api::SelfCheckReport { checks: vec![], problems: 0 });
     assert!(result_lines(&other).is_empty());
 }
