@@ -216,7 +216,7 @@ test('drives: restore a deleted photo from a drive through the dashboard, undoab
     });
     const said = ((await outcome.textContent()) ?? '').trim();
     assert.equal(await outcome.getAttribute('data-state'), 'succeeded', said);
-    assert.match(said, /Done: 1 files .* put back/);
+    assert.match(said, /Done: 1 file \(\d+ KB\) put back/);
     const undo = said.match(/restore the point (\S+) on the Restore points page/)?.[1];
     assert.ok(undo, `the pre-restore point is named: ${said}`);
     await screenshot(page, 'drives-restore-done');
