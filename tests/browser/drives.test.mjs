@@ -314,6 +314,47 @@ test('drives: restore chosen files from the drive, browsing its backup by the or
   }
 });
 
+test('drives: backup settings, with a write-only passphrase that only says it is set', async () => {
+  const { page, context, problems } = await newPage(browser, { session: owner });
+  try {
+    await page.goto(`${stack.baseUrl}/backups`);
+    const card = page.getByTestId('backup-settings');
+    await card.waitFor({ timeout: 15_000 });
+    assert.equal(await card.getByTestId('passphrase-set').count(), 0, 'no passphrase yet');
+    // Wrong values are named next to their fields, and nothing is saved.
+    await card.getByLabel('Keep deleted photos on the drive for (days)').fill('0');
+    await card.getByLabel(/^Passphrase/).fill('short');
+    await card.getByRole('button', { name: 'Save backup settings' }).click();
+    await card.locator('#bk-keep-error').waitFor();
+    await card.locator('#bk-pass-error').waitFor();
+    const before = (await apiCall(stack.baseUrl, 'GET', '/api/v1/drives/settings', { session: owner })).body;
+    assert.equal(before.bundle_passphrase_set, false);
+    await card.getByLabel('Keep deleted photos on the drive for (days)').fill('45');
+    await card.getByLabel(/^Passphrase/).fill('correct horse battery staple');
+    await card.getByRole('radio', { name: 'Every file (slow)' }).check();
+    await card.getByRole('button', { name: 'Save backup settings' }).click();
+    await card.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 10_000 });
+    const r = await apiCall(stack.baseUrl, 'GET', '/api/v1/drives/settings', { session: owner });
+    assert.equal(r.body.keep_deleted_days, 45);
+    assert.equal(r.body.verify_depth, 'full');
+    assert.equal(r.body.bundle_passphrase_set, true);
+    assert.ok(!r.text.includes('correct horse battery staple'), 'the passphrase is never sent back');
+    await card.getByTestId('passphrase-set').waitFor();
+    assert.equal(await card.getByLabel(/^Passphrase/).inputValue(), '', 'the field is empty again');
+    assert.match((await card.getByTestId('backup-policy').textContent()) ?? '', /for 45 days.*every file.*locked with a passphrase/s);
+    // Saving again without typing it keeps the one set.
+    const put = page.waitForResponse((res) => res.url().endsWith('/api/v1/drives/settings') && res.request().method() === 'PUT');
+    await card.getByRole('button', { name: 'Save backup settings' }).click();
+    const sent = await put;
+    assert.equal(sent.status(), 200);
+    assert.equal(JSON.parse(sent.request().postData() ?? '{}').bundle_passphrase, null, 'an empty field sends no passphrase');
+    assert.equal((await apiCall(stack.baseUrl, 'GET', '/api/v1/drives/settings', { session: owner })).body.bundle_passphrase_set, true);
+    assert.deepEqual(problems, [], 'no console errors or failed requests');
+  } finally {
+    await context.close();
+  }
+});
+
 test('drives: a viewer or an operator sees the drive, its age and history, but no action', async () => {
   for (const [who, user] of [
     ['viewer', VIEWER],
