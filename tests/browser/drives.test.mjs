@@ -6,7 +6,8 @@
 // it (name, trigger), presses "Back up now", sees the job's live progress and then the success:
 // the age of the last backup, a history row that succeeded, the files really on the drive; then
 // ejects it and the card says it is safe to remove. Restoring chosen files: the drive's backup is
-// browsed by the original names, and the button waits for `restore` typed exactly. A viewer and an operator (backups.view, no
+// browsed by the original names, and the button waits for `restore` typed exactly.
+// The backup settings: wrong values named by their fields, the passphrase write-only ("set"). A viewer and an operator (backups.view, no
 // drives.manage, drives.format or restore.run) see the drive and its history but no action, and
 // the agent refuses those routes.
 //
