@@ -64,3 +64,21 @@ pub fn list(drive: &Path, dir: &str) -> Result<Vec<Entry>, MirrorError> {
     }
     Ok(out.into_values().collect())
 }
+
+/// Every file the backup holds under `dir` (original paths; "" = everything), read from the
+/// manifest in one pass (a whole-instance restore removes what is not among them).
+pub fn files(drive: &Path, dir: &str) -> Result<Vec<String>, MirrorError> {
+    let dir = dir.trim_matches('/');
+    let mut cat = open_catalog(drive)?;
+    let mut out = Vec::new();
+    while let Some(l) = cat.next_line()? {
+        if l.kind != Kind::File {
+            continue;
+        }
+        let p = display(&l.orig);
+        if dir.is_empty() || (p.len() > dir.len() && p.starts_with(dir) && p.as_bytes()[dir.len()] == b'/') {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}

@@ -315,7 +315,9 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
                 .with_facts(facts),
             ]
         }
-        Event::DriveInUse { drive, .. } => vec![Observation::resolved(DRIVE_SAFE_TO_REMOVE, drive)],
+        Event::DriveInUse { drive, .. } | Event::DriveUnplugged { drive, .. } => {
+            vec![Observation::resolved(DRIVE_SAFE_TO_REMOVE, drive)]
+        }
         Event::DriveSafeToRemove { drive, label } => vec![Observation::firing(
             DRIVE_SAFE_TO_REMOVE,
             drive,

@@ -98,7 +98,7 @@ pub const RULES: &[Rule] = &[
         help: None,
         meaning: "Nothing is wrong: the drive is no longer in use and nothing is lost by pulling it out.",
         todo: "Unplug the drive and keep it somewhere safe, away from the appliance.",
-        resolved: "The drive is in use again (a backup or verification started).",
+        resolved: "The drive was unplugged, or is in use again.",
     },
     Rule {
         id: DRILL_FAILED,

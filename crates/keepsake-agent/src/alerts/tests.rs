@@ -216,6 +216,26 @@ fn a_drive_without_a_backup_for_n_days_fires_and_a_backup_resolves_it() {
 }
 
 #[test]
+fn a_drive_is_safe_to_remove_after_its_job_until_it_is_used_again_or_unplugged() {
+    let s = Store::open_in_memory().unwrap();
+    channel(&s, "mail", NotifyOn::Always);
+    let (drive, label) = ("uuid-2".to_owned(), "Red drive".to_owned());
+    let safe = Event::DriveSafeToRemove { drive: drive.clone(), label: label.clone() };
+    assert_eq!(apply(&s, &safe), 1);
+    let a = s.alert(rules::DRIVE_SAFE_TO_REMOVE, &drive).unwrap().unwrap();
+    assert!(a.title.contains("Red drive can be removed"), "{}", a.title);
+    assert_eq!(apply(&s, &safe), 0, "said once");
+    let state = |s: &Store| s.alert(rules::DRIVE_SAFE_TO_REMOVE, &drive).unwrap().unwrap().state;
+    apply(&s, &Event::DriveInUse { drive: drive.clone(), label: label.clone() });
+    assert_eq!(state(&s), keepsake_api::AlertState::Resolved, "in use again");
+    // Fires again after the next job (its message waits for the rule's minimum repeat).
+    apply(&s, &safe);
+    assert_eq!(state(&s), keepsake_api::AlertState::Firing);
+    apply(&s, &Event::DriveUnplugged { drive: drive.clone(), label });
+    assert_eq!(state(&s), keepsake_api::AlertState::Resolved, "unplugged");
+}
+
+#[test]
 fn a_certificate_fires_only_when_caddy_should_have_renewed_it() {
     let s = Store::open_in_memory().unwrap();
     let now = Utc::now();
@@ -316,6 +336,30 @@ fn a_crash_fires_and_running_again_resolves_and_updates_and_rebuilds_follow_thei
     assert_eq!(state(&s, rules::REBUILD_FAILED, "host"), Some(AlertState::Firing));
     apply(&s, &Event::RestoreDrillFinished { job_id: Some(3), ok: false, error: Some("pg_restore failed".into()) });
     assert_eq!(state(&s, rules::DRILL_FAILED, "restore drill"), Some(AlertState::Firing));
+}
+
+#[test]
+fn a_check_with_problems_or_cut_short_fires_and_a_clean_check_resolves() {
+    let s = Store::open_in_memory().unwrap();
+    let verified = |problems: u64, error: Option<&str>| Event::DriveVerified {
+        drive: "AB12-CD34".into(),
+        label: "Blue drive".into(),
+        job_id: Some(7),
+        full: true,
+        files_checked: 1200,
+        problems,
+        error: error.map(str::to_owned),
+    };
+    apply(&s, &verified(0, None));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), None, "a clean first check raises nothing");
+    apply(&s, &verified(3, None));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Firing));
+    apply(&s, &verified(0, None));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Resolved));
+    apply(&s, &verified(0, Some("the drive went away during the run")));
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Firing));
+    apply(&s, &Event::DriveForgotten { drive: "AB12-CD34".into() });
+    assert_eq!(state(&s, rules::BACKUP_VERIFY_FAILED, "AB12-CD34"), Some(AlertState::Resolved));
 }
 
 #[test]

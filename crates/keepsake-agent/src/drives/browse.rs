@@ -152,23 +152,21 @@ fn entries(mut listed: Vec<keepsake_mirror::Entry>) -> (Vec<DriveFileEntry>, boo
     (entries, truncated)
 }
 
-/// Every file path (original, `/`-separated) the backup holds under `dir`, and every folder,
-/// read from the manifest by walking its listing. Used to know which live files a whole-instance
+/// Every file path (original, `/`-separated) the backup holds under `dir`, and every folder
+/// leading to one, from the manifest in one pass. Used to know which live files a whole-instance
 /// restore must remove; any error stops before anything is removed.
 pub(crate) fn tree(drive: &Path, dir: &str) -> Result<Tree, keepsake_mirror::MirrorError> {
     let mut out = Tree::default();
-    let mut todo = vec![dir.to_owned()];
     out.dirs.insert(dir.to_owned());
-    while let Some(d) = todo.pop() {
-        for e in keepsake_mirror::list(drive, &d)? {
-            let p = format!("{d}/{}", e.name);
-            if e.dir {
-                out.dirs.insert(p.clone());
-                todo.push(p);
-            } else {
-                out.files.insert(p);
+    for f in keepsake_mirror::files(drive, dir)? {
+        let mut at = f.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            if !out.dirs.insert(parent.to_owned()) {
+                break;
             }
+            at = parent;
         }
+        out.files.insert(f);
     }
     Ok(out)
 }
@@ -182,6 +180,30 @@ pub(crate) struct Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tree_of_a_real_backup_has_every_file_and_the_folders_leading_to_them() {
+        let (src, drive) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for f in ["admin/2024/a.jpg", "admin/2024/b.jpg", "admin/c.jpg", "ben/d e.jpg"] {
+            std::fs::create_dir_all(src.path().join(f).parent().unwrap()).unwrap();
+            std::fs::write(src.path().join(f), f).unwrap();
+        }
+        let sources = [keepsake_mirror::Source { name: "library".into(), root: src.path().to_owned() }];
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let opts = keepsake_mirror::MirrorOptions::default();
+        keepsake_mirror::mirror(drive.path(), &sources, &opts, &keepsake_mirror::NoProgress, &cancel).unwrap();
+        let t = tree(drive.path(), "library").unwrap();
+        let mut files: Vec<&str> = t.files.iter().map(String::as_str).collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["library/admin/2024/a.jpg", "library/admin/2024/b.jpg", "library/admin/c.jpg", "library/ben/d e.jpg"]
+        );
+        let mut dirs: Vec<&str> = t.dirs.iter().map(String::as_str).collect();
+        dirs.sort();
+        assert_eq!(dirs, ["library", "library/admin", "library/admin/2024", "library/ben"]);
+        assert!(tree(drive.path(), "upload").unwrap().files.is_empty());
+    }
 
     #[test]
     fn folders_come_first_then_names() {

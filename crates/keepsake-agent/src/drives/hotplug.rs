@@ -4,7 +4,8 @@
 //! filesystem UUID a moment ago now does (a loop device attached, a USB drive plugged in, a
 //! partition found). Events that repeat a device's known UUID (udev re-reads a device after our
 //! own unmount closes it) start nothing, so a backup never starts itself again; a backup already
-//! queued or running for the drive is not started twice.
+//! queued or running for the drive is not started twice. A drive whose filesystem leaves its
+//! device was unplugged: its "safe to remove" notice resolves.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,7 +99,16 @@ fn appeared(known: &mut HashMap<String, String>, seen: &Seen) -> Option<String> 
 
 async fn react(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Seen>, mut known: HashMap<String, String>) {
     while let Some(seen) = rx.recv().await {
-        let Some(uuid) = appeared(&mut known, &seen) else { continue };
+        let before = known.get(&seen.device).cloned();
+        let new = appeared(&mut known, &seen);
+        // An enrolled drive's filesystem left its device: unplugged (its "safe to remove" resolves).
+        if let Some(old) = before.filter(|old| seen.removed || seen.uuid.as_deref() != Some(old.as_str()))
+            && let Ok(Some(d)) = inner.store.drive(&old)
+        {
+            tracing::info!(drive = old, device = seen.device, "an enrolled drive was unplugged");
+            inner.publish(&crate::events::Event::DriveUnplugged { drive: old, label: d.config.name });
+        }
+        let Some(uuid) = new else { continue };
         let drive = match inner.store.drive(&uuid) {
             Ok(Some(d)) => d,
             Ok(None) => continue,

@@ -138,14 +138,15 @@ impl Drives {
 
     /// Removes mounts a dead agent left, then follows udev and runs the schedule. Call once.
     pub fn start(&self) {
+        // Before the API serves: no run of a dead agent is ever shown as running.
+        match self.inner.store.fail_running_drive_runs("interrupted: the agent stopped during this run") {
+            Ok(n) if n > 0 => tracing::warn!(runs = n, "marked drive runs a previous agent left as failed"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot close drive runs a previous agent left"),
+        }
         let inner = self.inner.clone();
         tokio::spawn(async move {
             mount::clean_stale(&inner.config.drives_dir).await;
-            match inner.store.fail_running_drive_runs("interrupted: the agent stopped during this run") {
-                Ok(n) if n > 0 => tracing::warn!(runs = n, "marked drive runs a previous agent left as failed"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "cannot close drive runs a previous agent left"),
-            }
             if inner.config.hotplug {
                 hotplug::start(inner.clone());
             }

@@ -70,6 +70,8 @@ pub enum Event {
     DriveInUse { drive: String, label: String },
     /// A drive was unmounted after a job and can be pulled out.
     DriveSafeToRemove { drive: String, label: String },
+    /// An enrolled drive was unplugged.
+    DriveUnplugged { drive: String, label: String },
     /// A restore drill (a test restore into scratch space) ended.
     RestoreDrillFinished { job_id: Option<i64>, ok: bool, error: Option<String> },
     /// A restore point was made and verified.
@@ -108,6 +110,7 @@ impl Event {
             Event::DriveVerified { .. } => "drive_verified",
             Event::DriveInUse { .. } => "drive_in_use",
             Event::DriveSafeToRemove { .. } => "drive_safe_to_remove",
+            Event::DriveUnplugged { .. } => "drive_unplugged",
             Event::RestoreDrillFinished { .. } => "restore_drill_finished",
             Event::RestorePointCreated { .. } => "restore_point_created",
             Event::UpdateAvailable { .. } => "update_available",

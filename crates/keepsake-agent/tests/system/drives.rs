@@ -56,7 +56,17 @@ impl Image {
         let dev = run("losetup", &["-f", "--show", self.path.to_str().unwrap()]).trim().to_owned();
         self.device = Some(dev.clone());
         // Until udev has probed it, the device shows no filesystem (as a drive just plugged in).
-        run("udevadm", &["settle", "--timeout=20"]);
+        // Wait for this device only: the udev queue is shared with whatever else runs here.
+        let want = format!("ID_FS_UUID={}", self.uuid());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = Command::new("udevadm").args(["info", "--query=property", "--name", &dev]).output().unwrap();
+            if String::from_utf8_lossy(&out.stdout).lines().any(|l| l == want) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "udev did not probe {dev} within 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         dev
     }
 
@@ -284,6 +294,10 @@ async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_sa
     let head = std::fs::read_to_string(on_drive("keepsake/audit-head.txt")).unwrap();
     assert!(head.contains("audit chain head"), "{head}");
     assert!(std::fs::read_to_string(on_drive("keepsake/audit-log.jsonl")).unwrap().contains("drives.enroll"));
+    // Unplugged: the notice has done its job.
+    drop(look);
+    img.pull();
+    b.wait_alert("drive.safe_to_remove", &uuid, "resolved").await;
 }
 
 #[tokio::test]
