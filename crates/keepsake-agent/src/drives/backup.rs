@@ -129,7 +129,9 @@ async fn attempt(
         }
     };
     let reserve = mounted.space().map(|(size, _)| size / 100).unwrap_or(RESERVE_MAX).clamp(RESERVE_MIN, RESERVE_MAX);
-    let result = copy(inner, ctx, row, settings, mounted.path(), reserve, &mut ended).await;
+    // exfat-fuse serves one request at a time, so parallel copies only queue up behind each other.
+    let threads = if mounted.is_fuse() { 1 } else { 2 };
+    let result = copy(inner, ctx, row, settings, (mounted.path(), reserve, threads), &mut ended).await;
     if let Some((size, free)) = mounted.space() {
         ended.free = free;
         let _ = inner.store.set_drive_space(&row.uuid, size, free);
@@ -183,8 +185,7 @@ async fn copy(
     ctx: &JobContext,
     row: &DriveRow,
     settings: &BackupSettings,
-    drive: &std::path::Path,
-    reserve_bytes: u64,
+    (drive, reserve_bytes, threads): (&std::path::Path, u64, usize),
     ended: &mut Ended,
 ) -> Result<(), Failure> {
     ctx.progress(0, None, "bytes", "Preparing the database dump, audit log and configuration bundle");
@@ -205,7 +206,7 @@ async fn copy(
     let opts = MirrorOptions {
         keep_deleted_days: settings.keep_deleted_days,
         now: Utc::now(),
-        threads: 2,
+        threads,
         verify_written: settings.verify_after_backup,
         reserve_bytes,
         written_by: inner.config.written_by.clone(),

@@ -178,6 +178,14 @@ impl Drives {
                 dev.device, r.uuid
             )));
         }
+        if dev.fs_type.as_deref() != Some("exfat") {
+            return Err(DriveError::Refused(format!(
+                "{} holds a {} filesystem; backup drives are exFAT (readable on any computer). Format it first \
+                 (this erases it)",
+                dev.device,
+                dev.fs_type.as_deref().unwrap_or("unknown")
+            )));
+        }
         self.inner.store.insert_drive(&r.uuid, &r.config)?;
         tracing::info!(drive = r.uuid, name = r.config.name, "drive enrolled");
         listing::find(&self.inner, &r.uuid).await

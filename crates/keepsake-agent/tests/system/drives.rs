@@ -394,6 +394,25 @@ async fn formatting_refuses_data_without_the_typed_confirmation_and_system_devic
         .unwrap_err();
     assert_eq!(e.code(), Some("drive.system_device"), "a system device cannot be enrolled either: {e:?}");
 
+    // A drive that is not exFAT cannot be enrolled (it must be formatted first).
+    let ext4 = b.dir.path().join(format!("drives-ext4-{}.img", std::process::id()));
+    run("truncate", &["-s", "64M", ext4.to_str().unwrap()]);
+    run("mkfs.ext4", &["-q", "-F", ext4.to_str().unwrap()]);
+    let mut ext4_img = Image { path: ext4, device: None };
+    let ext4_uuid = ext4_img.uuid();
+    ext4_img.attach();
+    let e = b
+        .client()
+        .call_json::<keepsake_api::Drive>(
+            Method::POST,
+            paths::DRIVES,
+            Some(&json!({"uuid": ext4_uuid, "config": {"name": "x", "trigger": "manual"}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("drive.refused"), "{e:?}");
+    assert!(e.to_string().contains("exFAT"), "{e}");
+
     // With the typed confirmation: formatted, a new filesystem, enrolled at once.
     let body = json!({"device": dev, "label": "KSNEW", "expect_uuid": before, "confirm": "erase KSDATA",
                       "enroll": {"name": "Fresh", "trigger": "manual"}});
