@@ -36,7 +36,8 @@ test('c) at 360px the nav collapses into a menu and the page has no horizontal s
     await menu.click();
     assert.equal(await menu.getAttribute('aria-expanded'), 'true');
     assert.ok(await home.isVisible(), 'the menu opens the nav');
-    assert.ok(await page.getByText('Backups').isVisible(), 'coming-soon entries are listed');
+    assert.ok(await page.getByText('Photos & updates').isVisible(), 'coming-soon entries are listed');
+    assert.ok(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Backups' }).isVisible(), 'Backups is a page');
     assert.ok(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Restore points' }).isVisible(), 'Restore points is a page');
     assert.ok(await page.getByRole('radio', { name: 'Dark' }).isVisible(), 'the theme switch is in the menu');
     o = await horizontalOverflow(page);

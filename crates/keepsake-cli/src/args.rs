@@ -43,6 +43,10 @@ pub enum Command {
     /// Restore points: list, make, pin, delete, restore from one; drills and settings.
     #[command(subcommand)]
     RestorePoint(RestorePointCommand),
+    /// USB backup drives: list, enroll, back up, verify, eject, history, browse, restore, format;
+    /// the backup settings.
+    #[command(subcommand)]
+    Drive(crate::drive_args::DriveCommand),
     /// Empty Immich (library and database) after making a pre-reset point, or undo that.
     ResetImmich {
         /// Bring back what the last reset emptied, from its pre-reset point.

@@ -9,8 +9,8 @@ use keepsake_api::paths;
 use keepsake_api::{Client, Job, JobResult, JobState, LogLine, event};
 
 use crate::args::JobsCommand;
-use crate::restore_view;
 use crate::term::{confirm, print_json_or};
+use crate::{drive_view, restore_view};
 
 pub async fn self_check(client: &Client, no_wait: bool, json: bool) -> anyhow::Result<i32> {
     let job = client.start_self_check().await?;
@@ -88,16 +88,19 @@ pub async fn run(client: &Client, cmd: JobsCommand, json: bool) -> anyhow::Resul
 async fn follow(client: &Client, id: i64, json: bool) -> anyhow::Result<Job> {
     let mut events = client.events(&paths::fill(paths::JOB_EVENTS, &[("id", &id)])).await?;
     let bar = if json || !std::io::stderr().is_terminal() { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(bar_style(""));
+    let mut unit = String::new();
     let mut last = None;
     while let Some(ev) = events.next().await? {
         match ev.event.as_str() {
             event::JOB => {
                 let job: Job = ev.json()?;
+                if job.progress.unit != unit {
+                    // A new phase may count something else (files, then bytes).
+                    unit.clone_from(&job.progress.unit);
+                    bar.set_style(bar_style(&unit));
+                    bar.reset_eta();
+                }
                 if let Some(t) = job.progress.total {
                     bar.set_length(t);
                 }
@@ -122,6 +125,16 @@ async fn follow(client: &Client, id: i64, json: bool) -> anyhow::Result<Job> {
     }
 }
 
+/// Counts for people: bytes with their speed and the time left, anything else as numbers.
+fn bar_style(unit: &str) -> ProgressStyle {
+    let template = if unit == "bytes" {
+        "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left {msg}"
+    } else {
+        "{spinner} [{bar:30}] {pos}/{len} {msg}"
+    };
+    ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ")
+}
+
 fn report_outcome(job: &Job, json: bool) -> i32 {
     if json {
         println!("{}", serde_json::to_string_pretty(job).unwrap_or_default());
@@ -135,7 +148,10 @@ fn report_outcome(job: &Job, json: bool) -> i32 {
                 }
             }
             (JobState::Succeeded, result) => {
-                let lines = result.as_ref().map(restore_view::result_lines).unwrap_or_default();
+                let lines = result
+                    .as_ref()
+                    .map(|r| [restore_view::result_lines(r), drive_view::result_lines(r)].concat())
+                    .unwrap_or_default();
                 if lines.is_empty() {
                     println!("job {} succeeded", job.id);
                 }

@@ -11,6 +11,9 @@
 
 mod args;
 mod audit;
+mod drive_args;
+mod drive_view;
+mod drives;
 mod jobs;
 mod restore_points;
 mod restore_view;
@@ -52,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::User(cmd) => users::run(&client, cmd, json).await,
         Command::Audit(cmd) => audit::run(&client, cmd, json).await,
         Command::RestorePoint(cmd) => restore_points::run(&client, cmd, json).await,
+        Command::Drive(cmd) => drives::run(&client, cmd, json).await,
         Command::ResetImmich { undo, confirm, no_wait } => {
             restore_points::reset_immich(&client, undo, confirm, no_wait, json).await
         }

@@ -6,6 +6,7 @@
 
 import createClient, { createFinalURL, createQuerySerializer, defaultPathSerializer, type Client as Http } from 'openapi-fetch';
 import { ApiError, badResponseError, errorFromResponse, unreachableError } from './errors';
+import type { BackupHistory, BackupSettings, Drive, DriveConfig, DriveFileList, DriveFormat, DriveList, DriveRestoreRequest } from './driveTypes';
 import type { components, paths } from './openapi';
 
 export { ApiError, bannerError, Code, explain, fieldError, toApiError, type ErrorCode, type FieldsByCode } from './errors';
@@ -506,6 +507,69 @@ export class Client {
   /** Owners only: brings back what a reset emptied. `confirm` must be `undo reset`. */
   undoReset(confirm: string): Promise<Job> {
     return this.data(this.http.POST('/api/v1/instance/reset/undo', { body: { confirm } }));
+  }
+
+  // Backup drives: the drives and devices, enrolment, formatting, runs, ejecting, history, settings
+
+  drives(): Promise<DriveList> {
+    return this.data(this.http.GET('/api/v1/drives'));
+  }
+
+  /** Enrolls a plugged-in drive by its filesystem UUID. */
+  enrollDrive(uuid: string, config: DriveConfig): Promise<Drive> {
+    return this.data(this.http.POST('/api/v1/drives', { body: { uuid, config } }));
+  }
+
+  /** Changes an enrolled drive's name, trigger and what it copies. */
+  updateDrive(uuid: string, config: DriveConfig): Promise<Drive> {
+    return this.data(this.http.PUT('/api/v1/drives/{uuid}', { params: { path: { uuid } }, body: config }));
+  }
+
+  /** Stops backing up to a drive (its backup stays on it). */
+  forgetDrive(uuid: string): Promise<void> {
+    return this.done(this.http.DELETE('/api/v1/drives/{uuid}', { params: { path: { uuid } } }));
+  }
+
+  /** Formats a device to exFAT; the answer is the job. */
+  formatDrive(body: DriveFormat): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/drives/format', { body }));
+  }
+
+  /** Backs up to a plugged-in drive now; the answer is the job (the running one if one runs). */
+  backUpDrive(uuid: string): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/drives/{uuid}/backup', { params: { path: { uuid } }, body: {} }));
+  }
+
+  /** Unmounts a drive so it can be pulled out. */
+  ejectDrive(uuid: string): Promise<void> {
+    return this.done(this.http.POST('/api/v1/drives/{uuid}/eject', { params: { path: { uuid } }, body: {} }));
+  }
+
+  driveHistory(uuid: string): Promise<BackupHistory> {
+    return this.data(this.http.GET('/api/v1/drives/{uuid}/history', { params: { path: { uuid } } }));
+  }
+
+  /** Reads a drive's backup back (every file, or the settings' sample); the answer is the job. */
+  verifyDrive(uuid: string, full: boolean): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/drives/{uuid}/verify', { params: { path: { uuid } }, body: { full } }));
+  }
+
+  /** One folder of the backup on a drive ('' for the top), by the original names. */
+  driveFiles(uuid: string, path = ''): Promise<DriveFileList> {
+    return this.data(this.http.GET('/api/v1/drives/{uuid}/files', { params: { path: { uuid }, query: compact({ path }) } }));
+  }
+
+  /** Restores chosen files or the whole instance from a drive; `confirm` is `restore`. The answer is the job. */
+  restoreFromDrive(uuid: string, body: DriveRestoreRequest): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/drives/{uuid}/restore', { params: { path: { uuid } }, body }));
+  }
+
+  backupSettings(): Promise<BackupSettings> {
+    return this.data(this.http.GET('/api/v1/drives/settings'));
+  }
+
+  setBackupSettings(body: BackupSettings): Promise<BackupSettings> {
+    return this.data(this.http.PUT('/api/v1/drives/settings', { body }));
   }
 
   // Forgotten passwords (no session needed)

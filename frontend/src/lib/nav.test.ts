@@ -4,6 +4,7 @@ import { can, mayOpen, navCurrent, navFor, normalisePath, pageForPath, PAGES } f
 const ALL = [
   'host.view', 'host.check', 'host.settings', 'jobs.view', 'jobs.cancel', 'users.view', 'users.manage', 'audit.view',
   'notifications.view', 'notifications.manage', 'restore_points.view', 'restore_points.manage', 'restore.run',
+  'backups.view', 'backups.manage',
 ];
 const VIEWER = ['host.view', 'jobs.view', 'stack.view', 'updates.view', 'restore_points.view', 'backups.view', 'notifications.view'];
 const me = (permissions: string[], must_enroll_second_factor = false) => ({ permissions, must_enroll_second_factor });
@@ -11,11 +12,11 @@ const labels = (m: ReturnType<typeof me> | null) => navFor(m).map((p) => p.label
 
 describe('navFor', () => {
   it('shows an owner everything', () => {
-    expect(labels(me(ALL))).toEqual(['Home', 'Restore points', 'Alerts', 'Users', 'Audit log', 'Settings']);
+    expect(labels(me(ALL))).toEqual(['Home', 'Restore points', 'Backups', 'Alerts', 'Users', 'Audit log', 'Settings']);
   });
 
-  it('shows a viewer Home, Restore points and Alerts', () => {
-    expect(labels(me(VIEWER))).toEqual(['Home', 'Restore points', 'Alerts']);
+  it('shows a viewer Home, Restore points, Backups and Alerts', () => {
+    expect(labels(me(VIEWER))).toEqual(['Home', 'Restore points', 'Backups', 'Alerts']);
   });
 
   it('shows Restore points only with restore_points.view', () => {
@@ -28,7 +29,8 @@ describe('navFor', () => {
   });
 
   it('follows single permissions from groups', () => {
-    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Restore points', 'Alerts', 'Audit log']);
+    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Restore points', 'Backups', 'Alerts', 'Audit log']);
+    expect(labels(me(['backups.view']))).toEqual(['Home', 'Backups']);
     expect(labels(me(['users.view']))).toEqual(['Home', 'Users']);
     expect(labels(me(['host.settings']))).toEqual(['Home', 'Settings']);
   });

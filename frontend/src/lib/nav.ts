@@ -5,6 +5,7 @@ import type { Me } from './api';
 export type PageId =
   | 'home'
   | 'restore-points'
+  | 'backups'
   | 'account'
   | 'alerts'
   | 'alert-channels'
@@ -34,6 +35,7 @@ export interface PageInfo {
 export const PAGES: readonly PageInfo[] = [
   { id: 'home', path: '/', label: 'Home', needs: ['host.view', 'jobs.view'], inNav: true },
   { id: 'restore-points', path: '/restore-points', label: 'Restore points', needs: ['restore_points.view'], inNav: true },
+  { id: 'backups', path: '/backups', label: 'Backups', needs: ['backups.view'], inNav: true },
   { id: 'alerts', path: '/alerts', label: 'Alerts', needs: ['notifications.view'], inNav: true },
   // Channels name where messages go, and an ntfy topic or a webhook address can be a key: only for
   // those who manage them (the agent lists them to nobody else).
@@ -52,7 +54,7 @@ export const PAGES: readonly PageInfo[] = [
 export const ALERT_TABS: readonly PageId[] = ['alerts', 'alert-channels', 'alert-rules'];
 
 /** Planned pages, shown as "Coming soon" (never as links that lead nowhere). */
-export const COMING_SOON: readonly string[] = ['Photos & updates', 'Backups'];
+export const COMING_SOON: readonly string[] = ['Photos & updates'];
 
 /** Normalise a location's path: no trailing slash (but "/"), no query or hash. */
 export function normalisePath(path: string): string {
