@@ -79,9 +79,31 @@ pub enum BackupOutcome {
     Skipped,
 }
 
+/// What a run in a drive's history did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DriveRunKind {
+    /// Copied the library onto the drive.
+    Backup,
+    /// Read back what the drive holds and compared it with the manifest.
+    Verify,
+}
+
+impl DriveRunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriveRunKind::Backup => "backup",
+            DriveRunKind::Verify => "verify",
+        }
+    }
+}
+
 /// One backup (or verification) run to a drive, for its history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BackupRun {
+    /// A backup, or the check of one (a backup is followed by a check of what it wrote, with the
+    /// same job id).
+    pub kind: DriveRunKind,
     /// The job that ran it (`null` for a skipped scheduled run, which starts no job).
     pub job_id: Option<i64>,
     pub started_at: DateTime<Utc>,

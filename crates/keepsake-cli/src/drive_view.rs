@@ -171,6 +171,7 @@ where
                 .unwrap_or_else(|| "-".to_owned());
             vec![
                 when(&r.started_at, tz),
+                r.kind.as_str().to_owned(),
                 outcome_word(r.outcome).to_owned(),
                 took,
                 r.job_id.map(|j| j.to_string()).unwrap_or_else(|| "-".to_owned()),
@@ -178,7 +179,7 @@ where
             ]
         })
         .collect();
-    table(&["STARTED", "OUTCOME", "TOOK", "JOB", "WHAT IT DID"], &rows)
+    table(&["STARTED", "RUN", "OUTCOME", "TOOK", "JOB", "WHAT IT DID"], &rows)
 }
 
 /// `keepsake drive files UUID [PATH]`.

@@ -14,6 +14,7 @@ fn t(h: u32, m: u32) -> DateTime<Utc> {
 
 fn run(outcome: BackupOutcome) -> BackupRun {
     BackupRun {
+        kind: keepsake_api::drives::DriveRunKind::Backup,
         job_id: Some(7),
         started_at: t(10, 0),
         finished_at: Some(t(10, 5)),
@@ -133,10 +134,10 @@ fn history_lists_runs_newest_first_with_what_they_did() {
     assert_eq!(
         history_lines(&h, &Utc),
         [
-            "STARTED           OUTCOME    TOOK   JOB  WHAT IT DID",
-            "2026-12-07 10:00  succeeded  5m 0s  7    copied 20 files (1.5 KiB), holds 1200 files (3.0 GiB)",
-            "2026-12-07 10:00  failed     5m 0s  7    copied 20 files (1.5 KiB), holds 1200 files (3.0 GiB), 2 set aside: no space left",
-            "2026-12-07 10:00  skipped    -      -    the drive was not plugged in at 03:00",
+            "STARTED           RUN     OUTCOME    TOOK   JOB  WHAT IT DID",
+            "2026-12-07 10:00  backup  succeeded  5m 0s  7    copied 20 files (1.5 KiB), holds 1200 files (3.0 GiB)",
+            "2026-12-07 10:00  backup  failed     5m 0s  7    copied 20 files (1.5 KiB), holds 1200 files (3.0 GiB), 2 set aside: no space left",
+            "2026-12-07 10:00  backup  skipped    -      -    the drive was not plugged in at 03:00",
         ]
     );
     assert_eq!(history_lines(&BackupHistory { uuid: "X".into(), runs: vec![] }, &Utc), ["no backups to X yet"]);

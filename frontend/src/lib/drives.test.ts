@@ -48,6 +48,7 @@ const device = (over: Partial<AttachedDevice> = {}): AttachedDevice => ({
 });
 
 const run = (over: Partial<BackupRun> = {}): BackupRun => ({
+  kind: 'backup',
   job_id: 7,
   started_at: '2026-12-07T10:00:00Z',
   finished_at: '2026-12-07T10:05:30Z',

@@ -1499,6 +1499,11 @@ export interface components {
              * @description The job that ran it (`null` for a skipped scheduled run, which starts no job).
              */
             job_id?: number | null;
+            /**
+             * @description A backup, or the check of one (a backup is followed by a check of what it wrote, with the
+             *     same job id).
+             */
+            kind: components["schemas"]["DriveRunKind"];
             outcome: components["schemas"]["BackupOutcome"];
             /** Format: date-time */
             started_at: string;
@@ -1847,6 +1852,8 @@ export interface components {
         };
         /** @description What a restore from a drive brings back. */
         DriveRestoreScope: "instance" | "files";
+        /** @description What a run in a drive's history did. */
+        DriveRunKind: "backup" | "verify";
         /** @description How backups to a drive start. */
         DriveTrigger: "plug_in" | "schedule" | "manual";
         /** @description The result of a `drive.verify` job. */

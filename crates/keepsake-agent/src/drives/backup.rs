@@ -92,6 +92,7 @@ async fn attempt(
 ) -> Ended {
     let mut ended = Ended {
         run: BackupRun {
+            kind: RunKind::Backup,
             job_id: Some(ctx.id()),
             started_at,
             finished_at: None,
@@ -267,6 +268,7 @@ async fn verify_sample(
     if let Ok(id) = run_id {
         let files = verified.as_ref().map(|v| v.files_checked).unwrap_or(0);
         let run = BackupRun {
+            kind: RunKind::Verify,
             job_id: Some(ctx.id()),
             started_at: Utc::now(),
             finished_at: Some(Utc::now()),

@@ -111,6 +111,7 @@ async fn run(inner: &Arc<Inner>, ctx: &JobContext, uuid: &str, full: bool) -> Ou
         Err(e) => (BackupOutcome::Failed, Some(e), None),
     };
     let run = BackupRun {
+        kind: RunKind::Verify,
         job_id: Some(ctx.id()),
         started_at,
         finished_at: Some(Utc::now()),

@@ -22,21 +22,8 @@ pub struct DriveRow {
     pub free: Option<u64>,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Backup,
-    Verify,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Backup => "backup",
-            RunKind::Verify => "verify",
-        }
-    }
-}
+/// What a run did (the wire type, so the history can say it).
+pub use keepsake_api::drives::DriveRunKind as RunKind;
 
 /// One recorded run, with its row id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +115,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RawRun> {
             uuid: r.get(1)?,
             kind: if kind == "verify" { RunKind::Verify } else { RunKind::Backup },
             run: BackupRun {
+                kind: if kind == "verify" { RunKind::Verify } else { RunKind::Backup },
                 job_id: r.get(2)?,
                 started_at: Utc::now(),
                 finished_at: None,

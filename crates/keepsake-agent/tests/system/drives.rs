@@ -285,6 +285,13 @@ async fn plugging_an_enrolled_drive_in_backs_it_up_unmounts_it_and_says_it_is_sa
     assert!(d.last_success_at.is_some() && d.last_verify_ok == Some(true), "{d:?}");
     let history = b.history(&uuid).await;
     assert!(history.runs.iter().any(|r| r.files_verified > 0), "verified after the backup: {history:?}");
+    // One backup and the check of what it wrote: two rows that say which is which.
+    let kinds: Vec<_> = history.runs.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [keepsake_api::drives::DriveRunKind::Verify, keepsake_api::drives::DriveRunKind::Backup],
+        "{history:?}"
+    );
     let look = img.look(&b.dir.path().join("look"));
     let on_drive = |p: &str| look.0.join(p);
     assert_eq!(std::fs::read(on_drive("library/admin/2024/IMG_0001.jpg")).unwrap(), vec![1u8; 300_000]);
