@@ -6,6 +6,19 @@
 //! `<drive>/<source name>/<mapped path>`, `<drive>/.keepsake/manifest.v1`, `.keepsake/tmp/`,
 //! `.keepsake/journal`, `.keepsake/deleted/<YYYY-MM-DD>/<source>/<mapped path>`.
 
+mod copy;
+mod exec;
+mod fsutil;
+mod info;
+mod manifest;
+mod mirror;
+pub mod names;
+mod plan;
+mod progress;
+mod restore;
+mod scan;
+mod verify;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -200,7 +213,7 @@ pub struct RestoreReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
-    #[error("reading the source {path} failed: {source}")]
+    #[error("reading or writing {path} on this machine failed: {source}")]
     Source { path: PathBuf, source: io::Error },
     #[error("writing or reading the drive at {path} failed: {source}")]
     Drive { path: PathBuf, source: io::Error },
@@ -228,8 +241,7 @@ pub fn mirror(
     progress: &dyn ProgressSink,
     cancel: &AtomicBool,
 ) -> Result<MirrorReport, MirrorError> {
-    let _ = (drive, sources, opts, progress, cancel);
-    unimplemented!()
+    mirror::mirror(drive, sources, opts, progress, cancel)
 }
 
 /// Checks the files on the drive against the manifest.
@@ -239,20 +251,17 @@ pub fn verify(
     progress: &dyn ProgressSink,
     cancel: &AtomicBool,
 ) -> Result<VerifyReport, MirrorError> {
-    let _ = (drive, scope, progress, cancel);
-    unimplemented!()
+    verify::verify(drive, scope, progress, cancel)
 }
 
 /// Lists a folder of the backup (original path, "" = the sources), from the manifest only.
 pub fn list(drive: &Path, dir: &str) -> Result<Vec<Entry>, MirrorError> {
-    let _ = (drive, dir);
-    unimplemented!()
+    info::list(drive, dir)
 }
 
 /// What the backup on `drive` holds; None when there is no Keepsake backup on it.
 pub fn summary(drive: &Path) -> Result<Option<DriveSummary>, MirrorError> {
-    let _ = drive;
-    unimplemented!()
+    info::summary(drive)
 }
 
 /// Writes `<dest>/<original path>` for each selected file, atomically, restoring mtimes and checking
@@ -265,6 +274,5 @@ pub fn restore(
     progress: &dyn ProgressSink,
     cancel: &AtomicBool,
 ) -> Result<RestoreReport, MirrorError> {
-    let _ = (drive, selection, dest, opts, progress, cancel);
-    unimplemented!()
+    restore::restore(drive, selection, dest, opts, progress, cancel)
 }

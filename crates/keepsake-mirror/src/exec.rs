@@ -1,0 +1,386 @@
+//! Second pass of a mirror run: executes the plan in manifest order. Copies run on worker threads;
+//! the main thread renames finished copies into place, sets deleted entries aside and appends every
+//! line of the next manifest to the journal (`.keepsake/journal`), syncing it in batches. At the
+//! end the journal becomes the manifest by one rename.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::copy::{self, Job, Outcome};
+use crate::fsutil::{drive_err_root, fsync_dir};
+use crate::manifest::{DELETED, Kind, Line, TMP, Writer};
+use crate::names::{display, esc_field};
+use crate::plan::{Op, PlanReader};
+use crate::progress::Throttle;
+use crate::scan::ScanStats;
+use crate::{MirrorError, MirrorOptions, MirrorReport, Phase, Progress, Skipped};
+
+/// At most this many plan operations wait in order behind an unfinished copy.
+const WINDOW: usize = 4096;
+const SYNC_EVERY_FILES: u64 = 256;
+const SYNC_EVERY: Duration = Duration::from_secs(2);
+
+struct Slot {
+    op: Op,
+    seq: Option<u64>,
+}
+
+pub struct Exec<'a> {
+    pub root: &'a Path,
+    pub opts: &'a MirrorOptions,
+    pub journal: Writer,
+    pub report: MirrorReport,
+    pub stats: ScanStats,
+    pub progress: &'a Throttle<'a>,
+    pub cancel: &'a AtomicBool,
+    date: String,
+    index: Option<BufWriter<File>>,
+    touched: BTreeSet<PathBuf>,
+    unsynced: u64,
+    last_sync: Instant,
+    files_done: u64,
+    bytes_done: u64,
+    run_id: String,
+}
+
+impl<'a> Exec<'a> {
+    pub fn new(
+        root: &'a Path,
+        opts: &'a MirrorOptions,
+        journal: Writer,
+        report: MirrorReport,
+        stats: ScanStats,
+        progress: &'a Throttle<'a>,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        Exec {
+            root,
+            opts,
+            journal,
+            report,
+            stats,
+            progress,
+            cancel,
+            date: opts.now.format("%Y-%m-%d").to_string(),
+            index: None,
+            touched: BTreeSet::new(),
+            unsynced: 0,
+            last_sync: Instant::now(),
+            files_done: 0,
+            bytes_done: 0,
+            run_id: format!("{}-{}", std::process::id(), opts.now.timestamp_nanos_opt().unwrap_or(0)),
+        }
+    }
+
+    fn derr(&self, path: &Path) -> impl Fn(io::Error) -> MirrorError + '_ {
+        let p = path.to_path_buf();
+        move |e| drive_err_root(self.root, &p, e)
+    }
+
+    fn jerr(&self) -> impl Fn(io::Error) -> MirrorError + '_ {
+        let p = self.journal.path.clone();
+        move |e| drive_err_root(self.root, &p, e)
+    }
+
+    fn tell(&self, current: Option<&str>) {
+        self.progress.maybe(&Progress {
+            phase: Phase::Copying,
+            files_total: self.stats.files_total,
+            bytes_total: self.stats.bytes_total,
+            files_done: self.files_done,
+            bytes_done: self.bytes_done,
+            files_copied: self.report.files_copied,
+            bytes_copied: self.report.bytes_copied,
+            current: current.map(str::to_string),
+        });
+    }
+
+    /// Runs the plan; on error the journal is left consistent (everything before the failing
+    /// operation is recorded) and the caller folds it into the manifest.
+    pub fn run(&mut self, plan: &mut PlanReader) -> Result<(), MirrorError> {
+        let threads = self.opts.threads.max(1);
+        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads * 2);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (res_tx, res_rx) = mpsc::channel::<(u64, Result<Outcome, MirrorError>)>();
+        let root = self.root;
+        let cancel = self.cancel;
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                let rx = Arc::clone(&job_rx);
+                let tx = res_tx.clone();
+                s.spawn(move || {
+                    let mut buf = Vec::new();
+                    loop {
+                        let job = match rx.lock().map(|r| r.recv()) {
+                            Ok(Ok(j)) => j,
+                            _ => return,
+                        };
+                        let r = copy::run(&job, root, cancel, &mut buf);
+                        if tx.send((job.seq, r)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(res_tx);
+            let res = self.pump(plan, &job_tx, &res_rx, threads);
+            drop(job_tx);
+            // Workers finish their current job; results are discarded and their temporary files
+            // removed (none was renamed into place).
+            for (s, r) in res_rx.iter() {
+                if let Ok(Outcome::Copied { .. }) = r {
+                    let _ = std::fs::remove_file(self.root.join(TMP).join(format!("{}-{s}", self.run_id)));
+                }
+            }
+            res
+        })
+    }
+
+    fn pump(
+        &mut self,
+        plan: &mut PlanReader,
+        job_tx: &mpsc::SyncSender<Job>,
+        res_rx: &mpsc::Receiver<(u64, Result<Outcome, MirrorError>)>,
+        threads: usize,
+    ) -> Result<(), MirrorError> {
+        let mut window: VecDeque<Slot> = VecDeque::new();
+        let mut results: HashMap<u64, Result<Outcome, MirrorError>> = HashMap::new();
+        let mut seq = 0u64;
+        let mut inflight = 0usize;
+        let mut plan_done = false;
+        let perr = |e: io::Error| MirrorError::Source {
+            path: PathBuf::from("(plan file in the temporary folder)"),
+            source: e,
+        };
+        loop {
+            while !plan_done && window.len() < WINDOW && inflight < threads * 2 {
+                if self.cancel.load(Ordering::Relaxed) {
+                    return Err(MirrorError::Cancelled);
+                }
+                let Some(op) = plan.next_op().map_err(perr)? else {
+                    plan_done = true;
+                    break;
+                };
+                let mut slot = Slot { op, seq: None };
+                if let Op::Copy { src, line, adopt, .. } = &slot.op {
+                    seq += 1;
+                    let job = Job {
+                        seq,
+                        src: src.clone(),
+                        dst: self.root.join(&line.drive),
+                        tmp: self.root.join(TMP).join(format!("{}-{seq}", self.run_id)),
+                        adopt: *adopt,
+                        verify: self.opts.verify_written,
+                    };
+                    if job_tx.send(job).is_err() {
+                        return Err(MirrorError::Cancelled);
+                    }
+                    inflight += 1;
+                    slot.seq = Some(seq);
+                }
+                window.push_back(slot);
+            }
+            // Finish operations at the front, in order.
+            while let Some(front) = window.front() {
+                let outcome = match front.seq {
+                    Some(s) => match results.remove(&s) {
+                        Some(r) => Some(r?),
+                        None => break,
+                    },
+                    None => None,
+                };
+                let slot = window.pop_front().expect("front");
+                self.finish(slot, outcome)?;
+            }
+            if window.is_empty() && plan_done {
+                return Ok(());
+            }
+            if window.front().is_some_and(|f| f.seq.is_some()) || inflight >= threads * 2 || window.len() >= WINDOW {
+                let Ok((s, r)) = res_rx.recv() else {
+                    return Err(MirrorError::Cancelled);
+                };
+                inflight -= 1;
+                results.insert(s, r);
+            }
+        }
+    }
+
+    fn finish(&mut self, slot: Slot, outcome: Option<Outcome>) -> Result<(), MirrorError> {
+        match slot.op {
+            Op::Keep(l) => {
+                if l.kind == Kind::File {
+                    self.files_done += 1;
+                    self.bytes_done += l.size;
+                    self.report.files_unchanged += 1;
+                }
+                self.journal.entry(&l).map_err(self.jerr())?;
+                self.tell(None);
+            }
+            Op::NewDir(l) => {
+                let p = self.root.join(&l.drive);
+                match std::fs::create_dir(&p) {
+                    Ok(()) => {
+                        self.touched.insert(p.parent().unwrap_or(self.root).to_path_buf());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && p.is_dir() => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        std::fs::create_dir_all(&p).map_err(self.derr(&p))?
+                    }
+                    Err(e) => return Err(self.derr(&p)(e)),
+                }
+                self.journal.entry(&l).map_err(self.jerr())?;
+            }
+            Op::Copy { line, old, .. } => {
+                let seq = slot.seq.expect("copy has a seq");
+                match outcome.expect("copy has an outcome") {
+                    Outcome::Copied { size, mtime, hash, verified } => {
+                        let tmp = self.root.join(TMP).join(format!("{}-{seq}", self.run_id));
+                        let dst = self.root.join(&line.drive);
+                        self.place(&tmp, &dst)?;
+                        let l = Line { size, mtime, hash, ..line };
+                        self.journal.entry(&l).map_err(self.jerr())?;
+                        self.report.files_copied += 1;
+                        self.report.bytes_copied += size;
+                        self.report.files_verified += u64::from(verified);
+                        self.files_done += 1;
+                        self.bytes_done += size;
+                        self.unsynced += 1;
+                        self.tell(Some(&display(&l.orig)));
+                    }
+                    Outcome::Adopted { size, mtime, hash } => {
+                        let l = Line { size, mtime, hash, ..line };
+                        self.journal.entry(&l).map_err(self.jerr())?;
+                        self.report.files_unchanged += 1;
+                        self.files_done += 1;
+                        self.bytes_done += size;
+                    }
+                    Outcome::SourceUnreadable(reason) => {
+                        self.report.skipped.push(Skipped { path: display(&line.orig), reason });
+                        // Keep the previous copy rather than losing it.
+                        if let Some(old) = old {
+                            self.journal.entry(&old).map_err(self.jerr())?;
+                        }
+                    }
+                }
+            }
+            Op::AsideFile(l) => {
+                self.set_aside(&l)?;
+                self.index_line(&l, &l.drive)?;
+                self.report.files_set_aside += 1;
+            }
+            Op::AsideDir(l) => self.set_aside(&l)?,
+            Op::AsideIndex(l) => {
+                self.index_line(&l, &l.drive)?;
+                self.report.files_set_aside += 1;
+            }
+        }
+        if self.unsynced >= SYNC_EVERY_FILES || (self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY) {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Renames a finished temporary copy into place.
+    fn place(&mut self, tmp: &Path, dst: &Path) -> Result<(), MirrorError> {
+        let parent = dst.parent().unwrap_or(self.root).to_path_buf();
+        match std::fs::rename(tmp, dst) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tmp.exists() => {
+                // Someone removed the folder on the drive: make it again.
+                std::fs::create_dir_all(&parent).map_err(self.derr(&parent))?;
+                std::fs::rename(tmp, dst).map_err(self.derr(dst))?;
+            }
+            Err(e) => return Err(self.derr(dst)(e)),
+        }
+        self.touched.insert(parent);
+        Ok(())
+    }
+
+    /// Makes the renames so far and the journal durable.
+    pub fn sync(&mut self) -> Result<(), MirrorError> {
+        for d in std::mem::take(&mut self.touched) {
+            fsync_dir(&d).map_err(self.derr(&d))?;
+        }
+        self.journal.sync().map_err(self.jerr())?;
+        self.unsynced = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Moves a file or folder to `.keepsake/deleted/<date>/<drive path>` (a free name if taken).
+    fn set_aside(&mut self, l: &Line) -> Result<(), MirrorError> {
+        // The tombstone reaches the journal before the rename, so a killed run never lists a moved file.
+        self.journal.tomb(l.kind, &l.drive).map_err(self.jerr())?;
+        self.journal.flush().map_err(self.jerr())?;
+        let from = self.root.join(&l.drive);
+        if std::fs::symlink_metadata(&from).is_err() {
+            if !self.root.join(".keepsake").is_dir() {
+                return Err(MirrorError::DriveGone { path: self.root.to_path_buf() });
+            }
+            return Ok(()); // already gone from the drive: nothing to keep
+        }
+        let base = self.root.join(DELETED).join(&self.date).join(&l.drive);
+        let parent = base.parent().expect("has parent").to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(self.derr(&parent))?;
+        let mut to = base.clone();
+        let mut n = 1;
+        while std::fs::symlink_metadata(&to).is_ok() {
+            n += 1;
+            let name = base.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            to = parent.join(crate::names::with_suffix(&name, n));
+        }
+        std::fs::rename(&from, &to).map_err(self.derr(&from))?;
+        self.touched.insert(from.parent().unwrap_or(self.root).to_path_buf());
+        self.touched.insert(parent);
+        self.unsynced += 1;
+        Ok(())
+    }
+
+    /// Records a set-aside file in `.keepsake/deleted/<date>/index.txt` (original path → drive path).
+    fn index_line(&mut self, l: &Line, drive: &str) -> Result<(), MirrorError> {
+        if self.index.is_none() {
+            let p = self.root.join(DELETED).join(&self.date).join("index.txt");
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).map_err(self.derr(d))?;
+            }
+            let f = OpenOptions::new().create(true).append(true).open(&p).map_err(self.derr(&p))?;
+            self.index = Some(BufWriter::new(f));
+        }
+        let hash = blake3::Hash::from_bytes(l.hash).to_hex();
+        let line = format!("{}\t{}\t{}\t{}\t{}\n", esc_field(&l.orig), drive, l.size, l.mtime, hash);
+        let root = self.root.to_path_buf();
+        let w = self.index.as_mut().expect("opened");
+        w.write_all(line.as_bytes()).map_err(|e| drive_err_root(&root, &root, e))
+    }
+
+    /// Ends the run: the journal gets its END line and becomes the manifest.
+    pub fn commit(mut self) -> Result<MirrorReport, MirrorError> {
+        if let Some(mut w) = self.index.take() {
+            let root = self.root.to_path_buf();
+            w.flush().and_then(|_| w.get_ref().sync_all()).map_err(|e| drive_err_root(&root, &root, e))?;
+        }
+        self.sync()?;
+        let jpath = self.journal.path.clone();
+        let root = self.root;
+        self.journal.finish().map_err(|e| drive_err_root(root, &jpath, e))?;
+        let mpath = root.join(crate::manifest::MANIFEST);
+        std::fs::rename(&jpath, &mpath).map_err(|e| drive_err_root(root, &mpath, e))?;
+        let ks = root.join(crate::manifest::KS_DIR);
+        fsync_dir(&ks).map_err(|e| drive_err_root(root, &ks, e))?;
+        Ok(self.report)
+    }
+
+    /// After an error: make what was done so far durable, so the journal can be folded in.
+    pub fn abandon(mut self) {
+        if let Some(mut w) = self.index.take() {
+            let _ = w.flush();
+        }
+        let _ = self.sync();
+    }
+}
