@@ -116,7 +116,13 @@ plug() {
 	[ -n "$FUSE_PID" ] || { echo "bench: no exfat-fuse process for $1" >&2; exit 1; }
 }
 unplug() {
-	umount "$WORK/$1.mnt"
+	# Retry a moment if busy: a process that just exited may not have closed everything yet.
+	local i
+	for i in $(seq 30); do
+		umount "$WORK/$1.mnt" 2>/dev/null && break
+		[ "$i" = 30 ] && { echo "bench: cannot unmount $1, in use by:" >&2; fuser -vm "$WORK/$1.mnt" >&2; exit 1; }
+		sleep 1
+	done
 	losetup -d "${LOOP[$1]}"
 	unset "LOOP[$1]"
 }
