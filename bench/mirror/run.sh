@@ -6,6 +6,7 @@
 #
 #   1 cold copy      keepsake: mirror-cli mirror DRIVE library=SRC
 #                    rsync -rltD SRC/ DRIVE/library/          cp -r SRC DRIVE/
+#                    rsync -rltD --fsync SRC/ DRIVE/library/  (durable file by file, as keepsake is)
 #   2 no change      keepsake again                           rsync -rltD --modify-window=1 again
 #   3 1 % changed    (content and mtime of 1 % of the media files rewritten, same sizes) both again
 #   4 verify         keepsake: mirror-cli verify DRIVE (reads and hashes everything; no anchor)
@@ -21,6 +22,8 @@
 #   bench/mirror/run.sh                       100000 files (about 4.4 GB, see generate.py)
 #   FILES=2000 bench/mirror/run.sh            a quick try of the script
 #   THREADS=4 bench/mirror/run.sh             mirror-cli --threads 4 (default: the engine's)
+#   FSYNC_ANCHOR=0 bench/mirror/run.sh        without the cold copy by rsync --fsync (which, like
+#                                             keepsake-mirror, makes each file durable)
 #   COLD=0 bench/mirror/run.sh                keep the page cache between steps (warm source)
 #   TARGET=ext4 bench/mirror/run.sh           ext4 drives (the kernel's driver) instead of exFAT
 #   BENCH_DIR=/somewhere bench/mirror/run.sh  work dir (default /work/benchdata; needs about
@@ -39,6 +42,7 @@ DRIVE_SIZE=${DRIVE_SIZE:-64G}
 BENCH_DIR=${BENCH_DIR:-/work/benchdata}
 SEED=${SEED:-9}
 TARGET=${TARGET:-exfat}
+FSYNC_ANCHOR=${FSYNC_ANCHOR:-1}
 case $TARGET in exfat | ext4) ;; *) echo "bench: TARGET is exfat or ext4, not $TARGET" >&2; exit 1 ;; esac
 
 for tool in /usr/bin/time rsync mkfs.exfat mount.exfat-fuse losetup python3 bc; do
@@ -128,6 +132,24 @@ unplug() {
 }
 
 ROWS=()
+PHASES=()
+export MIRROR_CLI_PROGRESS=1
+STAMP='
+import sys, time
+for line in sys.stdin:
+    if line.startswith("{\"phase\""):
+        print("%.3f %s" % (time.time(), line), end="")
+    else:
+        sys.stderr.write(line)
+'
+# phases STEP T0: seconds from T0 to the first progress line of each phase of the last keepsake run.
+phases() {
+	local t0=$1
+	local list
+	list=$(sed -n 's/^\([0-9.]*\) {"phase":"\([a-z_]*\)".*/\2 \1/p' "$WORK/last.progress" |
+		awk -v t0="$t0" '!($1 in seen) {seen[$1] = 1; printf "%s%s %.1f", sep, $1, $2 - t0; sep = ", "}')
+	PHASES+=("| $2 | ${list:-(done before its first report)} |")
+}
 # run STEP TOOL DRIVE CMD...: one plug-in of DRIVE, the tool timed; appends a table row.
 # The tool's stdout goes to $WORK/last.out.
 run() {
@@ -139,7 +161,10 @@ run() {
 	[ -n "$FUSE_PID" ] && fuse0=$(proc_cpu "$FUSE_PID")
 	echo "bench: $step: $tool (load now $(load))" >&2
 	t0=$(now)
-	/usr/bin/time -v -o "$WORK/last.time" "$@" >"$WORK/last.out"
+	# keepsake-mirror's progress lines (MIRROR_CLI_PROGRESS, JSON on stderr) get a time stamp, to
+	# time its phases; other tools' stderr passes through.
+	/usr/bin/time -v -o "$WORK/last.time" "$@" >"$WORK/last.out" 2> >(python3 -u -c "$STAMP" >"$WORK/last.progress")
+	wait $! 2>/dev/null || true
 	wall=$(since "$t0")
 	fuse_cpu=
 	[ -n "$FUSE_PID" ] && fuse_cpu=$(printf '%.1f' "$(echo "$(proc_cpu "$FUSE_PID") - $fuse0" | bc)")
@@ -147,6 +172,7 @@ run() {
 	unmount=$(since "$t0")
 	LAST_RSS_KIB=$(rss_kib "$WORK/last.time")
 	LAST_WALL=$wall
+	LAST_T0=$t0
 	ROWS+=("| $step | $tool | $wall | $unmount | $(cpu_of "$WORK/last.time") | $fuse_cpu | $(printf '%.1f' "$(echo "$LAST_RSS_KIB / 1024" | bc -l)") | $(load) |")
 }
 
@@ -173,23 +199,31 @@ echo "bench: generated $SRC_FILES files, $(mib "$SRC_BYTES") MiB in $(since "$t0
 # The fixed cost of mirror-cli (runtime, threads, buffers): peak RSS mirroring 8 files to a plain directory.
 mkdir -p "$WORK/tiny/library" "$WORK/tiny-drive"
 find "$SRC" -type f | awk "NR <= 8" | while read -r f; do cp "$f" "$WORK/tiny/library/$RANDOM-${f##*/}"; done
-/usr/bin/time -v -o "$WORK/tiny.time" "$MIRROR" mirror "$WORK/tiny-drive" "library=$WORK/tiny/library" "${MIRROR_OPTS[@]}" >/dev/null
+/usr/bin/time -v -o "$WORK/tiny.time" env -u MIRROR_CLI_PROGRESS "$MIRROR" mirror "$WORK/tiny-drive" "library=$WORK/tiny/library" "${MIRROR_OPTS[@]}" >/dev/null
 BASE_RSS_KIB=$(rss_kib "$WORK/tiny.time")
 
 for d in bench-ks bench-rsync bench-cp; do new_drive "$d"; done
 
 run "cold copy" "keepsake-mirror" bench-ks "$MIRROR" mirror "$WORK/bench-ks.mnt" "library=$SRC" "${MIRROR_OPTS[@]}"
 cp "$WORK/last.out" "$WORK/ks-cold.json"
+phases "$LAST_T0" "cold copy"
 KS_COLD=$LAST_WALL
 KS_RSS_KIB=$LAST_RSS_KIB
 run "cold copy" "rsync -rltD" bench-rsync rsync -rltD "$SRC/" "$WORK/bench-rsync.mnt/library/"
 RS_COLD=$LAST_WALL
+if [ "$FSYNC_ANCHOR" = 1 ]; then
+	new_drive bench-rsf
+	run "cold copy" "rsync -rltD --fsync" bench-rsf rsync -rltD --fsync "$SRC/" "$WORK/bench-rsf.mnt/library/"
+	check bench-rsf library
+	rm -f "$WORK/bench-rsf.img"
+fi
 run "cold copy" "cp -r" bench-cp cp -r "$SRC" "$WORK/bench-cp.mnt/"
 for d in bench-ks bench-rsync bench-cp; do check "$d" library; done
 rm -f "$WORK/bench-cp.img"
 
 run "no change" "keepsake-mirror" bench-ks "$MIRROR" mirror "$WORK/bench-ks.mnt" "library=$SRC" "${MIRROR_OPTS[@]}"
 cp "$WORK/last.out" "$WORK/ks-same.json"
+phases "$LAST_T0" "no change"
 KS_SAME=$LAST_WALL
 [ "$LAST_RSS_KIB" -gt "$KS_RSS_KIB" ] && KS_RSS_KIB=$LAST_RSS_KIB
 run "no change" "rsync -rltD --modify-window=1" bench-rsync rsync -rltD --modify-window=1 "$SRC/" "$WORK/bench-rsync.mnt/library/"
@@ -199,12 +233,14 @@ read -r CH_FILES CH_BYTES < <(python3 "$ROOT/bench/mirror/generate.py" change "$
 echo "bench: rewrote $CH_FILES files, $(mib "$CH_BYTES") MiB" >&2
 run "$CHANGE_PERCENT % changed" "keepsake-mirror" bench-ks "$MIRROR" mirror "$WORK/bench-ks.mnt" "library=$SRC" "${MIRROR_OPTS[@]}"
 cp "$WORK/last.out" "$WORK/ks-change.json"
+phases "$LAST_T0" "$CHANGE_PERCENT % changed"
 [ "$LAST_RSS_KIB" -gt "$KS_RSS_KIB" ] && KS_RSS_KIB=$LAST_RSS_KIB
 run "$CHANGE_PERCENT % changed" "rsync -rltD --modify-window=1" bench-rsync rsync -rltD --modify-window=1 "$SRC/" "$WORK/bench-rsync.mnt/library/"
 for d in bench-ks bench-rsync; do check "$d" library "$WORK/changed"; done
 
 run "verify" "keepsake-mirror verify" bench-ks "$MIRROR" verify "$WORK/bench-ks.mnt"
 cp "$WORK/last.out" "$WORK/ks-verify.json"
+phases "$LAST_T0" "verify"
 
 # keepsake-mirror's own account of each run: it must have copied what changed and nothing else.
 for f in cold same change; do
@@ -228,6 +264,12 @@ Page cache: $([ "$COLD" = 1 ] && echo "dropped before every step (cold source an
 | step | tool | wall s | to unmount s | tool CPU s | exfat-fuse CPU s | peak RSS MiB | load after |
 |---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${ROWS[@]}")
+
+keepsake-mirror's phases: seconds from its start to the first progress report of each phase.
+
+| step | phases |
+|---|---|
+$(printf '%s\n' "${PHASES[@]}")
 
 Cold copy: keepsake-mirror took $(ratio "$KS_COLD" "$RS_COLD")x rsync's time (target: at most 1).
 No change: keepsake-mirror took $(ratio "$KS_SAME" "$RS_SAME")x rsync's time (target: at most 0.5).
