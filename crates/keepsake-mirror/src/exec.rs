@@ -245,6 +245,9 @@ impl<'a> Exec<'a> {
                         self.place(&tmp, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
                         self.journal.entry(&l).map_err(self.jerr())?;
+                        // Into the page cache at once: a killed process then never leaves a file in
+                        // place that the journal does not list (fsync comes in batches, for power cuts).
+                        self.journal.flush().map_err(self.jerr())?;
                         self.report.files_copied += 1;
                         self.report.bytes_copied += size;
                         self.report.files_verified += u64::from(verified);

@@ -378,7 +378,7 @@ impl Scanner<'_> {
                     self.stats.bytes_total += line.size;
                     self.stats.copy_files += 1;
                     self.stats.copy_bytes += line.size;
-                    let adopt = self.adopt && old.is_none();
+                    let adopt = self.adopt;
                     self.push(Op::Copy { src, line, old, adopt })?;
                 }
                 FileAct::Aside(l) => {
