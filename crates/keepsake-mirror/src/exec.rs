@@ -25,6 +25,10 @@ use crate::{MirrorError, MirrorOptions, MirrorReport, Phase, Progress, Skipped};
 const WINDOW: usize = 4096;
 const SYNC_EVERY_FILES: u64 = 256;
 const SYNC_EVERY: Duration = Duration::from_secs(2);
+/// A durability barrier is shared by up to this many copies, bytes, or this much waiting.
+const BARRIER_FILES: u64 = 64;
+const BARRIER_BYTES: u64 = 128 << 20;
+const BARRIER_EVERY: Duration = Duration::from_millis(500);
 
 struct Slot {
     op: Op,
@@ -110,6 +114,9 @@ impl<'a> Exec<'a> {
         let (res_tx, res_rx) = mpsc::channel::<(u64, Result<Outcome, MirrorError>)>();
         let root = self.root;
         let cancel = self.cancel;
+        // Set when the run stops early, so workers do not start the jobs still queued.
+        let stop = AtomicBool::new(false);
+        let stop = &stop;
         std::thread::scope(|s| {
             for _ in 0..threads {
                 let rx = Arc::clone(&job_rx);
@@ -121,6 +128,9 @@ impl<'a> Exec<'a> {
                             Ok(Ok(j)) => j,
                             _ => return,
                         };
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
                         let r = copy::run(&job, root, cancel, &mut buf);
                         if tx.send((job.seq, r)).is_err() {
                             return;
@@ -130,6 +140,7 @@ impl<'a> Exec<'a> {
             }
             drop(res_tx);
             let res = self.pump(plan, &job_tx, &res_rx, threads);
+            stop.store(res.is_err(), Ordering::Relaxed);
             drop(job_tx);
             // Workers finish their current job; results are discarded and their temporary files
             // removed (none was renamed into place).
@@ -150,7 +161,9 @@ impl<'a> Exec<'a> {
         threads: usize,
     ) -> Result<(), MirrorError> {
         let mut window: VecDeque<Slot> = VecDeque::new();
-        let mut results: HashMap<u64, Result<Outcome, MirrorError>> = HashMap::new();
+        // Finished copies by seq, with "durable yet".
+        let mut results: HashMap<u64, (Result<Outcome, MirrorError>, bool)> = HashMap::new();
+        let (mut undurable, mut undurable_bytes, mut first_undurable) = (0u64, 0u64, None::<Instant>);
         let mut seq = 0u64;
         let mut inflight = 0usize;
         let mut plan_done = false;
@@ -186,12 +199,31 @@ impl<'a> Exec<'a> {
                 }
                 window.push_back(slot);
             }
-            // Finish operations at the front, in order.
+            // Finish operations at the front, in order. A copy goes into place only once durable:
+            // one barrier (syncfs + fsync) covers every copy finished so far, so its cost is shared.
+            let mut blocked_on_barrier = false;
             while let Some(front) = window.front() {
                 let outcome = match front.seq {
-                    Some(s) => match results.remove(&s) {
-                        Some(r) => Some(r?),
+                    Some(s) => match results.get(&s) {
                         None => break,
+                        Some((Ok(Outcome::Copied { .. }), false)) => {
+                            let due = undurable >= BARRIER_FILES
+                                || undurable_bytes >= BARRIER_BYTES
+                                || inflight == 0
+                                || window.len() >= WINDOW
+                                || first_undurable.is_some_and(|t: Instant| t.elapsed() >= BARRIER_EVERY);
+                            if !due {
+                                blocked_on_barrier = true;
+                                break;
+                            }
+                            self.barrier(&self.root.join(TMP).join(format!("{}-{s}", self.run_id)))?;
+                            for v in results.values_mut() {
+                                v.1 = true;
+                            }
+                            (undurable, undurable_bytes, first_undurable) = (0, 0, None);
+                            continue;
+                        }
+                        Some(_) => Some(results.remove(&s).expect("present").0?),
                     },
                     None => None,
                 };
@@ -201,14 +233,42 @@ impl<'a> Exec<'a> {
             if window.is_empty() && plan_done {
                 return Ok(());
             }
-            if window.front().is_some_and(|f| f.seq.is_some()) || inflight >= threads * 2 || window.len() >= WINDOW {
-                let Ok((s, r)) = res_rx.recv() else {
-                    return Err(MirrorError::Cancelled);
+            let can_fill = !plan_done && window.len() < WINDOW && inflight < threads * 2;
+            if inflight > 0 && (window.front().is_some_and(|f| f.seq.is_some()) || !can_fill) {
+                // With a barrier pending, wait only a little for more copies to share it.
+                let r = if blocked_on_barrier {
+                    match res_rx.recv_timeout(BARRIER_EVERY) {
+                        Ok(r) => Some(r),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
+                    }
+                } else {
+                    Some(res_rx.recv().map_err(|_| MirrorError::Cancelled)?)
                 };
-                inflight -= 1;
-                results.insert(s, r);
+                if let Some((s, r)) = r {
+                    inflight -= 1;
+                    let needs_barrier = matches!(r, Ok(Outcome::Copied { .. }));
+                    if let Ok(Outcome::Copied { size, .. }) = &r {
+                        undurable += 1;
+                        undurable_bytes += size;
+                        first_undurable.get_or_insert_with(Instant::now);
+                    }
+                    results.insert(s, (r, !needs_barrier));
+                }
             }
         }
+    }
+
+    /// Makes every copy written so far durable: syncfs for kernel filesystems, plus an fsync of one
+    /// file, which exfat-fuse turns into a flush of the whole volume.
+    fn barrier(&self, one_tmp: &Path) -> Result<(), MirrorError> {
+        use std::os::fd::AsRawFd;
+        let root = File::open(self.root).map_err(self.derr(self.root))?;
+        // SAFETY: syncfs on a descriptor we own.
+        if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
+            return Err(self.derr(self.root)(io::Error::last_os_error()));
+        }
+        File::open(one_tmp).and_then(|f| f.sync_all()).map_err(self.derr(one_tmp))
     }
 
     fn finish(&mut self, slot: Slot, outcome: Option<Outcome>) -> Result<(), MirrorError> {

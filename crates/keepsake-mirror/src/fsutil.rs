@@ -44,13 +44,18 @@ pub fn drive_err_root(root: &Path, path: &Path, e: io::Error) -> MirrorError {
 
 /// Bytes available to us on the filesystem holding `path`.
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    statvfs(path).map(|(free, _)| free)
+}
+
+/// (bytes available, allocation unit) of the filesystem holding `path`.
+pub fn statvfs(path: &Path) -> io::Result<(u64, u64)> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    Ok((st.f_bavail as u64 * st.f_frsize as u64, (st.f_frsize as u64).max(1)))
 }
 
 /// fsync of a folder, so renames in it are durable. Some FUSE filesystems refuse it; that is not

@@ -35,6 +35,8 @@ pub const MANIFEST: &str = ".keepsake/manifest.v1";
 pub const JOURNAL: &str = ".keepsake/journal";
 pub const TMP: &str = ".keepsake/tmp";
 pub const DELETED: &str = ".keepsake/deleted";
+/// Drive paths a verify found damaged; the next mirror run copies them again.
+pub const DAMAGED: &str = ".keepsake/damaged";
 const MAGIC: &str = "keepsake-mirror manifest v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,6 +232,16 @@ impl Reader {
     }
 
     fn read(&mut self) -> Result<Option<Record>, MirrorError> {
+        loop {
+            match self.read_one()? {
+                // A finished journal became this manifest; its tombstones only mattered to recovery.
+                Some(Record::Tomb(..)) if !self.lenient => continue,
+                r => return Ok(r),
+            }
+        }
+    }
+
+    fn read_one(&mut self) -> Result<Option<Record>, MirrorError> {
         if self.ended {
             return Ok(None);
         }
@@ -266,10 +278,6 @@ impl Reader {
             return Err(self.err("records out of order"));
         }
         self.prev = Some(rec.clone());
-        if !self.lenient && matches!(rec, Record::Tomb(..)) {
-            // A finished journal became this manifest; its tombstones only mattered to recovery.
-            return self.read();
-        }
         Ok(Some(rec))
     }
 

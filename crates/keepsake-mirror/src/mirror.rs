@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicBool;
 use chrono::NaiveDate;
 
 use crate::exec::Exec;
-use crate::fsutil::{drive_err_root, free_bytes, write_atomic};
-use crate::manifest::{self, DELETED, Header, JOURNAL, KS_DIR, MANIFEST, Reader, TMP, Writer};
+use crate::fsutil::{drive_err_root, free_bytes, statvfs, write_atomic};
+use crate::manifest::{self, DAMAGED, DELETED, Header, JOURNAL, KS_DIR, MANIFEST, Reader, TMP, Writer};
 use crate::names::{drive_name, fold};
 use crate::plan::PlanWriter;
 use crate::progress::Throttle;
@@ -78,22 +78,40 @@ pub fn mirror(
     check_sources(sources)?;
     prepare(drive)?;
     let progress = Throttle::new(sink);
-    let interrupted = manifest::recover(drive)?;
+    let interrupted = manifest::recover(drive).map_err(|e| match e {
+        // Folding the journal in needs room for one more manifest.
+        MirrorError::NoSpace { available, .. } => {
+            let size = |p: &str| std::fs::metadata(drive.join(p)).map(|m| m.len()).unwrap_or(0);
+            MirrorError::NoSpace { needed: size(MANIFEST) + size(JOURNAL), available }
+        }
+        e => e,
+    })?;
     let old = Reader::open(&drive.join(MANIFEST), false)?;
     let old_size = std::fs::metadata(drive.join(MANIFEST)).map(|m| m.len()).unwrap_or(0);
     // Without a manifest, copies may still be on the drive (a lost manifest, or a backup made by
     // hand): check each before copying.
     let adopt = interrupted || (old.is_none() && sources.iter().any(|s| drive.join(&s.name).exists()));
     let plan = PlanWriter::new().map_err(|e| MirrorError::Source { path: std::env::temp_dir(), source: e })?;
-    let mut scan =
-        Scanner { old, plan, stats: Default::default(), skipped: Vec::new(), adopt, cancel, progress: &progress };
+    let (_, cluster) = statvfs(drive).map_err(|e| drive_err_root(drive, drive, e))?;
+    let cluster = cluster.clamp(512, 32 << 20);
+    let mut scan = Scanner {
+        old,
+        plan,
+        stats: Default::default(),
+        skipped: Vec::new(),
+        adopt,
+        cluster,
+        cancel,
+        progress: &progress,
+        damaged: read_damaged(drive),
+    };
     scan.run(sources)?;
     let Scanner { plan, stats, skipped, .. } = scan;
 
     // Free space, before anything on the drive changes.
     let available = free_bytes(drive).map_err(|e| drive_err_root(drive, drive, e))?;
     let manifest_bytes = old_size.max((stats.files_total + 1) * LINE_BYTES);
-    let needed = stats.copy_bytes + manifest_bytes + opts.reserve_bytes;
+    let needed = stats.copy_alloc + manifest_bytes + opts.reserve_bytes;
     if needed > available {
         return Err(MirrorError::NoSpace { needed, available });
     }
@@ -123,6 +141,8 @@ pub fn mirror(
             return Err(e);
         }
     };
+    // Whatever a verify found damaged has just been copied again (or set aside).
+    let _ = std::fs::remove_file(drive.join(DAMAGED));
     report.files_total = stats.files_total;
     report.bytes_total = stats.bytes_total;
     report.files_purged = purge(drive, opts, &progress, &report)?;
@@ -137,6 +157,11 @@ pub fn mirror(
         current: None,
     });
     Ok(report)
+}
+
+/// The drive paths listed in `.keepsake/damaged` by verify (small: only damaged entries).
+fn read_damaged(drive: &Path) -> std::collections::HashSet<String> {
+    std::fs::read_to_string(drive.join(DAMAGED)).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// Removes `.keepsake/deleted/<date>` folders older than `keep_deleted_days`; returns files removed.

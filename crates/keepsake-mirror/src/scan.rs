@@ -24,6 +24,8 @@ pub struct ScanStats {
     pub bytes_total: u64,
     pub copy_files: u64,
     pub copy_bytes: u64,
+    /// Space the copies take on the drive: sizes rounded up to the cluster, plus new folders.
+    pub copy_alloc: u64,
     pub aside_files: u64,
     pub aside_ops: u64,
     pub names_mapped: u64,
@@ -36,8 +38,12 @@ pub struct Scanner<'a> {
     pub skipped: Vec<Skipped>,
     /// Copies of new files may already be on the drive: check before copying.
     pub adopt: bool,
+    /// The drive's allocation unit (exFAT cluster), for the free-space check.
+    pub cluster: u64,
     pub cancel: &'a AtomicBool,
     pub progress: &'a Throttle<'a>,
+    /// Drive paths a verify found damaged or missing: copied again even if the source is unchanged.
+    pub damaged: HashSet<String>,
 }
 
 enum SrcKind {
@@ -319,7 +325,13 @@ impl Scanner<'_> {
                 SrcKind::File { .. } => (&mut old_f, &fnorm),
                 SrcKind::Dir => (&mut old_d, &dnorm),
             };
-            let found = norm.get(&match_key(&e.raw)).and_then(|v| v.iter().copied().find(|&i| olds[i].is_some()));
+            let mut found = norm.get(&match_key(&e.raw)).and_then(|v| v.iter().copied().find(|&i| olds[i].is_some()));
+            if top && found.is_none() {
+                // Source names are fixed on the drive, so a source renamed only in case must take
+                // over its old folder (the drive sees one name), not be set aside with it.
+                let key = fold(&String::from_utf8_lossy(&e.raw));
+                found = olds.iter().position(|o| o.as_ref().is_some_and(|l| fold(last_s(&l.drive)) == key));
+            }
             match found {
                 Some(i) => {
                     let l = olds[i].take().expect("checked");
@@ -378,6 +390,7 @@ impl Scanner<'_> {
                     self.stats.bytes_total += line.size;
                     self.stats.copy_files += 1;
                     self.stats.copy_bytes += line.size;
+                    self.stats.copy_alloc += line.size.div_ceil(self.cluster) * self.cluster;
                     let adopt = self.adopt;
                     self.push(Op::Copy { src, line, old, adopt })?;
                 }
@@ -391,7 +404,10 @@ impl Scanner<'_> {
         for (_, act) in &dirs {
             match act {
                 DirAct::Existing { line, .. } => self.push(Op::Keep(line.clone()))?,
-                DirAct::New { line, .. } => self.push(Op::NewDir(line.clone()))?,
+                DirAct::New { line, .. } => {
+                    self.stats.copy_alloc += self.cluster;
+                    self.push(Op::NewDir(line.clone()))?
+                }
                 DirAct::Aside(_) => {}
             }
         }
@@ -429,7 +445,7 @@ impl Scanner<'_> {
         }
         match e.kind {
             SrcKind::File { size, mtime } => {
-                if size == old.size && mtime == old.mtime {
+                if size == old.size && mtime == old.mtime && !self.damaged.contains(&old.drive) {
                     files.push((name, FileAct::Keep(Line { orig: o, ..old })));
                 } else {
                     let line = Line { kind: Kind::File, orig: o, drive: old.drive.clone(), size, mtime, hash: [0; 32] };

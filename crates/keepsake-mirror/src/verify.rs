@@ -98,6 +98,7 @@ pub fn verify(
     let mut cat = open_catalog(drive)?;
     let mut report = VerifyReport::default();
     let mut buf = vec![0u8; 1 << 20];
+    let mut damaged: Vec<String> = Vec::new();
     while let Some(l) = cat.next_line()? {
         if l.kind != Kind::File || !selected(scope, &l) {
             continue;
@@ -116,6 +117,7 @@ pub fn verify(
             current: Some(display(&l.orig)),
         });
         if let Some(kind) = check(drive, &l, cancel, &mut buf)? {
+            damaged.push(l.drive.clone());
             report.problem_count += 1;
             if report.problems.len() < MAX_PROBLEMS {
                 report.problems.push(Problem { path: display(&l.orig), kind });
@@ -123,6 +125,9 @@ pub fn verify(
         }
         report.files_checked += 1;
         report.bytes_checked += l.size;
+    }
+    if !damaged.is_empty() {
+        record_damaged(drive, damaged);
     }
     progress.force(&Progress {
         phase: Phase::Done,
@@ -135,4 +140,18 @@ pub fn verify(
         current: None,
     });
     Ok(report)
+}
+
+/// Lists damaged entries in `.keepsake/damaged` so the next mirror run copies them again. Best
+/// effort: a drive that cannot be written still gets its verify report.
+fn record_damaged(drive: &Path, mut damaged: Vec<String>) {
+    let path = drive.join(crate::manifest::DAMAGED);
+    if let Ok(old) = std::fs::read_to_string(&path) {
+        damaged.extend(old.lines().map(str::to_string));
+    }
+    damaged.sort();
+    damaged.dedup();
+    let mut text = damaged.join("\n");
+    text.push('\n');
+    let _ = crate::fsutil::write_atomic(&path, text.as_bytes());
 }

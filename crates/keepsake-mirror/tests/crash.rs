@@ -152,7 +152,7 @@ fn put_small(p: &Path, s: &str) {
     std::fs::write(p, s).expect("write");
 }
 
-/// Mirrors with a progress sink that runs `pull` once, after the second copied file.
+/// Mirrors with a progress sink that runs `pull` once, after the first copies are in place.
 fn mirror_and_pull(
     drive: &Path,
     src: &Path,
@@ -161,7 +161,7 @@ fn mirror_and_pull(
     let done = std::sync::Mutex::new(false);
     let sink = |p: &Progress| {
         let mut d = done.lock().expect("lock");
-        if !*d && p.files_copied >= 2 {
+        if !*d && p.files_copied >= 1 {
             *d = true;
             pull();
         }
@@ -180,7 +180,8 @@ fn drive_gone_then_rerun(tag: &str, kill_daemon: bool) {
         put_small(&src.join(format!("old/o{i}.txt")), &format!("old {i}"));
     }
     mirror_one(&d.mnt, &src, &opts("2026-04-02T09:00:00Z")).expect("first mirror");
-    for i in 0..12 {
+    // Enough data that the pull lands well before the end (copies are placed in batches).
+    for i in 0..40 {
         std::fs::create_dir_all(src.join("big")).expect("mkdir");
         big_file(&src.join(format!("big/b{i:02}.bin")), i, 4);
     }
@@ -217,9 +218,9 @@ fn drive_gone_then_rerun(tag: &str, kill_daemon: bool) {
         verify_clean(&d.mnt);
     }
     let r = mirror_one(&d.mnt, &src, &opts("2026-04-02T10:10:00Z")).expect("rerun");
-    assert_eq!(r.files_total, 17);
+    assert_eq!(r.files_total, 45);
     let v = verify_clean(&d.mnt);
-    assert_eq!(v.files_checked, 17);
+    assert_eq!(v.files_checked, 45);
 }
 
 unsafe fn libc_kill(pid: i32) {
@@ -237,4 +238,49 @@ fn a_drive_pulled_mid_run_is_drive_gone_and_the_rerun_completes() {
 #[test]
 fn a_dead_fuse_daemon_is_drive_gone_and_the_rerun_completes() {
     drive_gone_then_rerun("fusekill", true);
+}
+
+#[test]
+fn cancel_inside_a_big_file_stops_cleanly_and_the_rerun_completes() {
+    let drive = tempfile::tempdir().expect("drive");
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for i in 0..3 {
+        put_small(&src.join(format!("s{i}.txt")), "small");
+    }
+    mirror_one(drive.path(), &src, &opts("2026-04-03T09:00:00Z")).expect("first mirror");
+    std::fs::create_dir_all(src.join("big")).expect("mkdir");
+    for i in 0..3 {
+        big_file(&src.join(format!("big/b{i}.bin")), i, 96);
+    }
+    let cancel = AtomicBool::new(false);
+    let tmp = drive.path().join(".keepsake/tmp");
+    let res = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Cancel once a copy is well under way (more than 16 MiB written to a temporary file).
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                let big = std::fs::read_dir(&tmp)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.metadata().map(|m| m.len() > 16 << 20).unwrap_or(false));
+                if big {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let sources = [Source { name: "lib".into(), root: src.clone() }];
+        keepsake_mirror::mirror(drive.path(), &sources, &opts("2026-04-03T10:00:00Z"), &NoProgress, &cancel)
+    });
+    assert!(matches!(res, Err(MirrorError::Cancelled)), "expected Cancelled, got {res:?}");
+    assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 0, "temporary copies removed");
+    assert!(!drive.path().join(".keepsake/journal").exists(), "journal folded into the manifest");
+    let v = verify_clean(drive.path());
+    assert!(v.files_checked >= 3);
+    let r = mirror_one(drive.path(), &src, &opts("2026-04-03T10:05:00Z")).expect("rerun");
+    assert_eq!(r.files_total, 6);
+    assert_eq!(verify_clean(drive.path()).files_checked, 6);
 }

@@ -134,8 +134,12 @@ fn verify_finds_a_flipped_byte_a_truncated_file_and_a_missing_file() {
     .expect("restore one");
     assert_eq!(ok.files_restored, 1);
 
-    // The next mirror run repairs nothing by itself (it trusts the manifest for unchanged files),
-    // but the report of verify tells which files to look at.
+    // The next mirror run copies the damaged files again, though their sources did not change.
+    let r = mirror_one(&d.mnt, &src, &opts("2026-03-02T10:00:00Z")).expect("repairing mirror");
+    assert_eq!((r.files_copied, r.files_unchanged), (3, 7), "{r:?}");
+    let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
+    assert_eq!((v.files_checked, v.problem_count), (10, 0), "{:?}", v.problems);
+    assert!(!d.mnt.join(".keepsake/damaged").exists());
     let s = keepsake_mirror::summary(&d.mnt).expect("summary").expect("a backup");
     assert_eq!((s.files, s.sources.clone(), s.written_by.as_deref()), (10, vec!["lib".to_string()], Some("test")));
 }
@@ -166,4 +170,36 @@ fn restore_of_a_folder_keeps_differing_files_unless_told_to_overwrite() {
     assert_eq!((top.len(), top[0].name.as_str(), top[0].files, top[0].dir), (1, "lib", 3, true));
     assert!(keepsake_mirror::summary(work.path()).expect("summary").is_none());
     assert!(matches!(keepsake_mirror::list(work.path(), ""), Err(keepsake_mirror::MirrorError::NotABackup { .. })));
+}
+
+#[test]
+fn a_source_renamed_only_in_case_keeps_its_folder_and_the_other_sources_are_untouched() {
+    use keepsake_mirror::Source;
+    let d = Exfat::new("srccase", 64);
+    let work = tempfile::tempdir().expect("work");
+    let (a, b) = (work.path().join("a"), work.path().join("b"));
+    put(&a.join("x.jpg"), b"x");
+    put(&b.join("y.jpg"), b"y");
+    let no = AtomicBool::new(false);
+    let o = opts("2026-03-01T10:00:00Z");
+    let run = |names: [&str; 2]| {
+        let sources =
+            [Source { name: names[0].into(), root: a.clone() }, Source { name: names[1].into(), root: b.clone() }];
+        keepsake_mirror::mirror(&d.mnt, &sources, &o, &NoProgress, &no).expect("mirror")
+    };
+    run(["Library", "upload"]);
+    let r = run(["library", "upload"]);
+    assert_eq!((r.files_copied, r.files_set_aside, r.files_unchanged), (0, 0, 2), "{r:?}");
+    let dest = work.path().join("out");
+    keepsake_mirror::restore(&d.mnt, &Selection::All, &dest, &RestoreOptions::default(), &NoProgress, &no)
+        .expect("restore");
+    assert_eq!(std::fs::read(dest.join("library/x.jpg")).expect("renamed source restored"), b"x");
+    assert_eq!(std::fs::read(dest.join("upload/y.jpg")).expect("other source"), b"y");
+    let s = keepsake_mirror::summary(&d.mnt).expect("summary").expect("backup");
+    assert_eq!(s.sources, ["library", "upload"]);
+    // Dropping a source sets its folder aside (purged later), it does not vanish at once.
+    let sources = [Source { name: "upload".into(), root: b.clone() }];
+    let r = keepsake_mirror::mirror(&d.mnt, &sources, &o, &NoProgress, &no).expect("mirror");
+    assert_eq!(r.files_set_aside, 1);
+    assert!(d.mnt.join(".keepsake/deleted/2026-03-01/Library/x.jpg").exists());
 }
