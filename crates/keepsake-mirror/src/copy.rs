@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::MirrorError;
 use crate::fsutil::{drive_err_root, drop_cache, mtime_ns, system_time};
@@ -49,7 +49,17 @@ fn hash_file(f: &mut File, buf: &mut [u8]) -> io::Result<(u64, [u8; 32])> {
 }
 
 /// Runs one job. Errors are fatal for the run (drive trouble, cancel); source trouble is an Outcome.
-pub fn run(job: &Job, root: &Path, cancel: &AtomicBool, buf: &mut Vec<u8>) -> Result<Outcome, MirrorError> {
+/// What all copy threads share.
+#[derive(Clone, Copy)]
+pub struct Shared<'a> {
+    pub root: &'a Path,
+    pub cancel: &'a AtomicBool,
+    /// Bytes written so far by all copies, for progress.
+    pub written: &'a AtomicU64,
+}
+
+pub fn run(job: &Job, sh: Shared, buf: &mut Vec<u8>) -> Result<Outcome, MirrorError> {
+    let root = sh.root;
     buf.resize(BUF, 0);
     let mut src = match File::open(&job.src) {
         Ok(f) => f,
@@ -67,7 +77,7 @@ pub fn run(job: &Job, root: &Path, cancel: &AtomicBool, buf: &mut Vec<u8>) -> Re
     }
     let derr = |e: io::Error| drive_err_root(root, &job.tmp, e);
     let mut out = OpenOptions::new().write(true).create_new(true).open(&job.tmp).map_err(derr)?;
-    let res = copy_body(job, root, &mut src, &mut out, cancel, buf, mtime);
+    let res = copy_body(job, sh, &mut src, &mut out, buf, mtime);
     match res {
         Ok(Some(o)) => Ok(o),
         Ok(None) => {
@@ -85,13 +95,13 @@ pub fn run(job: &Job, root: &Path, cancel: &AtomicBool, buf: &mut Vec<u8>) -> Re
 
 fn copy_body(
     job: &Job,
-    root: &Path,
+    sh: Shared,
     src: &mut File,
     out: &mut File,
-    cancel: &AtomicBool,
     buf: &mut [u8],
     mtime: i64,
 ) -> Result<Option<Outcome>, MirrorError> {
+    let Shared { root, cancel, written } = sh;
     let derr = |e: io::Error| drive_err_root(root, &job.tmp, e);
     let mut h = blake3::Hasher::new();
     let mut size = 0u64;
@@ -107,6 +117,7 @@ fn copy_body(
         out.write_all(&buf[..k]).map_err(derr)?;
         size += k as u64;
         since_check += k as u64;
+        written.fetch_add(k as u64, Ordering::Relaxed);
         if since_check >= CANCEL_EVERY {
             since_check = 0;
             if cancel.load(Ordering::Relaxed) {
@@ -115,7 +126,9 @@ fn copy_body(
         }
     }
     let hash = *h.finalize().as_bytes();
-    out.set_modified(system_time(mtime)).map_err(derr)?;
+    // atime too: exfat-fuse sets mtime to "now" when asked to change mtime alone.
+    let t = system_time(mtime);
+    out.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t)).map_err(derr)?;
     // No fsync here: the main thread makes batches of copies durable with one barrier before
     // renaming them into place (an fsync per file costs a whole device flush on exfat-fuse).
     let mut verified = false;

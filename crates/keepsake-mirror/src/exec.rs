@@ -23,12 +23,14 @@ use crate::{MirrorError, MirrorOptions, MirrorReport, Phase, Progress, Skipped};
 
 /// At most this many plan operations wait in order behind an unfinished copy.
 const WINDOW: usize = 4096;
-const SYNC_EVERY_FILES: u64 = 256;
-const SYNC_EVERY: Duration = Duration::from_secs(2);
+/// The journal and the folders of placed copies are fsynced this often (and at the end). Between
+/// two, a barrier already flushes everything on exfat-fuse and with syncfs on kernel filesystems.
+const SYNC_EVERY: Duration = Duration::from_secs(5);
 /// A durability barrier is shared by up to this many copies, bytes, or this much waiting.
-const BARRIER_FILES: u64 = 64;
-const BARRIER_BYTES: u64 = 128 << 20;
-const BARRIER_EVERY: Duration = Duration::from_millis(500);
+/// (Each barrier is a flush of the whole device on exfat-fuse: a few per second at most.)
+const BARRIER_FILES: u64 = 2048;
+const BARRIER_BYTES: u64 = 256 << 20;
+const BARRIER_EVERY: Duration = Duration::from_millis(1000);
 
 struct Slot {
     op: Op,
@@ -48,8 +50,12 @@ pub struct Exec<'a> {
     touched: BTreeSet<PathBuf>,
     unsynced: u64,
     last_sync: Instant,
+    placed_unflushed: bool,
     files_done: u64,
+    /// Bytes not copied this run (unchanged, adopted).
     bytes_done: u64,
+    /// Bytes written by the copy threads so far (placed or not), for smooth progress on big files.
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
     run_id: String,
 }
 
@@ -76,8 +82,10 @@ impl<'a> Exec<'a> {
             touched: BTreeSet::new(),
             unsynced: 0,
             last_sync: Instant::now(),
+            placed_unflushed: false,
             files_done: 0,
             bytes_done: 0,
+            written: Default::default(),
             run_id: format!("{}-{}", std::process::id(), opts.now.timestamp_nanos_opt().unwrap_or(0)),
         }
     }
@@ -98,9 +106,9 @@ impl<'a> Exec<'a> {
             files_total: self.stats.files_total,
             bytes_total: self.stats.bytes_total,
             files_done: self.files_done,
-            bytes_done: self.bytes_done,
+            bytes_done: self.bytes_done + self.written.load(Ordering::Relaxed),
             files_copied: self.report.files_copied,
-            bytes_copied: self.report.bytes_copied,
+            bytes_copied: self.written.load(Ordering::Relaxed),
             current: current.map(str::to_string),
         });
     }
@@ -121,6 +129,7 @@ impl<'a> Exec<'a> {
             for _ in 0..threads {
                 let rx = Arc::clone(&job_rx);
                 let tx = res_tx.clone();
+                let written = std::sync::Arc::clone(&self.written);
                 s.spawn(move || {
                     let mut buf = Vec::new();
                     loop {
@@ -131,7 +140,7 @@ impl<'a> Exec<'a> {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let r = copy::run(&job, root, cancel, &mut buf);
+                        let r = copy::run(&job, copy::Shared { root, cancel, written: &written }, &mut buf);
                         if tx.send((job.seq, r)).is_err() {
                             return;
                         }
@@ -230,6 +239,13 @@ impl<'a> Exec<'a> {
                 let slot = window.pop_front().expect("front");
                 self.finish(slot, outcome)?;
             }
+            if self.placed_unflushed {
+                // Hand the journal lines of the copies just placed to the kernel, so a killed
+                // process leaves at most a handful of placed copies unlisted (the next run adopts
+                // them after comparing size, mtime and content).
+                self.journal.flush().map_err(self.jerr())?;
+                self.placed_unflushed = false;
+            }
             if window.is_empty() && plan_done {
                 return Ok(());
             }
@@ -243,7 +259,15 @@ impl<'a> Exec<'a> {
                         Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
                     }
                 } else {
-                    Some(res_rx.recv().map_err(|_| MirrorError::Cancelled)?)
+                    // Wake up now and then to report the bytes of big copies in progress.
+                    match res_rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok(r) => Some(r),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            self.tell(None);
+                            None
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
+                    }
                 };
                 if let Some((s, r)) = r {
                     inflight -= 1;
@@ -305,14 +329,11 @@ impl<'a> Exec<'a> {
                         self.place(&tmp, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
                         self.journal.entry(&l).map_err(self.jerr())?;
-                        // Into the page cache at once: a killed process then never leaves a file in
-                        // place that the journal does not list (fsync comes in batches, for power cuts).
-                        self.journal.flush().map_err(self.jerr())?;
+                        self.placed_unflushed = true;
                         self.report.files_copied += 1;
                         self.report.bytes_copied += size;
                         self.report.files_verified += u64::from(verified);
                         self.files_done += 1;
-                        self.bytes_done += size;
                         self.unsynced += 1;
                         self.tell(Some(&display(&l.orig)));
                     }
@@ -343,7 +364,7 @@ impl<'a> Exec<'a> {
                 self.report.files_set_aside += 1;
             }
         }
-        if self.unsynced >= SYNC_EVERY_FILES || (self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY) {
+        if self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY {
             self.sync()?;
         }
         Ok(())

@@ -24,9 +24,8 @@ fn wanted(sel: &Selection, l: &Line) -> bool {
             let p = display(&l.orig);
             ps.iter().any(|s| {
                 let s = s.trim_end_matches('/');
+                // A file itself, or everything inside a selected folder.
                 s.is_empty() || p == s || (p.len() > s.len() && p.starts_with(s) && p.as_bytes()[s.len()] == b'/')
-                // A folder selected also brings the D lines of the folders above it? No: only
-                // what is inside it.
             })
         }
     }
@@ -214,7 +213,8 @@ fn restore_file(
             ),
         });
     }
-    out.set_modified(system_time(l.mtime)).map_err(local_err(tmp))?;
+    let when = system_time(l.mtime);
+    out.set_times(std::fs::FileTimes::new().set_accessed(when).set_modified(when)).map_err(local_err(tmp))?;
     out.sync_all().map_err(local_err(tmp))?;
     drop(out);
     std::fs::rename(tmp, t).map_err(local_err(t))

@@ -203,3 +203,38 @@ fn a_source_renamed_only_in_case_keeps_its_folder_and_the_other_sources_are_unto
     assert_eq!(r.files_set_aside, 1);
     assert!(d.mnt.join(".keepsake/deleted/2026-03-01/Library/x.jpg").exists());
 }
+
+#[test]
+fn progress_is_throttled_ordered_and_shows_big_copies_moving() {
+    use keepsake_mirror::{Phase, Progress, Source};
+    let drive = tempfile::tempdir().expect("drive");
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for i in 0..200 {
+        put(&src.join(format!("d{}/f{i}.txt", i % 7)), b"small");
+    }
+    let big: Vec<u8> = (0..(64u32 << 20) / 4).flat_map(|i| i.to_le_bytes()).collect();
+    put(&src.join("big.bin"), &big);
+    let seen = std::sync::Mutex::new(Vec::<(std::time::Instant, Progress)>::new());
+    let sink = |p: &Progress| seen.lock().expect("lock").push((std::time::Instant::now(), p.clone()));
+    let start = std::time::Instant::now();
+    let sources = [Source { name: "lib".into(), root: src.clone() }];
+    let mut o = opts("2026-03-01T10:00:00Z");
+    o.verify_written = false;
+    let r = keepsake_mirror::mirror(drive.path(), &sources, &o, &sink, &AtomicBool::new(false)).expect("mirror");
+    let secs = start.elapsed().as_secs_f64();
+    let seen = seen.into_inner().expect("lock");
+    let phases: Vec<Phase> = seen.iter().map(|(_, p)| p.phase).collect();
+    assert_eq!(phases.first(), Some(&Phase::Scanning));
+    assert_eq!(phases.last(), Some(&Phase::Done));
+    let last = &seen.last().expect("reports").1;
+    assert_eq!((last.files_total, last.bytes_total, last.files_copied), (201, r.bytes_total, 201));
+    assert!((seen.len() as f64) <= secs * 10.0 + 10.0, "{} reports in {secs:.1} s", seen.len());
+    let copying: Vec<&Progress> = seen.iter().map(|(_, p)| p).filter(|p| p.phase == Phase::Copying).collect();
+    assert!(copying.windows(2).all(|w| w[0].bytes_done <= w[1].bytes_done), "bytes_done never goes back");
+    assert!(copying.iter().all(|p| p.bytes_done <= p.bytes_total && p.files_total == 201));
+    if secs > 0.5 {
+        // The big copy shows up before it is finished and placed.
+        assert!(copying.iter().any(|p| p.bytes_copied > 0 && p.bytes_copied < big.len() as u64), "{copying:?}");
+    }
+}

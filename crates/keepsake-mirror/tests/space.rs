@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use common::*;
-use keepsake_mirror::{MirrorError, NoProgress, Progress, RestoreOptions, Selection, Source, VerifyScope};
+use keepsake_mirror::{MirrorError, NoProgress, Phase, Progress, RestoreOptions, Selection, Source, VerifyScope};
 
 fn put(p: &Path, i: u64, len: usize) {
     std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
@@ -60,6 +60,8 @@ fn a_drive_that_fills_up_during_the_copies_is_no_space_and_the_backup_still_veri
     for i in 0..6 {
         put(&src.join(format!("a/f{i}.bin")), i, 1 << 20);
     }
+    // Unchanged, and first in manifest order: its progress report comes before any copy is placed.
+    put(&src.join("0keep.bin"), 99, 1000);
     mirror_one(&d.mnt, &src, &opts("2026-05-01T10:00:00Z")).expect("first mirror");
     for i in 0..6 {
         put(&src.join(format!("a/f{i}.bin")), 50 + i, (1 << 20) + 7); // changed
@@ -72,7 +74,7 @@ fn a_drive_that_fills_up_during_the_copies_is_no_space_and_the_backup_still_veri
     let filled = std::sync::Mutex::new(false);
     let sink = |p: &Progress| {
         let mut f = filled.lock().expect("lock");
-        if !*f && p.files_copied >= 1 {
+        if !*f && p.phase == Phase::Copying {
             *f = true;
             let mut out = std::fs::File::create(&filler).expect("filler");
             let block = vec![0u8; 1 << 20];
@@ -87,12 +89,12 @@ fn a_drive_that_fills_up_during_the_copies_is_no_space_and_the_backup_still_veri
     assert!(*filled.lock().expect("lock"), "the filler ran");
     assert!(matches!(err, MirrorError::NoSpace { .. }), "expected NoSpace, got {err:?}");
     // Everything the drive says it holds is there and intact (old or new versions).
-    verify_clean(&d.mnt, 6 + count_new(&d.mnt));
+    verify_clean(&d.mnt, 7 + count_new(&d.mnt));
 
     std::fs::remove_file(&filler).expect("rm filler");
     let r = mirror_one(&d.mnt, &src, &opts("2026-05-02T11:00:00Z")).expect("rerun");
-    assert_eq!(r.files_total, 14);
-    verify_clean(&d.mnt, 14);
+    assert_eq!(r.files_total, 15);
+    verify_clean(&d.mnt, 15);
     let dest = work.path().join("out");
     keepsake_mirror::restore(
         &d.mnt,
