@@ -23,6 +23,8 @@ pub struct Job {
     pub tmp: PathBuf,
     pub adopt: bool,
     pub verify: bool,
+    /// A set-aside copy to move back if its content still has this hash.
+    pub revive: Option<(PathBuf, [u8; 32])>,
 }
 
 #[derive(Debug)]
@@ -31,6 +33,8 @@ pub enum Outcome {
     Copied { size: u64, mtime: i64, hash: [u8; 32], verified: bool },
     /// An identical copy was already at `job.dst` (from an interrupted run).
     Adopted { size: u64, mtime: i64, hash: [u8; 32] },
+    /// The set-aside copy `job.revive` is identical: move it back into place.
+    Revived { size: u64, mtime: i64, hash: [u8; 32] },
     /// The source could not be read: listed as skipped, never fatal.
     SourceUnreadable(String),
 }
@@ -70,6 +74,17 @@ pub fn run(job: &Job, sh: Shared, buf: &mut Vec<u8>) -> Result<Outcome, MirrorEr
         Err(e) => return Ok(Outcome::SourceUnreadable(format!("cannot stat: {e}"))),
     };
     let mtime = mtime_ns(&meta);
+    if let Some((from, hash)) = &job.revive
+        && let Ok(m) = std::fs::symlink_metadata(from)
+        && m.is_file()
+        && m.len() == meta.len()
+        && let Ok(mut f) = File::open(from)
+        && let Ok((n, h)) = hash_file(&mut f, buf)
+        && n == meta.len()
+        && h == *hash
+    {
+        return Ok(Outcome::Revived { size: n, mtime, hash: h });
+    }
     if job.adopt
         && let Some(o) = try_adopt(job, root, &mut src, meta.len(), mtime, buf)?
     {

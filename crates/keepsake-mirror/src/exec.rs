@@ -51,6 +51,9 @@ pub struct Exec<'a> {
     unsynced: u64,
     last_sync: Instant,
     placed_unflushed: bool,
+    placed_since_flush: u64,
+    /// The folder last set aside: (drive path/, path in the day's folder/), for its files' index lines.
+    aside_dir: Option<(String, String)>,
     files_done: u64,
     /// Bytes not copied this run (unchanged, adopted).
     bytes_done: u64,
@@ -83,6 +86,8 @@ impl<'a> Exec<'a> {
             unsynced: 0,
             last_sync: Instant::now(),
             placed_unflushed: false,
+            placed_since_flush: 0,
+            aside_dir: None,
             files_done: 0,
             bytes_done: 0,
             written: Default::default(),
@@ -190,7 +195,7 @@ impl<'a> Exec<'a> {
                     break;
                 };
                 let mut slot = Slot { op, seq: None };
-                if let Op::Copy { src, line, adopt, .. } = &slot.op {
+                if let Op::Copy { src, line, adopt, revive, .. } = &slot.op {
                     seq += 1;
                     let job = Job {
                         seq,
@@ -199,6 +204,7 @@ impl<'a> Exec<'a> {
                         tmp: self.root.join(TMP).join(format!("{}-{seq}", self.run_id)),
                         adopt: *adopt,
                         verify: self.opts.verify_written,
+                        revive: revive.as_ref().map(|r| (self.root.join(DELETED).join(r), line.hash)),
                     };
                     if job_tx.send(job).is_err() {
                         return Err(MirrorError::Cancelled);
@@ -262,13 +268,12 @@ impl<'a> Exec<'a> {
                     // Wake up now and then to report the bytes of big copies in progress.
                     match res_rx.recv_timeout(Duration::from_millis(100)) {
                         Ok(r) => Some(r),
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            self.tell(None);
-                            None
-                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
                         Err(mpsc::RecvTimeoutError::Disconnected) => return Err(MirrorError::Cancelled),
                     }
                 };
+                // Throttled to ten a second: keeps big copies moving on the progress bar.
+                self.tell(None);
                 if let Some((s, r)) = r {
                     inflight -= 1;
                     let needs_barrier = matches!(r, Ok(Outcome::Copied { .. }));
@@ -320,7 +325,7 @@ impl<'a> Exec<'a> {
                 }
                 self.journal.entry(&l).map_err(self.jerr())?;
             }
-            Op::Copy { line, old, .. } => {
+            Op::Copy { line, old, revive, .. } => {
                 let seq = slot.seq.expect("copy has a seq");
                 match outcome.expect("copy has an outcome") {
                     Outcome::Copied { size, mtime, hash, verified } => {
@@ -329,13 +334,28 @@ impl<'a> Exec<'a> {
                         self.place(&tmp, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
                         self.journal.entry(&l).map_err(self.jerr())?;
-                        self.placed_unflushed = true;
+                        self.placed(1)?;
                         self.report.files_copied += 1;
                         self.report.bytes_copied += size;
                         self.report.files_verified += u64::from(verified);
                         self.files_done += 1;
                         self.unsynced += 1;
                         self.tell(Some(&display(&l.orig)));
+                    }
+                    Outcome::Revived { size, mtime, hash } => {
+                        let from = match &revive {
+                            Some(r) => self.root.join(DELETED).join(r),
+                            None => unreachable!("revived without a revive path"),
+                        };
+                        let dst = self.root.join(&line.drive);
+                        self.place(&from, &dst)?;
+                        let l = Line { size, mtime, hash, ..line };
+                        self.journal.entry(&l).map_err(self.jerr())?;
+                        self.placed(1)?;
+                        self.report.files_unchanged += 1;
+                        self.files_done += 1;
+                        self.bytes_done += size;
+                        self.unsynced += 1;
                     }
                     Outcome::Adopted { size, mtime, hash } => {
                         let l = Line { size, mtime, hash, ..line };
@@ -354,18 +374,42 @@ impl<'a> Exec<'a> {
                 }
             }
             Op::AsideFile(l) => {
-                self.set_aside(&l)?;
-                self.index_line(&l, &l.drive)?;
+                if let Some(to) = self.set_aside(&l)? {
+                    self.index_line(&l, &to)?;
+                }
                 self.report.files_set_aside += 1;
             }
-            Op::AsideDir(l) => self.set_aside(&l)?,
+            Op::AsideDir(l) => {
+                self.aside_dir = self.set_aside(&l)?.map(|to| (format!("{}/", l.drive), format!("{to}/")));
+            }
             Op::AsideIndex(l) => {
-                self.index_line(&l, &l.drive)?;
+                // Where the file now is: under the folder's name in deleted/ (which may have a ~N).
+                let to = match &self.aside_dir {
+                    Some((from, to)) if l.drive.starts_with(from.as_str()) => {
+                        Some(format!("{to}{}", &l.drive[from.len()..]))
+                    }
+                    _ => None,
+                };
+                if let Some(to) = to {
+                    self.index_line(&l, &to)?;
+                }
                 self.report.files_set_aside += 1;
             }
         }
         if self.unsynced > 0 && self.last_sync.elapsed() >= SYNC_EVERY {
             self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Notes copies placed; their journal lines go to the kernel every few dozen, so a killed
+    /// process leaves only a few placed copies unlisted even in a big batch.
+    fn placed(&mut self, n: u64) -> Result<(), MirrorError> {
+        self.placed_unflushed = true;
+        self.placed_since_flush += n;
+        if self.placed_since_flush >= 32 {
+            self.journal.flush().map_err(self.jerr())?;
+            self.placed_since_flush = 0;
         }
         Ok(())
     }
@@ -398,7 +442,8 @@ impl<'a> Exec<'a> {
     }
 
     /// Moves a file or folder to `.keepsake/deleted/<date>/<drive path>` (a free name if taken).
-    fn set_aside(&mut self, l: &Line) -> Result<(), MirrorError> {
+    /// Returns the new path relative to the day's folder, None if the entry was already gone.
+    fn set_aside(&mut self, l: &Line) -> Result<Option<String>, MirrorError> {
         // The tombstone reaches the journal before the rename, so a killed run never lists a moved file.
         self.journal.tomb(l.kind, &l.drive).map_err(self.jerr())?;
         self.journal.flush().map_err(self.jerr())?;
@@ -407,7 +452,7 @@ impl<'a> Exec<'a> {
             if !self.root.join(".keepsake").is_dir() {
                 return Err(MirrorError::DriveGone { path: self.root.to_path_buf() });
             }
-            return Ok(()); // already gone from the drive: nothing to keep
+            return Ok(None); // already gone from the drive: nothing to keep
         }
         let base = self.root.join(DELETED).join(&self.date).join(&l.drive);
         let parent = base.parent().expect("has parent").to_path_buf();
@@ -420,10 +465,12 @@ impl<'a> Exec<'a> {
             to = parent.join(crate::names::with_suffix(&name, n));
         }
         std::fs::rename(&from, &to).map_err(self.derr(&from))?;
+        let day = self.root.join(DELETED).join(&self.date);
+        let rel = to.strip_prefix(&day).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| l.drive.clone());
         self.touched.insert(from.parent().unwrap_or(self.root).to_path_buf());
         self.touched.insert(parent);
         self.unsynced += 1;
-        Ok(())
+        Ok(Some(rel))
     }
 
     /// Records a set-aside file in `.keepsake/deleted/<date>/index.txt` (original path → drive path).

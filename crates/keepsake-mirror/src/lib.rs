@@ -229,7 +229,9 @@ pub enum MirrorError {
     NoSpace { needed: u64, available: u64 },
     #[error("the run was cancelled")]
     Cancelled,
-    #[error("the manifest {path} is damaged at line {line}: {reason}")]
+    #[error(
+        "the manifest {path} is damaged at line {line}: {reason}; move it aside and run the backup again (copies already on the drive are kept after a content check)"
+    )]
     Manifest { path: PathBuf, line: u64, reason: String },
     #[error("{path} holds no Keepsake backup (no .keepsake/manifest.v1)")]
     NotABackup { path: PathBuf },

@@ -460,6 +460,98 @@ mod tests {
         }
     }
 
+    fn f(drive: &str, h: u8) -> Line {
+        Line {
+            kind: Kind::File,
+            orig: drive.as_bytes().to_vec(),
+            drive: drive.into(),
+            size: 1,
+            mtime: 0,
+            hash: [h; 32],
+        }
+    }
+
+    fn d(drive: &str) -> Line {
+        Line::dir(drive.as_bytes().to_vec(), drive.into())
+    }
+
+    /// Writes a manifest (with END) and a journal prefix (without), then reads the overlay.
+    fn overlay(old: &[Line], journal: &[Record]) -> Vec<Line> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(TMP)).expect("mkdir");
+        let mut w = Writer::create(&dir.path().join(MANIFEST), &Header::default()).expect("manifest");
+        for l in old {
+            w.entry(l).expect("write");
+        }
+        w.finish().expect("finish");
+        let mut j = Writer::create(&dir.path().join(JOURNAL), &Header::default()).expect("journal");
+        for r in journal {
+            match r {
+                Record::Entry(l) => j.entry(l).expect("write"),
+                Record::Tomb(k, p) => j.tomb(*k, p).expect("write"),
+            }
+        }
+        j.flush().expect("flush");
+        let mut cat = Catalog::open(dir.path()).expect("open").expect("some");
+        let mut out = Vec::new();
+        while let Some(l) = cat.next_line().expect("line") {
+            out.push(l);
+        }
+        // Recovery writes exactly the overlay as the new manifest.
+        assert!(recover(dir.path()).expect("recover"));
+        let mut r = Reader::open(&dir.path().join(MANIFEST), false).expect("open").expect("some");
+        let mut again = Vec::new();
+        while let Some(Record::Entry(l)) = r.next_rec().expect("rec") {
+            again.push(l);
+        }
+        assert_eq!(again, out);
+        assert!(!dir.path().join(JOURNAL).exists());
+        out
+    }
+
+    #[test]
+    fn an_interrupted_journal_overlays_the_old_manifest() {
+        let old = [
+            d("lib"),
+            f("lib/a", 1),
+            f("lib/b", 1),
+            d("lib/x"),
+            d("lib/y"),
+            f("lib/x/1", 1),
+            f("lib/x/2", 1),
+            f("lib/y/3", 1),
+        ];
+        // Changed a, set b aside, stopped there: the rest is as before.
+        let j = [Record::Entry(d("lib")), Record::Entry(f("lib/a", 2)), Record::Tomb(Kind::File, "lib/b".into())];
+        let got = overlay(&old, &j);
+        let want = [d("lib"), f("lib/a", 2), d("lib/x"), d("lib/y"), f("lib/x/1", 1), f("lib/x/2", 1), f("lib/y/3", 1)];
+        assert_eq!(got, want);
+        // Stopped right after setting folder x aside: nothing of x is listed any more.
+        let j = [
+            Record::Entry(d("lib")),
+            Record::Entry(f("lib/a", 1)),
+            Record::Entry(f("lib/b", 1)),
+            Record::Entry(d("lib/y")),
+            Record::Tomb(Kind::Dir, "lib/x".into()),
+        ];
+        let got = overlay(&old, &j);
+        assert_eq!(got, [d("lib"), f("lib/a", 1), f("lib/b", 1), d("lib/y"), f("lib/y/3", 1)]);
+        // A new file copied into y before the kill is listed with the rest.
+        let j = [
+            Record::Entry(d("lib")),
+            Record::Entry(f("lib/a", 1)),
+            Record::Entry(f("lib/b", 1)),
+            Record::Entry(d("lib/x")),
+            Record::Entry(d("lib/y")),
+            Record::Entry(f("lib/x/1", 1)),
+            Record::Entry(f("lib/x/2", 1)),
+            Record::Entry(f("lib/y/0", 3)),
+        ];
+        let got = overlay(&old, &j);
+        assert_eq!(got.iter().filter(|l| l.drive.starts_with("lib/y/")).count(), 2);
+        assert_eq!(got.last(), Some(&f("lib/y/3", 1)));
+    }
+
     #[test]
     fn lines_round_trip() {
         let l = Line {

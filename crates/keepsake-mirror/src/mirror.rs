@@ -104,6 +104,11 @@ pub fn mirror(
         cancel,
         progress: &progress,
         damaged: read_damaged(drive),
+        deleted: read_deleted(drive),
+        drive_id: std::fs::metadata(drive).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        }),
     };
     scan.run(sources)?;
     let Scanner { plan, stats, skipped, .. } = scan;
@@ -157,6 +162,27 @@ pub fn mirror(
         current: None,
     });
     Ok(report)
+}
+
+/// The set-aside files listed in `.keepsake/deleted/*/index.txt` (newest day wins). Its size is
+/// the number of files set aside within the kept days.
+fn read_deleted(drive: &Path) -> std::collections::HashMap<Vec<u8>, (String, u64, i64, [u8; 32])> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(rd) = std::fs::read_dir(drive.join(DELETED)) else { return out };
+    let mut days: Vec<String> = rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    days.sort();
+    for day in days {
+        let Ok(text) = std::fs::read_to_string(drive.join(DELETED).join(&day).join("index.txt")) else { continue };
+        for line in text.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            if let [orig, rel, size, mtime, hash] = f.as_slice()
+                && let (Ok(size), Ok(mtime), Ok(hash)) = (size.parse(), mtime.parse(), blake3::Hash::from_hex(hash))
+            {
+                out.insert(crate::names::unescape(orig), (format!("{day}/{rel}"), size, mtime, *hash.as_bytes()));
+            }
+        }
+    }
+    out
 }
 
 /// The drive paths listed in `.keepsake/damaged` by verify (small: only damaged entries).

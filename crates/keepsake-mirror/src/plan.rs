@@ -19,7 +19,9 @@ pub enum Op {
     NewDir(Line),
     /// Copy `src` to `line.drive`. `old` is the previous version (kept if the source can no longer
     /// be read). `adopt`: a copy may already be on the drive (interrupted run, lost manifest).
-    Copy { src: PathBuf, line: Line, old: Option<Line>, adopt: bool },
+    /// `revive`: a file set aside earlier under `.keepsake/deleted/<revive>` with the same size,
+    /// mtime and (in `line.hash`) content as the source: moved back instead of copied.
+    Copy { src: PathBuf, line: Line, old: Option<Line>, adopt: bool, revive: Option<String> },
     /// Move this file to `.keepsake/deleted/<date>/`.
     AsideFile(Line),
     /// Move this folder (and its whole subtree) to `.keepsake/deleted/<date>/`.
@@ -49,8 +51,15 @@ impl PlanWriter {
             Op::AsideFile(l) => write!(o, "X\t{}", line_text(l)),
             Op::AsideDir(l) => write!(o, "Y\t{}", line_text(l)),
             Op::AsideIndex(l) => write!(o, "x\t{}", line_text(l)),
-            Op::Copy { src, line, old, adopt } => {
-                write!(o, "C\t{}\t{}\t{}", u8::from(*adopt), esc_field(src.as_os_str().as_bytes()), line_text(line))?;
+            Op::Copy { src, line, old, adopt, revive } => {
+                let rev = revive.as_deref().map(|r| esc_field(r.as_bytes())).unwrap_or_else(|| "-".into());
+                write!(
+                    o,
+                    "C\t{}\t{rev}\t{}\t{}",
+                    u8::from(*adopt),
+                    esc_field(src.as_os_str().as_bytes()),
+                    line_text(line)
+                )?;
                 match old {
                     Some(old) => write!(o, "O\t{}", line_text(old)),
                     None => Ok(()),
@@ -109,8 +118,12 @@ impl PlanReader {
             "Y" => Op::AsideDir(parse_line(rest)?),
             "x" => Op::AsideIndex(parse_line(rest)?),
             "C" => {
-                let mut it = rest.splitn(3, '\t');
+                let mut it = rest.splitn(4, '\t');
                 let adopt = it.next() == Some("1");
+                let revive = match it.next().ok_or_else(|| bad("C revive"))? {
+                    "-" => None,
+                    r => Some(String::from_utf8_lossy(&unescape(r)).into_owned()),
+                };
                 let src = PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(it.next().ok_or_else(|| bad("C src"))?)));
                 let line = parse_line(it.next().ok_or_else(|| bad("C line"))?)?;
                 let old = match self.raw()? {
@@ -123,7 +136,7 @@ impl PlanReader {
                 if line.kind != Kind::File {
                     return Err(bad("copy of a folder"));
                 }
-                Op::Copy { src, line, old, adopt }
+                Op::Copy { src, line, old, adopt, revive }
             }
             _ => return Err(bad("unknown op")),
         }))

@@ -44,6 +44,11 @@ pub struct Scanner<'a> {
     pub progress: &'a Throttle<'a>,
     /// Drive paths a verify found damaged or missing: copied again even if the source is unchanged.
     pub damaged: HashSet<String>,
+    /// (device, inode) of the drive's root: a source that contains the drive must not copy it
+    /// into itself.
+    pub drive_id: Option<(u64, u64)>,
+    /// Files set aside in the last days, by original path: (path under deleted/, size, mtime, hash).
+    pub deleted: HashMap<Vec<u8>, (String, u64, i64, [u8; 32])>,
 }
 
 enum SrcKind {
@@ -230,6 +235,11 @@ impl Scanner<'_> {
                 }
             };
             let kind = if ft.is_dir() {
+                use std::os::unix::fs::MetadataExt;
+                if self.drive_id.is_some() && e.metadata().ok().map(|m| (m.dev(), m.ino())) == self.drive_id {
+                    self.skipped.push(Skipped { path: shown(), reason: "this is the backup drive itself".into() });
+                    continue;
+                }
                 SrcKind::Dir
             } else if ft.is_file() {
                 match e.metadata() {
@@ -392,7 +402,18 @@ impl Scanner<'_> {
                     self.stats.copy_bytes += line.size;
                     self.stats.copy_alloc += line.size.div_ceil(self.cluster) * self.cluster;
                     let adopt = self.adopt;
-                    self.push(Op::Copy { src, line, old, adopt })?;
+                    // A file deleted and back unchanged (an undo in Immich) comes back from deleted/.
+                    let mut line = line;
+                    let revive = match self.deleted.get(&line.orig) {
+                        Some((rel, size, mtime, hash))
+                            if old.is_none() && *size == line.size && *mtime == line.mtime =>
+                        {
+                            line.hash = *hash;
+                            Some(rel.clone())
+                        }
+                        _ => None,
+                    };
+                    self.push(Op::Copy { src, line, old, adopt, revive })?;
                 }
                 FileAct::Aside(l) => {
                     self.stats.aside_files += 1;

@@ -47,6 +47,8 @@ fn deletions_are_set_aside_then_purged_after_the_kept_days() {
     mirror_one(drive.path(), &src, &o).expect("mirror deleted again");
     assert_eq!(std::fs::read(day.join("lib/gone%3F.jpg")).expect("first"), b"gone file");
     assert_eq!(std::fs::read(day.join("lib/gone%3F~2.jpg")).expect("second"), b"second life");
+    let index = std::fs::read_to_string(day.join("index.txt")).expect("index");
+    assert!(index.contains("lib/gone?.jpg\tlib/gone%3F~2.jpg\t11\t"), "the index says where it went: {index}");
 
     let mut later = opts("2026-03-07T10:00:00Z");
     later.keep_deleted_days = 7;
@@ -237,4 +239,70 @@ fn progress_is_throttled_ordered_and_shows_big_copies_moving() {
         // The big copy shows up before it is finished and placed.
         assert!(copying.iter().any(|p| p.bytes_copied > 0 && p.bytes_copied < big.len() as u64), "{copying:?}");
     }
+}
+
+#[test]
+fn a_drive_inside_a_source_is_not_copied_into_itself() {
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    put(&src.join("a.jpg"), b"a");
+    let drive = src.join("mnt/drive");
+    std::fs::create_dir_all(&drive).expect("mkdir");
+    let r = mirror_one(&drive, &src, &opts("2026-03-01T10:00:00Z")).expect("mirror");
+    assert!(r.skipped.iter().any(|s| s.path == "lib/mnt/drive"), "{:?}", r.skipped);
+    assert_eq!(r.files_total, 1);
+    assert!(!drive.join("lib/mnt/drive/lib").exists());
+}
+
+#[test]
+fn a_lost_manifest_is_rebuilt_without_copying_again() {
+    let d = Exfat::new("lost", 64);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    for i in 0..20 {
+        put(&src.join(format!("d/f{i}?.txt")), format!("file {i}").as_bytes());
+    }
+    mirror_one(&d.mnt, &src, &opts("2026-03-01T10:00:00Z")).expect("mirror");
+    // A damaged manifest is a clear error...
+    let m = d.mnt.join(".keepsake/manifest.v1");
+    let text = std::fs::read_to_string(&m).expect("manifest");
+    std::fs::write(&m, &text[..text.len() / 2]).expect("truncate");
+    let err = mirror_one(&d.mnt, &src, &opts("2026-03-01T11:00:00Z")).expect_err("damaged manifest");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+    // ...and once it is moved aside, the copies on the drive are adopted after a content check.
+    std::fs::remove_file(&m).expect("rm");
+    let r = mirror_one(&d.mnt, &src, &opts("2026-03-01T12:00:00Z")).expect("mirror");
+    assert_eq!((r.files_copied, r.files_unchanged), (0, 20), "{r:?}");
+    let no = AtomicBool::new(false);
+    let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
+    assert_eq!((v.files_checked, v.problem_count), (20, 0));
+}
+
+#[test]
+fn a_file_deleted_and_put_back_unchanged_comes_back_from_deleted_without_a_copy() {
+    let d = Exfat::new("revive", 64);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    put(&src.join("album/a?.jpg"), b"photo a");
+    put(&src.join("album/b.jpg"), b"photo b");
+    let o = opts("2026-03-01T10:00:00Z");
+    mirror_one(&d.mnt, &src, &o).expect("mirror");
+    // "Delete" the album (moved to Immich's trash), back up, then restore it from the trash.
+    let trash = work.path().join("trash");
+    std::fs::rename(src.join("album"), &trash).expect("to trash");
+    let r = mirror_one(&d.mnt, &src, &o).expect("mirror after delete");
+    assert_eq!(r.files_set_aside, 2);
+    std::fs::rename(&trash, src.join("album")).expect("from trash");
+    put(&src.join("album/b.jpg"), b"photo B"); // this one did change
+    let r = mirror_one(&d.mnt, &src, &opts("2026-03-02T10:00:00Z")).expect("mirror after undo");
+    assert_eq!((r.files_copied, r.files_unchanged), (1, 1), "{r:?}");
+    assert!(!d.mnt.join(".keepsake/deleted/2026-03-01/lib/album/a%3F.jpg").exists(), "moved back");
+    assert_eq!(std::fs::read(d.mnt.join("lib/album/a%3F.jpg")).expect("back in place"), b"photo a");
+    let no = AtomicBool::new(false);
+    let v = keepsake_mirror::verify(&d.mnt, VerifyScope::Full, &NoProgress, &no).expect("verify");
+    assert_eq!((v.files_checked, v.problem_count), (2, 0), "{:?}", v.problems);
+    let dest = work.path().join("out");
+    keepsake_mirror::restore(&d.mnt, &Selection::All, &dest, &RestoreOptions::default(), &NoProgress, &no)
+        .expect("restore");
+    assert_same_tree(&src, &dest.join("lib"));
 }
