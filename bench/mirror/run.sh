@@ -258,7 +258,7 @@ cat <<EOF
 
 Library: $SRC_FILES files (Immich layout, .jpg/.heic/.mp4 and .xmp sidecars), $(mib "$SRC_BYTES") MiB, random content.
 Changed for step 3: $CH_FILES files, $(mib "$CH_BYTES") MiB (same sizes, new content and mtime).
-Drives: $DRIVE_SIZE $([ "$TARGET" = exfat ] && echo "exFAT images ($(mkfs.exfat -V 2>/dev/null | sed -n '1s/ version :/ /p')) on loop devices, exfat-fuse $(dpkg-query -W -f '${Version}' exfat-fuse 2>/dev/null)" || echo "ext4 images on loop devices, kernel $(uname -r)"); $(rsync --version | sed -n 1p | sed 's/  */ /g'); mirror-cli threads: $THREADS_SHOWN.
+Drives: $DRIVE_SIZE $([ "$TARGET" = exfat ] && echo "exFAT images ($(mkfs.exfat -V 2>/dev/null | sed -n '1s/ version : / /p')) on loop devices, exfat-fuse $(dpkg-query -W -f '${Version}' exfat-fuse 2>/dev/null)" || echo "ext4 images on loop devices, kernel $(uname -r)"); $(rsync --version | sed -n 1p | sed 's/  */ /g'); mirror-cli threads: $THREADS_SHOWN.
 Page cache: $([ "$COLD" = 1 ] && echo "dropped before every step (cold source and drive)" || echo "kept (warm source)"). $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo).
 
 | step | tool | wall s | to unmount s | tool CPU s | exfat-fuse CPU s | peak RSS MiB | load after |
