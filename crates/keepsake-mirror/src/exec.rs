@@ -60,6 +60,9 @@ pub struct Exec<'a> {
     /// Bytes written by the copy threads so far (placed or not), for smooth progress on big files.
     written: std::sync::Arc<std::sync::atomic::AtomicU64>,
     run_id: String,
+    /// The drive's device number at the start: a path under a lazily unmounted drive resolves to
+    /// the folder beneath it, where a syncfs would succeed on the wrong filesystem.
+    root_dev: Option<u64>,
 }
 
 impl<'a> Exec<'a> {
@@ -92,6 +95,7 @@ impl<'a> Exec<'a> {
             bytes_done: 0,
             written: Default::default(),
             run_id: format!("{}-{}", std::process::id(), opts.now.timestamp_nanos_opt().unwrap_or(0)),
+            root_dev: std::fs::metadata(root).ok().map(|m| std::os::unix::fs::MetadataExt::dev(&m)),
         }
     }
 
@@ -299,9 +303,19 @@ impl<'a> Exec<'a> {
     fn syncfs(&self) -> Result<(), MirrorError> {
         use std::os::fd::AsRawFd;
         let root = File::open(self.root).map_err(self.derr(self.root))?;
+        self.same_drive(&root)?;
         // SAFETY: syncfs on a descriptor we own.
         if unsafe { libc::syncfs(root.as_raw_fd()) } != 0 {
             return Err(self.derr(self.root)(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// DriveGone when the drive's folder is no longer the drive (pulled and lazily unmounted).
+    fn same_drive(&self, root: &File) -> Result<(), MirrorError> {
+        let dev = root.metadata().map_err(self.derr(self.root))?;
+        if self.root_dev.is_some_and(|d| d != std::os::unix::fs::MetadataExt::dev(&dev)) {
+            return Err(MirrorError::DriveGone { path: self.root.to_path_buf() });
         }
         Ok(())
     }
@@ -437,11 +451,20 @@ impl<'a> Exec<'a> {
     }
 
     /// Makes the renames so far and the journal durable. One syncfs covers every folder a rename
-    /// touched on a kernel filesystem, and the journal's fsync is a flush of the whole volume on
+    /// touched on a kernel filesystem, and one folder's fsync is a flush of the whole volume on
     /// exfat-fuse (whose syncfs does nothing): an fsync per folder cost a device flush each, about
     /// a sixth of a cold copy's time in the benchmark (docs/PERFORMANCE.md).
     pub fn sync(&mut self) -> Result<(), MirrorError> {
-        if !std::mem::take(&mut self.touched).is_empty() {
+        let touched = std::mem::take(&mut self.touched);
+        // One folder's fsync still goes to the drive's filesystem itself: on exfat-fuse it is the
+        // whole-volume flush, and a dead FUSE daemon answers it with an error (syncfs and a
+        // cached root would not notice).
+        if let Some(d) = touched.iter().next_back() {
+            fsync_dir(d).map_err(self.derr(d))?;
+        }
+        if touched.is_empty() {
+            self.same_drive(&File::open(self.root).map_err(self.derr(self.root))?)?;
+        } else {
             self.syncfs()?;
         }
         self.journal.sync().map_err(self.jerr())?;

@@ -166,7 +166,9 @@ fn mirror_and_pull(
     let done = std::sync::Mutex::new(false);
     let sink = |p: &Progress| {
         let mut d = done.lock().expect("lock");
-        if !*d && p.files_copied >= 1 {
+        // Bytes, not placed files: copies are placed in batches, and on a fast run the first
+        // report with a placed file can be the last one, after the manifest is written.
+        if !*d && p.phase == keepsake_mirror::Phase::Copying && p.bytes_copied >= 16 << 20 {
             *d = true;
             pull();
         }
