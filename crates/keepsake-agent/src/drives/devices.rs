@@ -159,24 +159,24 @@ pub(super) fn parse_mountinfo(text: &str, drives_dir: &Path) -> Mounts {
     m
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`; everything else (UTF-8 names
+/// included) is passed through as bytes.
+pub(super) fn unescape(s: &str) -> String {
     let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && i + 3 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
+            && let Some(Ok(v)) = s.get(i + 1..i + 4).map(|o| u8::from_str_radix(o, 8))
         {
-            out.push(v as char);
+            out.push(v);
             i += 4;
         } else {
-            out.push(b[i] as char);
+            out.push(b[i]);
             i += 1;
         }
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Applies the system rules and fills in what depends on them.

@@ -183,11 +183,7 @@ pub fn is_mountpoint(dir: &Path) -> bool {
 }
 
 fn mountpoints(mountinfo: &str) -> Vec<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(m.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")))
-        .collect()
+    mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(|m| PathBuf::from(super::devices::unescape(m))).collect()
 }
 
 /// Unmounts whatever is mounted under `base` (left by a dead agent) and removes empty folders.
