@@ -446,6 +446,13 @@ zfs_pool_ok() {
     [[ $(zfs get -H -o value mounted "$ZPOOL" 2>/dev/null) == yes ]]
 }
 
+# The file behind the pool, as zpool status names it.
+zfs_pool_vdev() { zpool status "$ZPOOL" 2>/dev/null | awk '$1 ~ /^\// { print $1; exit }'; }
+zfs_pool_is_ours() {
+  [[ $(zfs_pool_vdev) == "$ZFS_DIR/pool.img" ]] &&
+    [[ $(zfs get -H -o value mountpoint "$ZPOOL" 2>/dev/null) == "$ZFS_MNT" ]]
+}
+
 start_zfs() {
   mkdir -p "$ZFS_DIR" "$ZFS_MNT"
   if ! zfs_daemon_ok; then
@@ -456,9 +463,19 @@ start_zfs() {
     wait_spawned 30 "$STATE/zfs-fuse.pid" zfs_daemon_ok ||
       fail zfs "zfs-fuse daemon: $WAIT_REASON" "$LOGS/zfs-fuse.log"
   fi
+  # A pool of this name imported from somewhere else (another checkout's lab that was never
+  # stopped, or zfs-fuse importing a stale cache entry at start) would hand every test datasets
+  # under a mount point that is not ours. It is exported, never reused.
+  if zpool list -H "$ZPOOL" >/dev/null 2>&1 && ! zfs_pool_is_ours; then
+    echo "exporting $ZPOOL: it is backed by $(zfs_pool_vdev) and mounted at $(zfs get -H -o value mountpoint "$ZPOOL" 2>/dev/null), not this lab's $ZFS_DIR" >>"$LOGS/zfs.log"
+    zpool export -f "$ZPOOL" >>"$LOGS/zfs.log" 2>&1 ||
+      fail zfs "a pool named $ZPOOL from elsewhere ($(zfs_pool_vdev)) is imported and cannot be exported" "$LOGS/zfs.log"
+  fi
   if ! zpool list -H "$ZPOOL" >/dev/null 2>&1; then
     if [[ -s $ZFS_DIR/pool.img ]]; then
-      zpool import -f -d "$ZFS_DIR" "$ZPOOL" >>"$LOGS/zfs.log" 2>&1 ||
+      # cachefile=none: the pool is never written to zfs-fuse's cache, so a daemon started later
+      # (by another checkout, or after this one was deleted) does not import it by itself.
+      zpool import -o cachefile=none -f -d "$ZFS_DIR" "$ZPOOL" >>"$LOGS/zfs.log" 2>&1 ||
         fail zfs "zpool import of $ZFS_DIR/pool.img failed" "$LOGS/zfs.log"
     else
       # Allocated up front, not sparse: on a nearly full disk a sparse pool fails later, in the
@@ -467,7 +484,7 @@ start_zfs() {
         rm -f "$ZFS_DIR/pool.img"
         fail zfs "cannot allocate 512 MiB for the pool in $ZFS_DIR (df: $(df -h --output=avail "$ZFS_DIR" | tail -1 | tr -d ' ') free)" "$LOGS/zfs.log"
       }
-      zpool create -m "$ZFS_MNT" "$ZPOOL" "$ZFS_DIR/pool.img" >>"$LOGS/zfs.log" 2>&1 ||
+      zpool create -o cachefile=none -m "$ZFS_MNT" "$ZPOOL" "$ZFS_DIR/pool.img" >>"$LOGS/zfs.log" 2>&1 ||
         fail zfs "zpool create failed" "$LOGS/zfs.log"
     fi
   fi
