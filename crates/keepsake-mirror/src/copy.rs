@@ -1,4 +1,5 @@
-//! Copying one file onto the drive, on a worker thread: source → `.keepsake/tmp/<unique>` with
+//! Copying one file onto the drive, on a worker thread: source → a temporary file beside the
+//! destination (crate::partial) with
 //! BLAKE3 of what is written, mtime set, optional read-back (the fsync is batched by the main thread). The rename into place is left
 //! to the main thread, which does it in manifest order and records it in the journal.
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::MirrorError;
-use crate::fsutil::{drive_err_root, drop_cache, mtime_ns, system_time};
+use crate::fsutil::{drive_err_root, drop_cache, make_dirs, mtime_ns, system_time};
 
 const BUF: usize = 1 << 20;
 /// How often (in bytes) a big copy looks at the cancel flag.
@@ -60,6 +61,8 @@ pub struct Shared<'a> {
     pub cancel: &'a AtomicBool,
     /// Bytes written so far by all copies, for progress.
     pub written: &'a AtomicU64,
+    /// The drive's device number at the start (see [`make_dirs`]).
+    pub root_dev: Option<u64>,
 }
 
 pub fn run(job: &Job, sh: Shared, buf: &mut Vec<u8>) -> Result<Outcome, MirrorError> {
@@ -91,7 +94,17 @@ pub fn run(job: &Job, sh: Shared, buf: &mut Vec<u8>) -> Result<Outcome, MirrorEr
         return Ok(o);
     }
     let derr = |e: io::Error| drive_err_root(root, &job.tmp, e);
-    let mut out = OpenOptions::new().write(true).create_new(true).open(&job.tmp).map_err(derr)?;
+    let create = || OpenOptions::new().write(true).create_new(true).open(&job.tmp);
+    let mut out = match create() {
+        // The folder's own step (in manifest order, on the main thread) may not have run yet.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let folder = job.tmp.parent().unwrap_or(root);
+            make_dirs(root, sh.root_dev, folder)?;
+            create()
+        }
+        r => r,
+    }
+    .map_err(derr)?;
     let res = copy_body(job, sh, &mut src, &mut out, buf, mtime);
     match res {
         Ok(Some(o)) => Ok(o),
@@ -116,7 +129,7 @@ fn copy_body(
     buf: &mut [u8],
     mtime: i64,
 ) -> Result<Option<Outcome>, MirrorError> {
-    let Shared { root, cancel, written } = sh;
+    let Shared { root, cancel, written, .. } = sh;
     let derr = |e: io::Error| drive_err_root(root, &job.tmp, e);
     let mut h = blake3::Hasher::new();
     let mut size = 0u64;

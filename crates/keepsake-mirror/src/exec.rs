@@ -1,5 +1,6 @@
-//! Second pass of a mirror run: executes the plan in manifest order. Copies run on worker threads;
-//! the main thread renames finished copies into place, sets deleted entries aside and appends every
+//! Second pass of a mirror run: executes the plan in manifest order. Copies run on worker threads,
+//! each into a temporary file beside its destination (crate::partial); the main thread renames
+//! finished copies into place, sets deleted entries aside and appends every
 //! line of the next manifest to the journal (`.keepsake/journal`), syncing it in batches. At the
 //! end the journal becomes the manifest by one rename.
 
@@ -13,9 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::copy::{self, Job, Outcome};
-use crate::fsutil::{drive_err_root, fsync_dir};
-use crate::manifest::{DELETED, Kind, Line, TMP, Writer};
+use crate::fsutil::{dev_of, drive_err_root, fsync_dir, make_dirs};
+use crate::manifest::{DELETED, Kind, Line, Writer};
 use crate::names::{display, esc_field};
+use crate::partial::{self, Partials};
 use crate::plan::{Op, PlanReader};
 use crate::progress::Throttle;
 use crate::scan::ScanStats;
@@ -63,6 +65,9 @@ pub struct Exec<'a> {
     /// The drive's device number at the start: a path under a lazily unmounted drive resolves to
     /// the folder beneath it, where a syncfs would succeed on the wrong filesystem.
     root_dev: Option<u64>,
+    /// Folders announced to hold temporary copies, and each unplaced copy's temporary path.
+    partials: Partials,
+    tmps: HashMap<u64, PathBuf>,
 }
 
 impl<'a> Exec<'a> {
@@ -95,7 +100,9 @@ impl<'a> Exec<'a> {
             bytes_done: 0,
             written: Default::default(),
             run_id: format!("{}-{}", std::process::id(), opts.now.timestamp_nanos_opt().unwrap_or(0)),
-            root_dev: std::fs::metadata(root).ok().map(|m| std::os::unix::fs::MetadataExt::dev(&m)),
+            root_dev: dev_of(root),
+            partials: Partials::new(root),
+            tmps: HashMap::new(),
         }
     }
 
@@ -130,6 +137,7 @@ impl<'a> Exec<'a> {
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (res_tx, res_rx) = mpsc::channel::<(u64, Result<Outcome, MirrorError>)>();
         let root = self.root;
+        let root_dev = self.root_dev;
         let cancel = self.cancel;
         // Set when the run stops early, so workers do not start the jobs still queued.
         let stop = AtomicBool::new(false);
@@ -149,7 +157,7 @@ impl<'a> Exec<'a> {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let r = copy::run(&job, copy::Shared { root, cancel, written: &written }, &mut buf);
+                        let r = copy::run(&job, copy::Shared { root, cancel, written: &written, root_dev }, &mut buf);
                         if tx.send((job.seq, r)).is_err() {
                             return;
                         }
@@ -163,8 +171,8 @@ impl<'a> Exec<'a> {
             // Workers finish their current job; results are discarded and their temporary files
             // removed (none was renamed into place).
             for (s, r) in res_rx.iter() {
-                if let Ok(Outcome::Copied { .. }) = r {
-                    let _ = std::fs::remove_file(self.root.join(TMP).join(format!("{}-{s}", self.run_id)));
+                if let (Ok(Outcome::Copied { .. }), Some(t)) = (r, self.tmps.get(&s)) {
+                    let _ = std::fs::remove_file(t);
                 }
             }
             res
@@ -201,11 +209,18 @@ impl<'a> Exec<'a> {
                 let mut slot = Slot { op, seq: None };
                 if let Op::Copy { src, line, adopt, revive, .. } = &slot.op {
                     seq += 1;
+                    // Listed before the copy thread can create anything there (crate::partial).
+                    let root = self.root;
+                    self.partials
+                        .announce(&line.drive)
+                        .map_err(|e| drive_err_root(root, &root.join(partial::LIST), e))?;
+                    let tmp = partial::tmp_path(self.root, &line.drive, &self.run_id, seq);
+                    self.tmps.insert(seq, tmp.clone());
                     let job = Job {
                         seq,
                         src: src.clone(),
                         dst: self.root.join(&line.drive),
-                        tmp: self.root.join(TMP).join(format!("{}-{seq}", self.run_id)),
+                        tmp,
                         adopt: *adopt,
                         verify: self.opts.verify_written,
                         revive: revive.as_ref().map(|r| (self.root.join(DELETED).join(r), line.hash)),
@@ -235,7 +250,7 @@ impl<'a> Exec<'a> {
                                 blocked_on_barrier = true;
                                 break;
                             }
-                            self.barrier(&self.root.join(TMP).join(format!("{}-{s}", self.run_id)))?;
+                            self.barrier(&self.tmps[&s])?;
                             for v in results.values_mut() {
                                 v.1 = true;
                             }
@@ -332,24 +347,21 @@ impl<'a> Exec<'a> {
                 self.tell(None);
             }
             Op::NewDir(l) => {
+                // Through make_dirs even for one level: a top-level folder made on the empty mount
+                // point of a pulled drive would succeed, on the appliance's own disk.
                 let p = self.root.join(&l.drive);
-                match std::fs::create_dir(&p) {
-                    Ok(()) => {
-                        self.touched.insert(p.parent().unwrap_or(self.root).to_path_buf());
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && p.is_dir() => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        std::fs::create_dir_all(&p).map_err(self.derr(&p))?
-                    }
-                    Err(e) => return Err(self.derr(&p)(e)),
+                if !p.is_dir() {
+                    make_dirs(self.root, self.root_dev, &p)?;
+                    self.touched.insert(p.parent().unwrap_or(self.root).to_path_buf());
                 }
                 self.journal.entry(&l).map_err(self.jerr())?;
             }
             Op::Copy { line, old, revive, .. } => {
                 let seq = slot.seq.expect("copy has a seq");
+                let tmp = self.tmps.remove(&seq);
                 match outcome.expect("copy has an outcome") {
                     Outcome::Copied { size, mtime, hash, verified } => {
-                        let tmp = self.root.join(TMP).join(format!("{}-{seq}", self.run_id));
+                        let tmp = tmp.expect("a copy has a temporary path");
                         let dst = self.root.join(&line.drive);
                         self.place(&tmp, &dst)?;
                         let l = Line { size, mtime, hash, ..line };
@@ -434,15 +446,15 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
-    /// Renames a finished temporary copy into place.
-    fn place(&mut self, tmp: &Path, dst: &Path) -> Result<(), MirrorError> {
+    /// Renames a finished temporary copy (or a set-aside one brought back) into place.
+    fn place(&mut self, from: &Path, dst: &Path) -> Result<(), MirrorError> {
         let parent = dst.parent().unwrap_or(self.root).to_path_buf();
-        match std::fs::rename(tmp, dst) {
+        match std::fs::rename(from, dst) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound && tmp.exists() => {
-                // Someone removed the folder on the drive: make it again.
-                std::fs::create_dir_all(&parent).map_err(self.derr(&parent))?;
-                std::fs::rename(tmp, dst).map_err(self.derr(dst))?;
+            Err(e) if e.kind() == io::ErrorKind::NotFound && from.exists() => {
+                // Someone removed the folder on the drive (a revived copy comes from deleted/).
+                make_dirs(self.root, self.root_dev, &parent)?;
+                std::fs::rename(from, dst).map_err(self.derr(dst))?;
             }
             Err(e) => return Err(self.derr(dst)(e)),
         }
@@ -488,7 +500,7 @@ impl<'a> Exec<'a> {
         }
         let base = self.root.join(DELETED).join(&self.date).join(&l.drive);
         let parent = base.parent().expect("has parent").to_path_buf();
-        std::fs::create_dir_all(&parent).map_err(self.derr(&parent))?;
+        make_dirs(self.root, self.root_dev, &parent)?;
         let mut to = base.clone();
         let mut n = 1;
         while std::fs::symlink_metadata(&to).is_ok() {
@@ -510,7 +522,7 @@ impl<'a> Exec<'a> {
         if self.index.is_none() {
             let p = self.root.join(DELETED).join(&self.date).join("index.txt");
             if let Some(d) = p.parent() {
-                std::fs::create_dir_all(d).map_err(self.derr(d))?;
+                make_dirs(self.root, self.root_dev, d)?;
             }
             let f = OpenOptions::new().create(true).append(true).open(&p).map_err(self.derr(&p))?;
             self.index = Some(BufWriter::new(f));
@@ -536,6 +548,9 @@ impl<'a> Exec<'a> {
         std::fs::rename(&jpath, &mpath).map_err(|e| drive_err_root(root, &mpath, e))?;
         let ks = root.join(crate::manifest::KS_DIR);
         fsync_dir(&ks).map_err(|e| drive_err_root(root, &ks, e))?;
+        // Every temporary copy was renamed into place: nothing is left for a sweep to find.
+        let list = root.join(partial::LIST);
+        self.partials.done().map_err(|e| drive_err_root(root, &list, e))?;
         Ok(self.report)
     }
 

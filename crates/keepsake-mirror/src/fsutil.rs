@@ -42,6 +42,22 @@ pub fn drive_err_root(root: &Path, path: &Path, e: io::Error) -> MirrorError {
     drive_err(path, e)
 }
 
+/// The device number of `path` (the drive's root), to tell the drive from the folder it was
+/// mounted on once it has been pulled and lazily unmounted.
+pub fn dev_of(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+}
+
+/// `create_dir_all` on the drive, refused with DriveGone when `root` is no longer the drive it was
+/// at the start (`root_dev`): a pulled, lazily unmounted drive leaves its empty mount point behind,
+/// and folders made there would take the rest of the backup onto the appliance's own disk.
+pub fn make_dirs(root: &Path, root_dev: Option<u64>, dir: &Path) -> Result<(), MirrorError> {
+    if dev_of(root) != root_dev || !root.join(".keepsake").is_dir() {
+        return Err(MirrorError::DriveGone { path: root.to_path_buf() });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| drive_err_root(root, dir, e))
+}
+
 /// Bytes available to us on the filesystem holding `path`.
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
     statvfs(path).map(|(free, _)| free)

@@ -3,7 +3,8 @@
 //! paths, options, a progress sink and a cancel flag.
 //!
 //! The on-drive layout (see README.md and the `.keepsake/README.txt` written on every drive):
-//! `<drive>/<source name>/<mapped path>`, `<drive>/.keepsake/manifest.v1`, `.keepsake/tmp/`,
+//! `<drive>/<source name>/<mapped path>` (copies in progress beside them as `.keepsake-partial-…`),
+//! `<drive>/.keepsake/manifest.v1`, `.keepsake/partials`, `.keepsake/tmp/`,
 //! `.keepsake/journal`, `.keepsake/deleted/<YYYY-MM-DD>/<source>/<mapped path>`.
 
 mod copy;
@@ -13,6 +14,7 @@ mod info;
 mod manifest;
 mod mirror;
 pub mod names;
+mod partial;
 mod plan;
 mod progress;
 mod restore;

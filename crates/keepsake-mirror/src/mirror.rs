@@ -43,7 +43,8 @@ fn check_sources(sources: &[Source]) -> Result<(), MirrorError> {
     Ok(())
 }
 
-/// Creates `.keepsake/` and its README, empties `.keepsake/tmp`.
+/// Creates `.keepsake/` and its README, empties `.keepsake/tmp` (work files; copies in progress
+/// are beside their destinations and swept by crate::partial).
 fn prepare(drive: &Path) -> Result<(), MirrorError> {
     match std::fs::metadata(drive) {
         Ok(m) if m.is_dir() => {}
@@ -86,6 +87,8 @@ pub fn mirror(
         }
         e => e,
     })?;
+    // A killed run's temporary copies beside the files (crate::partial), before anything is planned.
+    crate::partial::sweep(drive, interrupted)?;
     let old = Reader::open(&drive.join(MANIFEST), false)?;
     let old_size = std::fs::metadata(drive.join(MANIFEST)).map(|m| m.len()).unwrap_or(0);
     // Without a manifest, copies may still be on the drive (a lost manifest, or a backup made by
@@ -141,6 +144,7 @@ pub fn mirror(
                 // into the manifest. If that fails too, the next run does it.
                 let _ = std::fs::remove_dir_all(drive.join(TMP));
                 let _ = std::fs::create_dir_all(drive.join(TMP));
+                let _ = crate::partial::sweep(drive, false);
                 let _ = manifest::recover(drive);
             }
             return Err(e);

@@ -38,16 +38,40 @@ fn big_file(p: &Path, i: u64, mib: usize) {
     std::fs::write(p, data).expect("write big file");
 }
 
+fn is_temporary(p: &Path) -> bool {
+    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.to_ascii_lowercase().starts_with(".keepsake-partial-"))
+}
+
+/// The files in place under `dir`: temporary copies beside them are not.
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v = Vec::new();
     if dir.exists() {
         walk(dir, &mut |p, is_dir| {
-            if !is_dir {
+            if !is_dir && !is_temporary(p) {
                 v.push(p.to_path_buf())
             }
         });
     }
     v
+}
+
+/// Temporary copies anywhere on the drive, with their sizes.
+fn temporary_copies(drive: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut v = Vec::new();
+    walk(drive, &mut |p, is_dir| {
+        if !is_dir && is_temporary(p) {
+            v.push((p.to_path_buf(), std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)))
+        }
+    });
+    v
+}
+
+/// After a run that ended (or its rerun): no temporary copy is left and the list of folders that
+/// could hold them is gone.
+fn assert_no_temporary_copies(drive: &Path) {
+    let left = temporary_copies(drive);
+    assert!(left.is_empty(), "temporary copies left on the drive: {left:?}");
+    assert!(!drive.join(".keepsake/partials").exists(), "the list of folders with temporary copies was kept");
 }
 
 /// Every file visible in the mirrored folder is a complete copy of its source, as it is now or as
@@ -117,6 +141,16 @@ fn sigkill_mid_copy_leaves_no_partial_file_and_the_rerun_completes() {
     assert!(placed < BIG, "all {BIG} big files were in place before the kill: make the test tree bigger");
 
     assert!(d.mnt.join(".keepsake/journal").exists(), "the killed run left its journal");
+    // Whatever copies were under way are listed for the next run to remove.
+    let listed = std::fs::read_to_string(d.mnt.join(".keepsake/partials")).expect("the killed run's list of folders");
+    for (t, _) in temporary_copies(&d.mnt) {
+        let folder = t.parent().and_then(|f| f.strip_prefix(&d.mnt).ok()).expect("on the drive");
+        assert!(
+            listed.lines().any(|l| Path::new(l) == folder),
+            "{} is in a folder the list does not name: {listed:?}",
+            t.display()
+        );
+    }
     let before = |rel: &Path| {
         let name = rel.to_str()?.strip_prefix("small/s")?.strip_suffix(".txt")?;
         Some(format!("small {}", name.parse::<u32>().ok()?).into_bytes())
@@ -138,7 +172,7 @@ fn sigkill_mid_copy_leaves_no_partial_file_and_the_rerun_completes() {
     assert_eq!(r.files_total, BIG as u64 + 40);
     let v = verify_clean(&d.mnt);
     assert_eq!(v.files_checked, BIG as u64 + 40);
-    assert_eq!(std::fs::read_dir(d.mnt.join(".keepsake/tmp")).expect("tmp").count(), 0, "tmp cleaned");
+    assert_no_temporary_copies(&d.mnt);
     let dest = work.path().join("out");
     keepsake_mirror::restore(
         &d.mnt,
@@ -209,6 +243,12 @@ fn drive_gone_then_rerun(tag: &str, kill_daemon: bool) {
         Err(MirrorError::Drive { .. }) => {}
         other => panic!("expected DriveGone, got {other:?}"),
     }
+    // Nothing was written where the drive was: a pulled drive leaves its empty mount point behind,
+    // and copies made there would land on the appliance's own disk.
+    if !kill_daemon {
+        let beneath: Vec<_> = std::fs::read_dir(&d.mnt).expect("mount point").flatten().map(|e| e.path()).collect();
+        assert!(beneath.is_empty(), "the run wrote onto the mount point of the pulled drive: {beneath:?}");
+    }
     // Plug the drive in again.
     d.mark_unmounted();
     let _ = Command::new("umount").arg("-l").arg(&d.mnt).output();
@@ -228,6 +268,7 @@ fn drive_gone_then_rerun(tag: &str, kill_daemon: bool) {
     assert_eq!(r.files_total, 45);
     let v = verify_clean(&d.mnt);
     assert_eq!(v.files_checked, 45);
+    assert_no_temporary_copies(&d.mnt);
 }
 
 unsafe fn libc_kill(pid: i32) {
@@ -261,18 +302,12 @@ fn cancel_inside_a_big_file_stops_cleanly_and_the_rerun_completes() {
         big_file(&src.join(format!("big/b{i}.bin")), i, 96);
     }
     let cancel = AtomicBool::new(false);
-    let tmp = drive.path().join(".keepsake/tmp");
     let res = std::thread::scope(|s| {
         s.spawn(|| {
             // Cancel once a copy is well under way (more than 16 MiB written to a temporary file).
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(60) {
-                let big = std::fs::read_dir(&tmp)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .any(|e| e.metadata().map(|m| m.len() > 16 << 20).unwrap_or(false));
-                if big {
+                if temporary_copies(drive.path()).iter().any(|(_, len)| *len > 16 << 20) {
                     cancel.store(true, std::sync::atomic::Ordering::Relaxed);
                     return;
                 }
@@ -283,11 +318,46 @@ fn cancel_inside_a_big_file_stops_cleanly_and_the_rerun_completes() {
         keepsake_mirror::mirror(drive.path(), &sources, &opts("2026-04-03T10:00:00Z"), &NoProgress, &cancel)
     });
     assert!(matches!(res, Err(MirrorError::Cancelled)), "expected Cancelled, got {res:?}");
-    assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 0, "temporary copies removed");
+    assert_no_temporary_copies(drive.path());
     assert!(!drive.path().join(".keepsake/journal").exists(), "journal folded into the manifest");
     let v = verify_clean(drive.path());
     assert!(v.files_checked >= 3);
     let r = mirror_one(drive.path(), &src, &opts("2026-04-03T10:05:00Z")).expect("rerun");
     assert_eq!(r.files_total, 6);
     assert_eq!(verify_clean(drive.path()).files_checked, 6);
+    assert_no_temporary_copies(drive.path());
+}
+
+/// A power cut can lose the last lines of `.keepsake/partials` while a temporary copy's folder
+/// entry survives: after an interrupted run every folder the backup holds is looked at too. A
+/// source file named like a temporary copy is backed up under an escaped name and never removed.
+#[test]
+fn after_an_interrupted_run_leftovers_unlisted_by_a_power_cut_are_removed_and_lookalike_files_kept() {
+    let d = Exfat::new("powercut", 64);
+    let work = tempfile::tempdir().expect("work");
+    let src = work.path().join("src");
+    put_small(&src.join("a/photo.jpg"), "photo");
+    put_small(&src.join("a/.keepsake-partial-1-1"), "a user's file with an unlucky name");
+    put_small(&src.join("b/c/deep.jpg"), "deep");
+    mirror_one(&d.mnt, &src, &opts("2026-04-04T09:00:00Z")).expect("first mirror");
+    assert!(d.mnt.join("lib/a/%2Ekeepsake-partial-1-1").is_file(), "the lookalike is stored escaped");
+    // What a power cut can leave: copies under way, their folders unlisted, and the journal.
+    std::fs::write(d.mnt.join("lib/a/.keepsake-partial-77-1"), b"half a photo").expect("stray");
+    std::fs::write(d.mnt.join("lib/b/c/.KEEPSAKE-PARTIAL-77-2"), b"half a photo").expect("stray");
+    std::fs::copy(d.mnt.join(".keepsake/manifest.v1"), d.mnt.join(".keepsake/journal")).expect("journal");
+    let r = mirror_one(&d.mnt, &src, &opts("2026-04-04T10:00:00Z")).expect("rerun");
+    assert_eq!((r.files_total, r.files_copied), (3, 0), "{r:?}");
+    assert_no_temporary_copies(&d.mnt);
+    assert_eq!(verify_clean(&d.mnt).files_checked, 3);
+    let dest = work.path().join("out");
+    keepsake_mirror::restore(
+        &d.mnt,
+        &Selection::All,
+        &dest,
+        &RestoreOptions::default(),
+        &NoProgress,
+        &AtomicBool::new(false),
+    )
+    .expect("restore");
+    assert_same_tree(&src, &dest.join("lib"));
 }

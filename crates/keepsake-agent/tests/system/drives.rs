@@ -584,9 +584,23 @@ async fn an_agent_killed_mid_backup_leaves_no_mount_and_no_partial_file_and_the_
     let Some(JobResult::BackedUp(report)) = again.result else { panic!("{again:?}") };
     assert!(report.run.files_verified > 0 && report.safe_to_remove, "{report:?}");
     let look = img.look(&b.dir.path().join("look"));
-    let tmp = look.0.join(".keepsake/tmp");
-    let leftovers: Vec<_> =
-        std::fs::read_dir(&tmp).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    // Temporary copies live beside their files (.keepsake-partial-…) and in .keepsake/tmp.
+    fn temporary(dir: &Path, found: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().to_ascii_lowercase();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if name == "tmp" && dir.ends_with(".keepsake") {
+                    found.extend(std::fs::read_dir(e.path()).into_iter().flatten().flatten().map(|e| e.path()));
+                } else {
+                    temporary(&e.path(), found);
+                }
+            } else if name.starts_with(".keepsake-partial-") || name == "partials" {
+                found.push(e.path());
+            }
+        }
+    }
+    let mut leftovers = Vec::new();
+    temporary(&look.0, &mut leftovers);
     assert!(leftovers.is_empty(), "no partial files: {leftovers:?}");
     for i in [0, 59] {
         let got = std::fs::read(look.0.join(format!("library/admin/video/{i:03}.mov"))).unwrap();
