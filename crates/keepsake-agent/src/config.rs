@@ -38,6 +38,8 @@ pub struct AgentConfig {
     pub immich_server_containers: Vec<String>,
     /// Backup drives: where they are mounted, what is copied, hotplug and schedule.
     pub drives: crate::drives::DrivesConfig,
+    /// The Immich stack: images, paths, network, ports, timeouts.
+    pub stack: crate::stack::StackConfig,
 }
 
 impl AgentConfig {

@@ -11,6 +11,7 @@
 //! - [`host`]: probes of the host facilities, and the self-check job.
 //! - [`store`]: the SQLite state database and its migrations.
 //! - [`alerts`]: rules on the events, alert states, and messages through email and webhooks.
+//! - [`stack`]: the Immich containers on Docker (install, converge, start/stop, status).
 //! - [`auth`]: identity and access; [`settings`]: typed settings; [`vault`]: sealed secrets.
 
 pub mod alerts;
@@ -25,6 +26,7 @@ pub mod jobs;
 pub mod restore_points;
 pub mod server;
 pub mod settings;
+pub mod stack;
 pub mod store;
 pub mod vault;
 
@@ -57,6 +59,7 @@ pub struct Agent {
     pub alerts: Arc<Alerts>,
     pub restore_points: Arc<restore_points::RestorePoints>,
     pub drives: Arc<drives::Drives>,
+    pub stack: stack::Stack,
     pub facilities: Facilities,
     pub started_at: DateTime<Utc>,
 }
@@ -143,6 +146,13 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         events.clone(),
     ));
     drives.start();
+    let stack = stack::Stack::new(
+        config.stack.clone(),
+        Arc::clone(&store),
+        Arc::clone(&jobs),
+        vault::Vault::new(Arc::clone(&store), auth.sealer()),
+        Arc::new(stack::docker::DockerEngine { endpoint: config.docker_host.clone() }),
+    );
     let socket = config.socket.clone();
     let agent = Arc::new(Agent {
         config,
@@ -154,6 +164,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         alerts,
         restore_points,
         drives,
+        stack,
         facilities,
         started_at: Utc::now(),
     });

@@ -24,6 +24,10 @@ pub const NAMES: &[(&str, &str)] = &[
     ("backup_encryption_key", "Key that encrypts backups"),
 ];
 
+/// Secrets the agent makes and uses itself (Immich's database password): sealed like the others,
+/// but never listed, set or deleted through the API ([`Vault::get_internal`]).
+pub const INTERNAL: &[&str] = &["immich_db_password"];
+
 /// A secret value in memory: `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -139,6 +143,10 @@ impl Vault {
 
     pub fn set(&self, name: &str, value: &Secret) -> Result<(), SecretsError> {
         check_name(name)?;
+        self.seal_into(name, value)
+    }
+
+    fn seal_into(&self, name: &str, value: &Secret) -> Result<(), SecretsError> {
         if value.expose().is_empty() {
             return Err(SecretsError::Empty);
         }
@@ -152,6 +160,21 @@ impl Vault {
     /// Reads a secret for the agent's own use (sending mail, calling Immich). Never for the API.
     pub fn get(&self, name: &str) -> Result<Option<Secret>, SecretsError> {
         check_name(name)?;
+        self.open_from(name)
+    }
+
+    /// An [`INTERNAL`] secret (panics on another name: a programming error).
+    pub fn get_internal(&self, name: &str) -> Result<Option<Secret>, SecretsError> {
+        assert!(INTERNAL.contains(&name), "{name} is not an internal secret");
+        self.open_from(name)
+    }
+
+    pub fn set_internal(&self, name: &str, value: &Secret) -> Result<(), SecretsError> {
+        assert!(INTERNAL.contains(&name), "{name} is not an internal secret");
+        self.seal_into(name, value)
+    }
+
+    fn open_from(&self, name: &str) -> Result<Option<Secret>, SecretsError> {
         match self.store.secret_ciphertext(name)? {
             None => Ok(None),
             Some(ct) => {

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod limits;
 pub mod paths;
 pub mod restore_points;
+pub mod stack;
 pub mod types;
 
 pub use alerts::*;
@@ -20,6 +21,7 @@ pub use client::{Client, ClientError, EventStream, SseEvent};
 pub use drives::*;
 pub use identity::*;
 pub use restore_points::*;
+pub use stack::*;
 pub use types::*;
 
 /// Bytes for a person, as the agent's messages and the console write them: `512 B`, `1.5 KiB`,

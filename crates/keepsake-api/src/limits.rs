@@ -66,6 +66,9 @@ pub fn truncate_for_record(value: &str, max: usize) -> String {
 // characters, not bytes, so a field limited in bytes here is documented either as ASCII (where a
 // character is a byte) or with a character limit small enough that any text within it fits.
 
+/// An Immich release: `v3.2.2` (the `v` optional, a pre-release suffix allowed).
+pub const IMMICH_VERSION_PATTERN: &str = "^v?[0-9]{1,5}\\.[0-9]{1,5}\\.[0-9]{1,5}(-[0-9A-Za-z.-]{1,32})?$";
+
 /// Account names as created: 1 to 32 lowercase letters, digits, dots, dashes or underscores.
 pub const ACCOUNT_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9._-]{0,31}$";
 /// Printable ASCII only: names claimed at sign-in, codes and ceremony ids.

@@ -7,6 +7,10 @@ pub const STATUS: &str = "/api/v1/status";
 pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const SELF_CHECK: &str = "/api/v1/host/self-check";
 
+pub const STACK: &str = "/api/v1/stack";
+pub const STACK_INSTALL: &str = "/api/v1/stack/install";
+pub const STACK_SERVICE_ACTION: &str = "/api/v1/stack/services/{service}/action";
+
 pub const JOBS: &str = "/api/v1/jobs";
 pub const JOB: &str = "/api/v1/jobs/{id}";
 pub const JOB_LOG: &str = "/api/v1/jobs/{id}/log";

@@ -123,6 +123,9 @@ pub enum JobResult {
     /// A device was formatted to exFAT.
     #[serde(rename = "drive.format")]
     DriveFormatted(crate::DriveFormatReport),
+    /// The stack was installed or converged, and every service is healthy.
+    #[serde(rename = "stack.install")]
+    StackInstalled(crate::StackReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

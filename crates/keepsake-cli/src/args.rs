@@ -47,6 +47,9 @@ pub enum Command {
     /// the backup settings.
     #[command(subcommand)]
     Drive(crate::drive_args::DriveCommand),
+    /// The Immich containers: status, install, start, stop, restart.
+    #[command(subcommand)]
+    Stack(crate::stack::StackCommand),
     /// Empty Immich (library and database) after making a pre-reset point, or undo that.
     ResetImmich {
         /// Bring back what the last reset emptied, from its pre-reset point.

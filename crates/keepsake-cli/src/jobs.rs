@@ -150,7 +150,10 @@ fn report_outcome(job: &Job, json: bool) -> i32 {
             (JobState::Succeeded, result) => {
                 let lines = result
                     .as_ref()
-                    .map(|r| [restore_view::result_lines(r), drive_view::result_lines(r)].concat())
+                    .map(|r| {
+                        [restore_view::result_lines(r), drive_view::result_lines(r), crate::stack::result_lines(r)]
+                            .concat()
+                    })
                     .unwrap_or_default();
                 if lines.is_empty() {
                     println!("job {} succeeded", job.id);

@@ -17,6 +17,7 @@ mod drives;
 mod jobs;
 mod restore_points;
 mod restore_view;
+mod stack;
 mod status;
 mod term;
 mod users;
@@ -56,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit(cmd) => audit::run(&client, cmd, json).await,
         Command::RestorePoint(cmd) => restore_points::run(&client, cmd, json).await,
         Command::Drive(cmd) => drives::run(&client, cmd, json).await,
+        Command::Stack(cmd) => stack::run(&client, cmd, json).await,
         Command::ResetImmich { undo, confirm, no_wait } => {
             restore_points::reset_immich(&client, undo, confirm, no_wait, json).await
         }

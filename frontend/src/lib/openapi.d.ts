@@ -1206,6 +1206,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every service of the Immich stack: state, health, uptime, restarts, image and version, CPU and memory, and drift from what Keepsake wants */
+        get: operations["stack.status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stack/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Install the Immich stack, or converge it after hand edits: pull what is missing, make what is missing or changed, start, wait until healthy (202: the job) */
+        post: operations["stack.install"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stack/services/{service}/action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start, stop or restart one service now (a service stopped here stays stopped until started here) */
+        post: operations["stack.service_action"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/status": {
         parameters: {
             query?: never;
@@ -1636,6 +1687,13 @@ export interface components {
         CodeRequest: {
             code: string;
         };
+        /**
+         * @description The container's health check, when it has one.
+         * @enum {string}
+         */
+        ContainerHealth: "starting" | "healthy" | "unhealthy";
+        /** @description What the engine says a container is doing. */
+        ContainerState: ("created" | "running" | "restarting" | "paused" | "exited" | "dead" | "removing") | "missing";
         /** @description What a request that changed something did, in words (for routes with nothing else to say). */
         Done: {
             message: string;
@@ -2015,6 +2073,10 @@ export interface components {
             /** @enum {string} */
             kind: "drive.format";
             report: components["schemas"]["DriveFormatReport"];
+        } | {
+            /** @enum {string} */
+            kind: "stack.install";
+            report: components["schemas"]["StackReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -2472,6 +2534,58 @@ export interface components {
              */
             problems: number;
         };
+        /** @description One service as it is now. */
+        ServiceStatus: {
+            /** @description The container's name. */
+            container: string;
+            /**
+             * Format: double
+             * @description Share of one CPU in use, in percent (while running, when the engine says).
+             */
+            cpu_percent?: number | null;
+            /**
+             * @description Why the container differs from what Keepsake wants (changed or removed by hand, another
+             *     image), `null` when it matches. A reconcile converges it.
+             */
+            drift?: string | null;
+            /**
+             * Format: int64
+             * @description The last exit code (when not running).
+             */
+            exit_code?: number | null;
+            /** @description `null`: the container has no health check (or is not running). */
+            health?: components["schemas"]["ContainerHealth"] | (null);
+            /** @description The image Keepsake wants here (`repo:tag@digest`). */
+            image: string;
+            /**
+             * Format: uint64
+             * @description Bytes of memory in use (while running, when the engine says).
+             */
+            memory_bytes?: number | null;
+            /** @description The kernel killed it for lack of memory (last exit). */
+            oom_killed: boolean;
+            /**
+             * Format: uint64
+             * @description How often the engine restarted it after it stopped by itself.
+             */
+            restart_count: number;
+            /** @description The image the container runs (`repo:tag` as created), when it exists. */
+            running_image?: string | null;
+            service: components["schemas"]["StackService"];
+            /**
+             * Format: date-time
+             * @description When the container last started (while running).
+             */
+            started_at?: string | null;
+            state: components["schemas"]["ContainerState"];
+            /**
+             * Format: uint64
+             * @description Seconds since it started (while running).
+             */
+            uptime_secs?: number | null;
+            /** @description The Immich version of the container (server and machine learning), from its label. */
+            version?: string | null;
+        };
         SessionInfo: {
             /** Format: date-time */
             created_at: string;
@@ -2506,6 +2620,64 @@ export interface components {
         SnoozeRequest: {
             /** Format: uint32 */
             minutes: number;
+        };
+        /**
+         * @description What to do to a service, or to the whole stack.
+         * @enum {string}
+         */
+        StackAction: "start" | "stop" | "restart";
+        /** @description `POST /api/v1/stack/services/{service}/action`. */
+        StackActionRequest: {
+            action: components["schemas"]["StackAction"];
+        };
+        /**
+         * @description `POST /api/v1/stack/install`: install the stack (pull, create, start, wait until healthy), or
+         *     converge an installed one to what Keepsake wants. A job.
+         */
+        StackInstallRequest: {
+            /**
+             * @description Run machine learning (smart search, faces). Default: as now (on for a first install).
+             * @default null
+             */
+            machine_learning: boolean | null;
+            /**
+             * @description The Immich version to install (`v3.2.2`); only for a first install (an installed stack
+             *     changes version by an update). Default: the version this Keepsake release pins.
+             * @default null
+             */
+            version: string | null;
+        };
+        /** @description The result of an install or reconcile job. */
+        StackReport: {
+            /** @description Containers created (missing) or made again (drifted), by service. */
+            created: components["schemas"]["StackService"][];
+            /**
+             * Format: uint64
+             * @description Seconds until every service was healthy.
+             */
+            healthy_after_secs: number;
+            /** @description Images pulled (not already present). */
+            pulled: string[];
+            recreated: components["schemas"]["StackService"][];
+            /** @description Containers started (they were stopped). */
+            started: components["schemas"]["StackService"][];
+            version: string;
+        };
+        /** @description One service of the stack (one container). */
+        StackService: "database" | "redis" | "machine_learning" | "server";
+        /** @description `GET /api/v1/stack`. */
+        StackStatus: {
+            /** @description Why the engine could not be asked (then `services` says `missing` for all), with what to do. */
+            engine_error?: string | null;
+            /** @description Every service is running, and healthy where it has a health check. */
+            healthy: boolean;
+            /** @description Keepsake has installed the stack (it may still be stopped or drifted). */
+            installed: boolean;
+            /** @description Machine learning is part of the stack. */
+            machine_learning: boolean;
+            services: components["schemas"]["ServiceStatus"][];
+            /** @description The Immich version Keepsake runs (`v3.2.2`), once installed. */
+            version?: string | null;
         };
         /** @description `GET /api/v1/status`: what the agent is and which host facilities it found. */
         Status: {
@@ -5295,6 +5467,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SecuritySettings"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every service of the Immich stack: state, health, uptime, restarts, image and version, CPU and memory, and drift from what Keepsake wants */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StackStatus"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description May be left out: an empty body counts as `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StackInstallRequest"];
+            };
+        };
+        responses: {
+            /** @description Install the Immich stack, or converge it after hand edits: pull what is missing, make what is missing or changed, start, wait until healthy (202: the job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.service_action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: string;
+            };
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Start, stop or restart one service now (a service stopped here stays stopped until started here) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

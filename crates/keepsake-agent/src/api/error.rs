@@ -205,3 +205,24 @@ impl From<crate::drives::DriveError> for ApiError {
         }
     }
 }
+
+impl From<crate::stack::StackError> for ApiError {
+    fn from(e: crate::stack::StackError) -> ApiError {
+        use crate::stack::StackError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Jobs(e) => e.into(),
+            E::Secrets(e) => crate::auth::AuthError::from(e).into(),
+            E::Refused(_) | E::Spec(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "stack.refused", e.to_string())
+            }
+            E::NotInstalled => ApiError::new(StatusCode::CONFLICT, "stack.not_installed", e.to_string())
+                .with_hint("Install the stack from the stack page first."),
+            E::Busy(_) => ApiError::new(StatusCode::CONFLICT, "stack.busy", e.to_string()),
+            E::Engine(crate::stack::EngineError::Unreachable { .. }) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stack.engine_unreachable", e.to_string())
+            }
+            E::Engine(_) => ApiError::new(StatusCode::BAD_GATEWAY, "stack.engine", e.to_string()),
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub mod routes;
 mod session;
 mod settings;
 mod sse;
+mod stack;
 mod users;
 
 use std::sync::Arc;

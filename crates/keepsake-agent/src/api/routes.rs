@@ -14,7 +14,8 @@ use keepsake_api::paths::*;
 
 use super::contract::{JobEvents, JsonOrCsv, NoBody, NoQuery, Route, WithCookie};
 use super::{
-    account, alerts, audit, drives, groups, host, jobs, password_reset, restore_points as rp, session, settings, users,
+    account, alerts, audit, drives, groups, host, jobs, password_reset, restore_points as rp, session, settings, stack,
+    users,
 };
 use crate::auth::Permission;
 
@@ -31,6 +32,9 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET STATUS, "status", HostView, NoQuery, NoBody => 200 w::Status, host::status, "Agent version, uptime and the host facilities it found"),
         route!(GET OPENAPI, "openapi", Public, NoQuery, NoBody => 200 w::OpenApiDocument, host::openapi, "This API, described in OpenAPI 3"),
         route!(POST SELF_CHECK, "host.self_check", HostCheck, NoQuery, w::NoParams => 202 w::Job, host::start_self_check, "Start a host self-check job (202: the queued job)"),
+        route!(GET STACK, "stack.status", StackView, NoQuery, NoBody => 200 w::StackStatus, stack::status, "Every service of the Immich stack: state, health, uptime, restarts, image and version, CPU and memory, and drift from what Keepsake wants"),
+        route!(POST STACK_INSTALL, "stack.install", StackManage, NoQuery, w::StackInstallRequest => 202 w::Job, stack::install, "Install the Immich stack, or converge it after hand edits: pull what is missing, make what is missing or changed, start, wait until healthy (202: the job)"),
+        route!(POST STACK_SERVICE_ACTION, "stack.service_action", StackManage, NoQuery, w::StackActionRequest => 200 w::Done, stack::service_action, "Start, stop or restart one service now (a service stopped here stays stopped until started here)"),
         route!(GET JOBS, "jobs.list", JobsView, w::JobQuery, NoBody => 200 w::JobList, jobs::list, "Jobs, newest first"),
         route!(GET JOB, "jobs.get", JobsView, NoQuery, NoBody => 200 w::Job, jobs::get, "One job"),
         route!(GET JOB_LOG, "jobs.log", JobsView, NoQuery, NoBody => 200 w::JobLog, jobs::log, "A job's log lines"),

@@ -94,6 +94,93 @@ struct Args {
     /// Seconds between looks at the drive schedule (daily backups, periodic verification).
     #[arg(long, default_value_t = 60)]
     drive_schedule_tick_secs: u64,
+    #[command(flatten)]
+    stack: StackArgs,
+}
+
+/// How the Immich stack runs (see `keepsake_agent::stack::StackConfig`).
+#[derive(clap::Args, Debug)]
+struct StackArgs {
+    /// The Immich version a first install runs.
+    #[arg(long, default_value = keepsake_agent::stack::DEFAULT_IMMICH_VERSION)]
+    immich_version: String,
+    #[arg(long, default_value = "ghcr.io/immich-app/immich-server")]
+    immich_server_repo: String,
+    #[arg(long, default_value = "ghcr.io/immich-app/immich-machine-learning")]
+    immich_ml_repo: String,
+    /// Valkey image (`repo:tag@digest`; default: the one Immich's compose file pins).
+    #[arg(long)]
+    immich_redis_image: Option<String>,
+    /// Immich's PostgreSQL image (`repo:tag@digest`; default: the one Immich's compose file pins).
+    #[arg(long)]
+    immich_postgres_image: Option<String>,
+    /// Immich's upload location (default: --data-dir).
+    #[arg(long)]
+    immich_library_dir: Option<PathBuf>,
+    /// The database's data directory.
+    #[arg(long, default_value = "/var/lib/keepsake-postgres")]
+    immich_postgres_dir: PathBuf,
+    /// Machine learning's model cache (default: STATE_DIR/model-cache).
+    #[arg(long)]
+    immich_model_cache_dir: Option<PathBuf>,
+    /// The stack's bridge network, or `host` (every service on 127.0.0.1 at its port; for tests).
+    #[arg(long, default_value = "immich")]
+    stack_network: String,
+    /// Where the server is published on 127.0.0.1 (Caddy fronts it).
+    #[arg(long, default_value_t = 2283)]
+    immich_port: u16,
+    /// Ports of the other services with `--stack-network host`.
+    #[arg(long, default_value_t = 5432)]
+    immich_db_port: u16,
+    #[arg(long, default_value_t = 6379)]
+    immich_redis_port: u16,
+    #[arg(long, default_value_t = 3003)]
+    immich_ml_port: u16,
+    /// Container names start with this.
+    #[arg(long, default_value = "immich_")]
+    stack_container_prefix: String,
+    /// Seconds an install waits for every service to be healthy (migrations can be slow).
+    #[arg(long, default_value_t = 600)]
+    stack_health_timeout_secs: u64,
+    /// Seconds a stop waits before it kills.
+    #[arg(long, default_value_t = 30)]
+    stack_stop_grace_secs: u64,
+}
+
+impl StackArgs {
+    fn config(
+        self,
+        docker_host: &str,
+        data_dir: &std::path::Path,
+        state_dir: &std::path::Path,
+    ) -> keepsake_agent::stack::StackConfig {
+        use keepsake_stack::{Network, StackPorts};
+        keepsake_agent::stack::StackConfig {
+            docker_host: docker_host.to_owned(),
+            library_dir: self.immich_library_dir.unwrap_or_else(|| data_dir.to_path_buf()),
+            postgres_dir: self.immich_postgres_dir,
+            model_cache_dir: self.immich_model_cache_dir.unwrap_or_else(|| state_dir.join("model-cache")),
+            server_repository: self.immich_server_repo,
+            ml_repository: self.immich_ml_repo,
+            redis_image: self.immich_redis_image,
+            postgres_image: self.immich_postgres_image,
+            default_version: self.immich_version,
+            network: if self.stack_network == "host" {
+                Network::Host
+            } else {
+                Network::Bridge { name: self.stack_network }
+            },
+            ports: StackPorts {
+                server: self.immich_port,
+                database: self.immich_db_port,
+                redis: self.immich_redis_port,
+                machine_learning: self.immich_ml_port,
+            },
+            container_prefix: self.stack_container_prefix,
+            health_timeout: Duration::from_secs(self.stack_health_timeout_secs.max(1)),
+            stop_grace: Duration::from_secs(self.stack_stop_grace_secs),
+        }
+    }
 }
 
 /// This box's name, recorded on each backup drive (so a drive says which appliance wrote it).
@@ -118,7 +205,7 @@ fn main() -> anyhow::Result<()> {
         socket: args.socket,
         state_dir: args.state_dir.clone(),
         data_dir: args.data_dir.clone(),
-        docker_host: args.docker_host,
+        docker_host: args.docker_host.clone(),
         systemd_bus: args.systemd_bus,
         probe_timeout: Duration::from_secs(args.probe_timeout.max(1)),
         public_origins: args.public_origins,
@@ -138,6 +225,7 @@ fn main() -> anyhow::Result<()> {
             database: args.immich_db_name,
         },
         immich_server_containers: args.immich_server_containers,
+        stack: args.stack.config(&args.docker_host, &args.data_dir, &args.state_dir),
         drives: keepsake_agent::drives::DrivesConfig {
             drives_dir: args.drives_dir,
             upload_location: args.data_dir.clone(),

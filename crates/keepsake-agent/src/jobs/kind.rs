@@ -35,6 +35,9 @@ pub enum JobKind {
     DriveRestore { drive: String },
     /// Make a new exFAT filesystem on a device (by its current `/dev` name).
     DriveFormat { device: String },
+    /// Install the Immich stack, or converge it to what Keepsake wants (pull, create, start, wait
+    /// until healthy).
+    StackInstall,
 }
 
 /// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
@@ -84,6 +87,7 @@ impl JobKind {
             JobKind::DriveVerify { .. } => "drive.verify",
             JobKind::DriveRestore { .. } => "drive.restore",
             JobKind::DriveFormat { .. } => "drive.format",
+            JobKind::StackInstall => "stack.install",
         }
     }
 
@@ -102,6 +106,7 @@ impl JobKind {
             "drive.verify" => Some(JobKind::DriveVerify { drive: target?.to_owned() }),
             "drive.restore" => Some(JobKind::DriveRestore { drive: target?.to_owned() }),
             "drive.format" => Some(JobKind::DriveFormat { device: target?.to_owned() }),
+            "stack.install" => Some(JobKind::StackInstall),
             _ => None,
         }
     }
@@ -109,7 +114,11 @@ impl JobKind {
     /// What the job works on, shown as the job's `target` (a drive's UUID, a restore point).
     pub fn target(&self) -> Option<String> {
         match self {
-            JobKind::HostSelfCheck | JobKind::Reset | JobKind::UndoReset | JobKind::RestoreDrill => None,
+            JobKind::HostSelfCheck
+            | JobKind::Reset
+            | JobKind::UndoReset
+            | JobKind::RestoreDrill
+            | JobKind::StackInstall => None,
             JobKind::RestorePointCreate { kind } => Some(kind.as_str().to_owned()),
             JobKind::Restore { point } => Some(point.clone()),
             JobKind::DriveBackup { drive } | JobKind::DriveVerify { drive } | JobKind::DriveRestore { drive } => {
@@ -160,6 +169,9 @@ impl JobKind {
             ],
             // Keyed by the device: two formats of one device never run together.
             JobKind::DriveFormat { device } => vec![Lock::exclusive(Resource::Drive(device.clone()))],
+            // Creates and replaces containers: nobody else may start, stop or replace them
+            // meanwhile (a restore stops the server, a dump reads the database container).
+            JobKind::StackInstall => vec![Lock::exclusive(Resource::Stack), Lock::shared(Resource::Database)],
         }
     }
 
@@ -177,7 +189,8 @@ impl JobKind {
             | JobKind::DriveBackup { .. }
             | JobKind::DriveVerify { .. }
             | JobKind::DriveRestore { .. }
-            | JobKind::DriveFormat { .. } => Cancel::Checkpoint,
+            | JobKind::DriveFormat { .. }
+            | JobKind::StackInstall => Cancel::Checkpoint,
         }
     }
 
@@ -206,6 +219,10 @@ impl JobKind {
             ),
             JobKind::DriveFormat { .. } => Verdict::Failed(
                 "interrupted: the agent stopped while formatting; the drive's filesystem may be incomplete. Format it again".into(),
+            ),
+            // Install converges from whatever it finds, so running it again finishes the work.
+            JobKind::StackInstall => Verdict::Failed(
+                "interrupted: the agent stopped while installing the stack; run the install again to finish it".into(),
             ),
         }
     }

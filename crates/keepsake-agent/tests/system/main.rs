@@ -21,4 +21,5 @@ mod peers;
 mod pool_watch;
 mod restore_points;
 mod self_check;
+mod stack;
 mod web;

@@ -1,0 +1,46 @@
+//! What Keepsake chose for the stack, kept in the store's key/value table as one JSON value: it is
+//! read and written whole, so a reader never sees half of a change.
+
+use std::collections::BTreeSet;
+
+use keepsake_api::StackService;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError};
+
+const KEY: &str = "stack.state";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackState {
+    /// An install finished once (the stack exists, whatever it is doing now).
+    pub installed: bool,
+    /// The Immich version running (`v3.2.2`).
+    pub version: Option<String>,
+    pub machine_learning: bool,
+    /// The digests the server and machine-learning images had when pulled for `version`.
+    pub server_digest: Option<String>,
+    pub ml_digest: Option<String>,
+    /// Services stopped through Keepsake: a reconcile leaves them stopped.
+    pub stopped: BTreeSet<StackService>,
+}
+
+impl Default for StackState {
+    fn default() -> Self {
+        StackState {
+            installed: false,
+            version: None,
+            machine_learning: true,
+            server_digest: None,
+            ml_digest: None,
+            stopped: BTreeSet::new(),
+        }
+    }
+}
+
+pub fn load(store: &Store) -> Result<StackState, StoreError> {
+    Ok(store.setting(KEY)?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default())
+}
+
+pub fn save(store: &Store, s: &StackState) -> Result<(), StoreError> {
+    store.set_setting(KEY, &serde_json::to_string(s).expect("the stack state serialises"))
+}

@@ -1,0 +1,261 @@
+//! The Immich stack on the lab's real Docker engine, with stand-in images from the lab's loopback
+//! registry (tests/lab/immich: Immich's images cannot be pulled here). The stand-ins follow Immich's
+//! real contract (reference/immich.md): the server answers `/api/server/ping` and
+//! `/api/server/version` with the real shapes once it has "migrated" its database (a real
+//! PostgreSQL 15 container), Valkey is a real redis-server, and each has the health check of its
+//! image or of the stack spec. Every test stack uses host networking on loopback ports of its own
+//! and containers named after the test, so tests run side by side.
+
+use std::process::Command;
+use std::time::Duration;
+
+use http::Method;
+use keepsake_api::paths::{self, fill};
+use keepsake_api::{Client, ContainerHealth, ContainerState, Job, JobResult, JobState, StackService, StackStatus};
+use serde_json::json;
+
+use crate::harness::{Agent, AgentOpts, free_port, lab, open_tempdir, wait_state};
+
+/// The version a test stack is installed at (not the broken one).
+const V1: &str = "v3.1.0";
+
+pub struct Lab {
+    pub server_repo: String,
+    pub ml_repo: String,
+    pub redis: String,
+    pub postgres: String,
+}
+
+pub fn immich_lab() -> Lab {
+    Lab {
+        server_repo: lab("KEEPSAKE_LAB_IMMICH_SERVER_REPO", "immich"),
+        ml_repo: lab("KEEPSAKE_LAB_IMMICH_ML_REPO", "immich"),
+        redis: lab("KEEPSAKE_LAB_IMMICH_REDIS_IMAGE", "immich"),
+        postgres: lab("KEEPSAKE_LAB_IMMICH_POSTGRES_IMAGE", "immich"),
+    }
+}
+
+pub fn docker(args: &[&str]) -> std::process::Output {
+    let host = lab("KEEPSAKE_LAB_DOCKER_HOST", "docker");
+    Command::new("docker").env("DOCKER_HOST", host).args(args).output().expect("the docker client runs")
+}
+
+/// One appliance's stack: an agent whose containers are `<prefix>server`… on ports of their own.
+pub struct TestBox {
+    pub dir: tempfile::TempDir,
+    pub agent: Agent,
+    pub prefix: String,
+    pub server_port: u16,
+}
+
+impl TestBox {
+    pub async fn new(tag: &str, extra: &[&str]) -> TestBox {
+        let l = immich_lab();
+        let dir = open_tempdir();
+        let prefix = format!("ks{}{tag}_", std::process::id());
+        let server_port = free_port();
+        let ports = [free_port(), free_port(), free_port()];
+        let mut args: Vec<String> = [
+            "--immich-version",
+            V1,
+            "--immich-server-repo",
+            &l.server_repo,
+            "--immich-ml-repo",
+            &l.ml_repo,
+            "--immich-redis-image",
+            &l.redis,
+            "--immich-postgres-image",
+            &l.postgres,
+            "--stack-network",
+            "host",
+            "--stack-container-prefix",
+            &prefix,
+            "--stack-health-timeout-secs",
+            "120",
+            "--stack-stop-grace-secs",
+            "10",
+            "--no-container-watch",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (flag, port) in [
+            ("--immich-port", server_port),
+            ("--immich-db-port", ports[0]),
+            ("--immich-redis-port", ports[1]),
+            ("--immich-ml-port", ports[2]),
+        ] {
+            args.extend([flag.to_owned(), port.to_string()]);
+        }
+        let pg = dir.path().join("postgres");
+        std::fs::create_dir_all(&pg).unwrap();
+        args.extend(["--immich-postgres-dir".into(), pg.display().to_string()]);
+        args.extend(["--immich-model-cache-dir".into(), dir.path().join("models").display().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let opts = AgentOpts { extra_args: args, ..AgentOpts::with_lab() };
+        let agent = Agent::start(dir.path(), opts).await;
+        TestBox { dir, agent, prefix, server_port }
+    }
+
+    pub fn client(&self) -> Client {
+        self.agent.client()
+    }
+
+    pub fn container(&self, service: &str) -> String {
+        format!("{}{service}", self.prefix)
+    }
+
+    pub async fn status(&self) -> StackStatus {
+        self.client().call_json(Method::GET, paths::STACK, None).await.expect("stack status")
+    }
+
+    pub async fn install(&self, body: serde_json::Value) -> Job {
+        let job: Job = self.client().call_json(Method::POST, paths::STACK_INSTALL, Some(&body)).await.expect("install");
+        wait_state(&self.client(), job.id, 240, JobState::Succeeded).await
+    }
+
+    pub async fn act(&self, service: &str, action: &str) -> Result<keepsake_api::Done, keepsake_api::ClientError> {
+        let path = fill(paths::STACK_SERVICE_ACTION, &[("service", &service)]);
+        self.client().call_json(Method::POST, &path, Some(&json!({ "action": action }))).await
+    }
+
+    /// What the server itself answers on its port.
+    pub async fn server_version(&self) -> serde_json::Value {
+        let url = format!("http://127.0.0.1:{}/api/server/version", self.server_port);
+        let r = crate::harness::http::get(&url).await;
+        assert_eq!(r.0, 200, "GET {url}: {}", String::from_utf8_lossy(&r.2));
+        crate::harness::http::json(&r)
+    }
+}
+
+impl Drop for TestBox {
+    fn drop(&mut self) {
+        for s in ["server", "machine_learning", "redis", "postgres"] {
+            let _ = docker(&["rm", "-f", &self.container(s)]);
+        }
+        // The database runs as another user inside its container: its files are removed as root here.
+        let _ = std::fs::remove_dir_all(self.dir.path().join("postgres"));
+    }
+}
+
+fn service(s: &StackStatus, which: StackService) -> &keepsake_api::ServiceStatus {
+    s.services.iter().find(|v| v.service == which).unwrap_or_else(|| panic!("{which:?} in {s:#?}"))
+}
+
+fn report(job: &Job) -> &keepsake_api::StackReport {
+    match &job.result {
+        Some(JobResult::StackInstalled(r)) => r,
+        other => panic!("not an install report: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn install_from_empty_is_healthy_pinned_and_idempotent() {
+    let b = TestBox::new("inst", &[]).await;
+    let before = b.status().await;
+    assert!(!before.installed && !before.healthy, "{before:#?}");
+    assert!(before.services.iter().all(|s| s.state == ContainerState::Missing), "{before:#?}");
+
+    let job = b.install(json!({})).await;
+    let r = report(&job);
+    assert_eq!(r.version, V1);
+    assert_eq!(r.created.len(), 4, "{r:?}");
+    let s = b.status().await;
+    assert!(s.installed && s.healthy, "{s:#?}");
+    for v in &s.services {
+        assert_eq!(v.state, ContainerState::Running, "{v:?}");
+        assert!(v.drift.is_none(), "{v:?}");
+    }
+    let server = service(&s, StackService::Server);
+    assert_eq!(server.health, Some(ContainerHealth::Healthy));
+    assert_eq!(server.version.as_deref(), Some(V1));
+    // Pinned by tag and digest.
+    assert!(server.image.contains(&format!(":{V1}@sha256:")), "{}", server.image);
+    assert_eq!(b.server_version().await, json!({"major": 3, "minor": 1, "patch": 0, "prerelease": null}));
+    // Published on loopback only (host networking in tests: the server binds 127.0.0.1).
+    let env = docker(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", &b.container("server")]);
+    let env = String::from_utf8_lossy(&env.stdout);
+    assert!(env.contains("IMMICH_HOST=127.0.0.1"), "{env}");
+    // The database password is in the containers, never on the wire or in the agent's log.
+    let pw = env.lines().find_map(|l| l.strip_prefix("DB_PASSWORD=")).expect("DB_PASSWORD").to_owned();
+    assert!(pw.len() >= 16 && pw.chars().all(|c| c.is_ascii_alphanumeric()), "{pw}");
+    assert!(!serde_json::to_string(&s).unwrap().contains(&pw));
+    assert!(!b.agent.log().contains(&pw));
+
+    // Again: nothing to pull, make or start.
+    let again = b.install(json!({})).await;
+    let r2 = report(&again);
+    assert!(
+        r2.pulled.is_empty() && r2.created.is_empty() && r2.recreated.is_empty() && r2.started.is_empty(),
+        "{r2:?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_container_removed_or_replaced_by_hand_is_made_again() {
+    let b = TestBox::new("drift", &[]).await;
+    b.install(json!({})).await;
+    let rm = docker(&["rm", "-f", &b.container("server")]);
+    assert!(rm.status.success());
+    // Replaced by hand with the same name and image, without Keepsake's labels.
+    let redis = immich_lab().redis;
+    let out = docker(&["rm", "-f", &b.container("redis")]);
+    assert!(out.status.success());
+    let out = docker(&["create", "--name", &b.container("redis"), "--network", "none", &redis]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let s = b.status().await;
+    assert!(!s.healthy);
+    assert_eq!(service(&s, StackService::Server).state, ContainerState::Missing);
+    assert!(service(&s, StackService::Server).drift.is_some());
+    assert!(service(&s, StackService::Redis).drift.as_deref().unwrap_or("").contains("not made by Keepsake"), "{s:#?}");
+
+    let job = b.install(json!({})).await;
+    let r = report(&job);
+    assert_eq!(r.created, vec![StackService::Server], "{r:?}");
+    assert_eq!(r.recreated, vec![StackService::Redis], "{r:?}");
+    let s = b.status().await;
+    assert!(s.healthy, "{s:#?}");
+    assert!(s.services.iter().all(|v| v.drift.is_none()), "{s:#?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn services_start_stop_and_restart_and_a_stopped_one_stays_stopped() {
+    let b = TestBox::new("act", &[]).await;
+    // Before an install there is nothing to act on.
+    let e = b.act("server", "stop").await.unwrap_err();
+    assert!(e.to_string().contains("not installed"), "{e}");
+    b.install(json!({})).await;
+
+    let started = service(&b.status().await, StackService::Server).started_at;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    b.act("server", "restart").await.expect("restart");
+    let after = service(&b.status().await, StackService::Server).started_at;
+    assert!(after > started, "restarted: {started:?} -> {after:?}");
+
+    b.act("machine_learning", "stop").await.expect("stop");
+    let s = b.status().await;
+    assert_eq!(service(&s, StackService::MachineLearning).state, ContainerState::Exited);
+    assert!(!s.healthy);
+    // A reconcile leaves a service stopped through Keepsake stopped.
+    let job = b.install(json!({})).await;
+    assert!(report(&job).started.is_empty(), "{:?}", report(&job));
+    assert_eq!(service(&b.status().await, StackService::MachineLearning).state, ContainerState::Exited);
+    b.act("machine_learning", "start").await.expect("start");
+    assert_eq!(service(&b.status().await, StackService::MachineLearning).state, ContainerState::Running);
+
+    // Bad input changes nothing and says what is allowed.
+    let path = fill(paths::STACK_SERVICE_ACTION, &[("service", &"nginx")]);
+    let e = b.client().call_json::<serde_json::Value>(Method::POST, &path, Some(&json!({"action": "stop"}))).await;
+    assert!(e.unwrap_err().to_string().contains("database, redis, machine_learning and server"));
+    let path = fill(paths::STACK_SERVICE_ACTION, &[("service", &"server")]);
+    let e = b.client().call_json::<serde_json::Value>(Method::POST, &path, Some(&json!({"action": "explode"}))).await;
+    assert!(e.is_err());
+    let e = b.client().call_json::<Job>(Method::POST, paths::STACK_INSTALL, Some(&json!({"version": "banana"}))).await;
+    assert!(e.is_err());
+    // Changing the version of an installed stack is an update, not an install.
+    let e = b.client().call_json::<Job>(Method::POST, paths::STACK_INSTALL, Some(&json!({"version": "v3.2.0"}))).await;
+    assert!(e.unwrap_err().to_string().contains("update"));
+    let s = b.status().await;
+    assert!(s.healthy && s.version.as_deref() == Some(V1), "{s:#?}");
+}

@@ -1,0 +1,184 @@
+//! Wire types of the Immich stack on Docker: its services and their state, starting, stopping and
+//! restarting them, and installing or reconciling the stack (jobs).
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::limits::IMMICH_VERSION_PATTERN;
+
+/// One service of the stack (one container).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StackService {
+    /// Immich's PostgreSQL (`immich_postgres`).
+    Database,
+    /// Valkey, Immich's job queue (`immich_redis`).
+    Redis,
+    /// Immich's machine learning (`immich_machine_learning`), optional.
+    MachineLearning,
+    /// Immich's server and web app (`immich_server`).
+    Server,
+}
+
+impl StackService {
+    pub const ALL: [StackService; 4] =
+        [StackService::Database, StackService::Redis, StackService::MachineLearning, StackService::Server];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StackService::Database => "database",
+            StackService::Redis => "redis",
+            StackService::MachineLearning => "machine_learning",
+            StackService::Server => "server",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StackService> {
+        StackService::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// For people: "the database", "machine learning".
+    pub fn label(self) -> &'static str {
+        match self {
+            StackService::Database => "database",
+            StackService::Redis => "job queue (Valkey)",
+            StackService::MachineLearning => "machine learning",
+            StackService::Server => "Immich server",
+        }
+    }
+}
+
+/// What the engine says a container is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerState {
+    /// No such container: not installed, or removed by hand (a reconcile makes it again).
+    Missing,
+    Created,
+    Running,
+    Restarting,
+    Paused,
+    Exited,
+    Dead,
+    Removing,
+}
+
+/// The container's health check, when it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerHealth {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// One service as it is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServiceStatus {
+    pub service: StackService,
+    /// The container's name.
+    pub container: String,
+    pub state: ContainerState,
+    /// `null`: the container has no health check (or is not running).
+    pub health: Option<ContainerHealth>,
+    /// When the container last started (while running).
+    pub started_at: Option<DateTime<Utc>>,
+    /// Seconds since it started (while running).
+    pub uptime_secs: Option<u64>,
+    /// How often the engine restarted it after it stopped by itself.
+    pub restart_count: u64,
+    /// The last exit code (when not running).
+    pub exit_code: Option<i64>,
+    /// The kernel killed it for lack of memory (last exit).
+    pub oom_killed: bool,
+    /// The image Keepsake wants here (`repo:tag@digest`).
+    pub image: String,
+    /// The image the container runs (`repo:tag` as created), when it exists.
+    pub running_image: Option<String>,
+    /// The Immich version of the container (server and machine learning), from its label.
+    pub version: Option<String>,
+    /// Why the container differs from what Keepsake wants (changed or removed by hand, another
+    /// image), `null` when it matches. A reconcile converges it.
+    pub drift: Option<String>,
+    /// Share of one CPU in use, in percent (while running, when the engine says).
+    pub cpu_percent: Option<f64>,
+    /// Bytes of memory in use (while running, when the engine says).
+    pub memory_bytes: Option<u64>,
+}
+
+/// `GET /api/v1/stack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StackStatus {
+    /// Keepsake has installed the stack (it may still be stopped or drifted).
+    pub installed: bool,
+    /// The Immich version Keepsake runs (`v3.2.2`), once installed.
+    pub version: Option<String>,
+    /// Every service is running, and healthy where it has a health check.
+    pub healthy: bool,
+    /// Machine learning is part of the stack.
+    pub machine_learning: bool,
+    /// Why the engine could not be asked (then `services` says `missing` for all), with what to do.
+    pub engine_error: Option<String>,
+    pub services: Vec<ServiceStatus>,
+}
+
+/// What to do to a service, or to the whole stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StackAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl StackAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StackAction::Start => "start",
+            StackAction::Stop => "stop",
+            StackAction::Restart => "restart",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StackAction> {
+        [StackAction::Start, StackAction::Stop, StackAction::Restart].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// `POST /api/v1/stack/services/{service}/action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackActionRequest {
+    pub action: StackAction,
+}
+
+/// `POST /api/v1/stack/install`: install the stack (pull, create, start, wait until healthy), or
+/// converge an installed one to what Keepsake wants. A job.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackInstallRequest {
+    /// The Immich version to install (`v3.2.2`); only for a first install (an installed stack
+    /// changes version by an update). Default: the version this Keepsake release pins.
+    #[serde(default)]
+    #[schemars(regex(pattern = IMMICH_VERSION_PATTERN))]
+    pub version: Option<String>,
+    /// Run machine learning (smart search, faces). Default: as now (on for a first install).
+    #[serde(default)]
+    pub machine_learning: Option<bool>,
+}
+
+/// The result of an install or reconcile job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackReport {
+    pub version: String,
+    /// Images pulled (not already present).
+    pub pulled: Vec<String>,
+    /// Containers created (missing) or made again (drifted), by service.
+    pub created: Vec<StackService>,
+    pub recreated: Vec<StackService>,
+    /// Containers started (they were stopped).
+    pub started: Vec<StackService>,
+    /// Seconds until every service was healthy.
+    pub healthy_after_secs: u64,
+}
