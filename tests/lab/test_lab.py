@@ -4,7 +4,7 @@ Each test reads the lab's exports from the environment or, failing that, from
 tests/.lab/env (written by `tests/lab/lab.sh start ...`). A component that is not
 started makes its test FAIL (never skip) with the command that starts it.
 
-Run:  tests/lab/lab.sh start docker registry systemd pgcontainer udev zfs exfat postgres caddy smtp
+Run:  tests/lab/lab.sh start docker registry systemd pgcontainer immich udev zfs exfat postgres caddy smtp
       python3 -m pytest -q tests/lab
 """
 
