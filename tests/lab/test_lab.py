@@ -13,9 +13,11 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import smtplib
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -577,11 +579,17 @@ def _immich_env():
 
 
 class _Containers:
-    """Containers a test starts; all removed at the end, even on failure."""
+    """Containers and data directories a test makes; all removed at the end, even on failure."""
 
     def __init__(self):
         self.d = docker_cmd()
         self.names = []
+        self.dirs = []
+
+    def tmpdir(self):
+        path = Path(tempfile.mkdtemp(prefix="keepsake-lab-immich-"))
+        self.dirs.append(path)
+        return path
 
     def run(self, image, env, *args):
         name = uniq("keepsake-lab-immich")
@@ -627,6 +635,8 @@ class _Containers:
     def remove_all(self):
         for name in self.names:
             self.remove(name)
+        for path in self.dirs:  # after the containers: the database writes into it
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -643,12 +653,11 @@ def _get(port, path):
         return r.status, r.headers.get("Content-Type"), r.read().decode()
 
 
-def test_immich_standins_update_then_refuse_downgrade(containers, tmp_path):
+def test_immich_standins_update_then_refuse_downgrade(containers):
     im = _immich_env()
     assert im["VERSIONS"] == ["v3.1.0", "v3.2.0", "v3.2.2"] and im["BROKEN"] == "v3.2.2"
     pg_port, redis_port, http_port = _free_port(), _free_port(), _free_port()
-    data = tmp_path / "pgdata"
-    data.mkdir()
+    data = containers.tmpdir()
     db = containers.run(im["POSTGRES_IMAGE"], {
         "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "Secret42", "POSTGRES_DB": "immich",
         "POSTGRES_INITDB_ARGS": "--data-checksums", "PGPORT": pg_port,
