@@ -17,7 +17,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=never
 LOGS="$ROOT/tests/artifacts/logs"
 mkdir -p "$LOGS"
-LAB_COMPONENTS=(docker registry systemd pgcontainer udev zfs exfat postgres caddy smtp)
+LAB_COMPONENTS=(docker registry systemd pgcontainer immich udev zfs exfat postgres caddy smtp)
 
 passed=0
 failed=0
@@ -127,7 +127,7 @@ suite rust cargo nextest run --locked --workspace --no-fail-fast
 suite lab python3 -m pytest -q tests/lab
 suite nix tests/nix/check.sh
 suite shell shellcheck install.sh tests/run.sh tests/install-deps.sh tests/lab/lab.sh tests/lab/rootfs.sh tests/lab/zfs_fault.sh \
-	tests/lab/pg_container.sh tests/install/clean-rootfs.sh tests/install/inside.sh .ci/run bench/status.sh
+	tests/lab/pg_container.sh tests/lab/immich_images.sh tests/lab/immich/*.sh tests/install/clean-rootfs.sh tests/install/inside.sh .ci/run bench/status.sh
 suite dashboard-check npm --prefix frontend run check
 suite dashboard-unit npm --prefix frontend test
 suite browser env KEEPSAKE_BIN_DIR="$ROOT/target/debug" node --test --test-concurrency=1 tests/browser/

@@ -12,7 +12,7 @@ LOGS=$LAB/logs
 STATE=$LAB/state
 ENV_FILE=$LAB/env
 
-ALL_COMPONENTS=(docker registry systemd pgcontainer udev zfs exfat postgres caddy smtp)
+ALL_COMPONENTS=(docker registry systemd pgcontainer immich udev zfs exfat postgres caddy smtp)
 
 DOCKER_SOCK=/var/run/docker.sock
 DOCKER_HOST_URL=unix://$DOCKER_SOCK
@@ -166,6 +166,7 @@ packages_for() {
     registry) echo docker-registry curl ;;
     systemd) echo docker.io debootstrap systemd ;; # systemd: host busctl
     pgcontainer) echo docker.io debootstrap ;;
+    immich) echo docker.io debootstrap docker-registry curl ;;
     udev) echo udev ;;
     zfs) echo zfs-fuse ;;
     exfat) echo exfatprogs exfat-fuse udev util-linux fuse ;;
@@ -414,6 +415,39 @@ stop_pgcontainer() {
 }
 
 health_pgcontainer() { docker_ok && docker image inspect "$PGC_IMAGE" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- immich
+
+# Stand-in images of the Immich stack in the registry (tests/lab/immich_images.sh builds and
+# pushes them; nothing keeps running). Needs docker, registry and pgcontainer (its image is the
+# database stand-in's base).
+IMMICH_SCRIPT=$LAB_SRC/immich_images.sh
+
+start_immich() {
+  if ! { [[ -f $STATE/docker.env ]] && docker_ok; }; then start_docker; fi
+  if ! { [[ -f $STATE/registry.env ]] && registry_ok; }; then start_registry; fi
+  if ! { [[ -f $STATE/pgcontainer.env ]] && docker image inspect "$PGC_IMAGE" >/dev/null 2>&1; }; then
+    start_pgcontainer
+  fi
+  local out kv exports=()
+  # shellcheck disable=SC2094 # the script and its stderr both append to the log, nothing reads it
+  out=$(REGISTRY=$REGISTRY_ADDR "$IMMICH_SCRIPT" "$LAB" "$LOGS/immich.log" 2>>"$LOGS/immich.log") ||
+    fail immich "building or pushing the stand-in images failed" "$LOGS/immich.log"
+  while IFS= read -r kv; do
+    [[ $kv == KEEPSAKE_LAB_IMMICH_*=* ]] && exports+=("$kv")
+  done <<<"$out"
+  ((${#exports[@]})) || fail immich "immich_images.sh printed no exports" "$LOGS/immich.log"
+  set_env immich "${exports[@]}"
+}
+
+stop_immich() { clear_state immich; }
+
+# Healthy when the registry still serves the server image of the first version.
+health_immich() {
+  registry_ok && curl --noproxy "*" -fsS -o /dev/null --max-time 3 -I \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY_ADDR/v2/immich-app/immich-server/manifests/v3.1.0"
+}
 
 # ---------------------------------------------------------------- udev
 

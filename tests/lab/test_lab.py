@@ -4,7 +4,7 @@ Each test reads the lab's exports from the environment or, failing that, from
 tests/.lab/env (written by `tests/lab/lab.sh start ...`). A component that is not
 started makes its test FAIL (never skip) with the command that starts it.
 
-Run:  tests/lab/lab.sh start docker registry systemd pgcontainer udev zfs exfat postgres caddy smtp
+Run:  tests/lab/lab.sh start docker registry systemd pgcontainer immich udev zfs exfat postgres caddy smtp
       python3 -m pytest -q tests/lab
 """
 
@@ -13,9 +13,11 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import smtplib
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -562,3 +564,190 @@ def test_smtp_sink_stores_eml():
     text = hit.read_text()
     assert "Backup finished." in text and "owner@example.test" in text
     hit.unlink()
+
+
+# ------------------------------------------------------------------ immich stand-ins
+# The images `lab.sh start immich` pushes (tests/lab/immich_images.sh), run the way the stack
+# runs them: database, redis, server with Immich's environment, host network on loopback ports.
+
+
+def _immich_env():
+    env = {k: need("immich", "KEEPSAKE_LAB_IMMICH_" + k) for k in (
+        "REGISTRY", "VERSIONS", "BROKEN", "SERVER_REPO", "ML_REPO", "REDIS_IMAGE", "POSTGRES_IMAGE")}
+    env["VERSIONS"] = env["VERSIONS"].split()
+    return env
+
+
+class _Containers:
+    """Containers and data directories a test makes; all removed at the end, even on failure."""
+
+    def __init__(self):
+        self.d = docker_cmd()
+        self.names = []
+        self.dirs = []
+
+    def tmpdir(self):
+        path = Path(tempfile.mkdtemp(prefix="keepsake-lab-immich-"))
+        self.dirs.append(path)
+        return path
+
+    def run(self, image, env, *args):
+        name = uniq("keepsake-lab-immich")
+        self.names.append(name)
+        cmd = self.d + ["run", "-d", "--name", name, "--network", "host"]
+        for k, v in env.items():
+            cmd += ["-e", "%s=%s" % (k, v)]
+        run(cmd + list(args) + [image], timeout=180)  # may pull
+        return name
+
+    def inspect(self, name):
+        return json.loads(run(self.d + ["inspect", name]).stdout)[0]["State"]
+
+    def logs(self, name):
+        p = run(self.d + ["logs", name], check=False)
+        return p.stdout + p.stderr
+
+    def wait_healthy(self, name, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.inspect(name)
+            if st.get("Health", {}).get("Status") == "healthy":
+                return
+            if not st["Running"]:
+                break
+            time.sleep(0.5)
+        raise AssertionError("container %s not healthy (state %s); log:\n%s"
+                             % (name, self.inspect(name), self.logs(name)[-3000:]))
+
+    def wait_exit(self, name, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.inspect(name)
+            if not st["Running"]:
+                return st["ExitCode"]
+            time.sleep(0.5)
+        raise AssertionError("container %s still running after %ds; log:\n%s"
+                             % (name, timeout, self.logs(name)[-3000:]))
+
+    def remove(self, name):
+        run(self.d + ["rm", "-f", name], check=False)
+
+    def remove_all(self):
+        for name in self.names:
+            self.remove(name)
+        for path in self.dirs:  # after the containers: the database writes into it
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def containers():
+    c = _Containers()
+    try:
+        yield c
+    finally:
+        c.remove_all()
+
+
+def _get(port, path):
+    with no_proxy_opener().open("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def test_immich_standins_update_then_refuse_downgrade(containers):
+    im = _immich_env()
+    assert im["VERSIONS"] == ["v3.1.0", "v3.2.0", "v3.2.2"] and im["BROKEN"] == "v3.2.2"
+    pg_port, redis_port, http_port = _free_port(), _free_port(), _free_port()
+    data = containers.tmpdir()
+    db = containers.run(im["POSTGRES_IMAGE"], {
+        "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "Secret42", "POSTGRES_DB": "immich",
+        "POSTGRES_INITDB_ARGS": "--data-checksums", "PGPORT": pg_port,
+        "POSTGRES_LISTEN": "127.0.0.1"}, "-v", "%s:/var/lib/postgresql/data" % data)
+    redis = containers.run(im["REDIS_IMAGE"], {"REDIS_BIND": "127.0.0.1", "REDIS_PORT": redis_port})
+    containers.wait_healthy(db)
+    pong = run(containers.d + ["exec", redis, "redis-cli", "-p", str(redis_port), "ping"])
+    assert pong.stdout.strip() == "PONG"
+
+    def psql(sql, password="Secret42", check=True):
+        # over TCP, as the server connects: password auth
+        return run(containers.d + ["exec", "-e", "PGPASSWORD=" + password, db, "psql", "-X", "-tA",
+                                   "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres",
+                                   "-d", "immich", "-c", sql], check=check)
+
+    assert psql("SELECT 1", password="wrong", check=False).returncode != 0
+    server_env = {"DB_HOSTNAME": "127.0.0.1", "DB_PORT": pg_port, "DB_USERNAME": "postgres",
+                  "DB_PASSWORD": "Secret42", "DB_DATABASE_NAME": "immich",
+                  "REDIS_HOSTNAME": "127.0.0.1", "REDIS_PORT": redis_port,
+                  "IMMICH_HOST": "127.0.0.1", "IMMICH_PORT": http_port}
+
+    def migrations():
+        return psql("SELECT version FROM standin_migrations ORDER BY version").stdout.split()
+
+    def serve(version):
+        name = containers.run("%s:%s" % (im["SERVER_REPO"], version), server_env)
+        containers.wait_healthy(name)
+        assert _get(http_port, "/api/server/ping") == (200, "application/json", '{"res":"pong"}')
+        status, ctype, body = _get(http_port, "/api/server/version")
+        major, minor, patch = (int(x) for x in version[1:].split("."))
+        assert (status, ctype) == (200, "application/json")
+        assert json.loads(body) == {"major": major, "minor": minor, "patch": patch,
+                                    "prerelease": None}
+        logs = containers.logs(name)
+        assert "standin immich-server %s listening on 127.0.0.1:%d" % (version, http_port) in logs
+        assert '"GET /api/server/version HTTP/1.1" 200' in logs, logs
+        return name
+
+    old = serve("v3.1.0")
+    assert migrations() == ["v3.1.0"]
+    containers.remove(old)
+    current = serve("v3.2.0")
+    assert migrations() == ["v3.1.0", "v3.2.0"]
+    containers.remove(current)
+
+    # the broken version migrates, then never answers: never healthy
+    broken = containers.run("%s:%s" % (im["SERVER_REPO"], "v3.2.2"), server_env)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = containers.inspect(broken)
+        assert st["Running"], containers.logs(broken)
+        assert st.get("Health", {}).get("Status") != "healthy"
+        time.sleep(1)
+    assert containers.inspect(broken)["Health"]["Status"] == "unhealthy"
+    assert migrations() == ["v3.1.0", "v3.2.0", "v3.2.2"]
+    with pytest.raises(OSError):
+        _get(http_port, "/api/server/ping")
+    containers.remove(broken)
+
+    # v3.2.0 over a database that v3.2.2 migrated refuses to start: a rollback must restore it
+    refused = containers.run("%s:%s" % (im["SERVER_REPO"], "v3.2.0"), server_env)
+    assert containers.wait_exit(refused) == 1
+    assert "Migrations failed" in containers.logs(refused)
+    assert migrations() == ["v3.1.0", "v3.2.0", "v3.2.2"]
+
+
+def test_immich_ml_standin_ping(containers):
+    im = _immich_env()
+    port = _free_port()
+    ml = containers.run("%s:%s" % (im["ML_REPO"], "v3.2.0"),
+                        {"MACHINE_LEARNING_HOST": "127.0.0.1", "MACHINE_LEARNING_PORT": port})
+    containers.wait_healthy(ml)
+    status, _, body = _get(port, "/ping")
+    assert (status, body) == (200, "pong")
+    assert '"GET /ping HTTP/1.1" 200' in containers.logs(ml)
+
+
+def test_immich_standins_pull_by_digest():
+    im = _immich_env()
+    d = docker_cmd()
+    tag_ref = "%s:v3.1.0" % im["SERVER_REPO"]
+    digest_ref = "%s@%s" % (im["SERVER_REPO"], need("immich", "KEEPSAKE_LAB_IMMICH_SERVER_DIGEST_V3_1_0"))
+    for ref in (tag_ref, digest_ref):
+        run(d + ["rmi", ref], check=False)
+    assert run(d + ["image", "inspect", digest_ref], check=False).returncode != 0, \
+        "a container still uses %s: cannot prove a pull" % digest_ref
+    run(d + ["pull", digest_ref], timeout=180)
+    assert digest_ref in json.loads(run(d + ["image", "inspect", digest_ref]).stdout)[0]["RepoDigests"]
+    for ref in (im["REDIS_IMAGE"], im["POSTGRES_IMAGE"]):
+        run(d + ["pull", ref], timeout=300)
+        name_tag, digest = ref.split("@")
+        repo_digest = "%s@%s" % (name_tag.rsplit(":", 1)[0], digest)  # docker drops the tag
+        assert repo_digest in json.loads(run(d + ["image", "inspect", ref]).stdout)[0]["RepoDigests"]
