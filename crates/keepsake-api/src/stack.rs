@@ -182,3 +182,57 @@ pub struct StackReport {
     /// Seconds until every service was healthy.
     pub healthy_after_secs: u64,
 }
+
+/// Which of a container's output streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// Which output streams to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStreams {
+    #[default]
+    Both,
+    Stdout,
+    Stderr,
+}
+
+/// One line a container wrote, with the engine's timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContainerLogLine {
+    pub time: DateTime<Utc>,
+    pub stream: LogStream,
+    pub text: String,
+}
+
+/// The query of `GET /api/v1/stack/services/{service}/logs` (and, without `until` and `tail`, of
+/// its live follow).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerLogQuery {
+    /// Only lines written at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only lines written before this time: the `oldest` of a page asks for the page before it.
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many of the newest lines in the window (1 to 5000, default 200), before the
+    /// filter.
+    #[schemars(range(min = 1, max = 5000))]
+    pub tail: Option<u32>,
+    pub stream: Option<LogStreams>,
+    /// Only lines containing this text (ignoring case).
+    #[schemars(length(max = 200))]
+    pub filter: Option<String>,
+}
+
+/// `GET /api/v1/stack/services/{service}/logs`: a page of lines, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContainerLogs {
+    pub service: StackService,
+    pub lines: Vec<ContainerLogLine>,
+    /// The time of the oldest line read (filtered or not): `until` for the page before.
+    pub oldest: Option<DateTime<Utc>>,
+}

@@ -262,6 +262,8 @@ pub mod event {
     pub const JOB: &str = "job";
     /// Data: a [`super::LogLine`].
     pub const LOG: &str = "log";
+    /// Data: a [`crate::ContainerLogLine`] (a container's live log).
+    pub const LINE: &str = "line";
 }
 
 /// The query of `GET /api/v1/jobs`: which jobs to list.

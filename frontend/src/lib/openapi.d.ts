@@ -1257,6 +1257,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stack/services/{service}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of a service's log, oldest first (since, until, tail, streams, a text filter); `oldest` asks for the page before */
+        get: operations["stack.logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stack/services/{service}/logs/follow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a service writes from now on, as `line` events (filtered by `stream` and `filter`) */
+        get: operations["stack.logs_follow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/status": {
         parameters: {
             query?: never;
@@ -1692,6 +1726,23 @@ export interface components {
          * @enum {string}
          */
         ContainerHealth: "starting" | "healthy" | "unhealthy";
+        /** @description One line a container wrote, with the engine's timestamp. */
+        ContainerLogLine: {
+            stream: components["schemas"]["LogStream"];
+            text: string;
+            /** Format: date-time */
+            time: string;
+        };
+        /** @description `GET /api/v1/stack/services/{service}/logs`: a page of lines, oldest first. */
+        ContainerLogs: {
+            lines: components["schemas"]["ContainerLogLine"][];
+            /**
+             * Format: date-time
+             * @description The time of the oldest line read (filtered or not): `until` for the page before.
+             */
+            oldest?: string | null;
+            service: components["schemas"]["StackService"];
+        };
         /** @description What the engine says a container is doing. */
         ContainerState: ("created" | "running" | "restarting" | "paused" | "exited" | "dead" | "removing") | "missing";
         /** @description What a request that changed something did, in words (for routes with nothing else to say). */
@@ -2100,6 +2151,11 @@ export interface components {
              */
             seq: number;
         };
+        /**
+         * @description Which of a container's output streams a line came from.
+         * @enum {string}
+         */
+        LogStream: "stdout" | "stderr";
         LoginRequest: {
             name: string;
             password: string;
@@ -5566,6 +5622,96 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Done"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.logs": {
+        parameters: {
+            query?: {
+                /** @description Only lines containing this text (ignoring case). */
+                filter?: string | null;
+                /** @description Only lines written at or after this time. */
+                since?: string | null;
+                /** @description Which output streams to read. */
+                stream?: "both" | "stdout" | "stderr" | null;
+                /**
+                 * @description At most this many of the newest lines in the window (1 to 5000, default 200), before the
+                 *     filter.
+                 */
+                tail?: number | null;
+                /** @description Only lines written before this time: the `oldest` of a page asks for the page before it. */
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of a service's log, oldest first (since, until, tail, streams, a text filter); `oldest` asks for the page before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContainerLogs"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.logs_follow": {
+        parameters: {
+            query?: {
+                /** @description Only lines containing this text (ignoring case). */
+                filter?: string | null;
+                /** @description Only lines written at or after this time. */
+                since?: string | null;
+                /** @description Which output streams to read. */
+                stream?: "both" | "stdout" | "stderr" | null;
+                /**
+                 * @description At most this many of the newest lines in the window (1 to 5000, default 200), before the
+                 *     filter.
+                 */
+                tail?: number | null;
+                /** @description Only lines written before this time: the `oldest` of a page asks for the page before it. */
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What a service writes from now on, as `line` events (filtered by `stream` and `filter`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

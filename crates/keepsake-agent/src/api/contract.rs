@@ -387,6 +387,19 @@ impl Reply for JobEvents {
     }
 }
 
+/// A server-sent event stream of a container's log: `line` events carry a ContainerLogLine.
+pub struct ContainerLogEvents(pub Response);
+
+impl Reply for ContainerLogEvents {
+    fn document(g: &mut SchemaGenerator) -> ReplyDoc {
+        ReplyDoc::EventStream(vec![(keepsake_api::event::LINE, g.subschema_for::<keepsake_api::ContainerLogLine>())])
+    }
+
+    fn into_response(self, _: StatusCode) -> Response {
+        self.0
+    }
+}
+
 /// A JSON answer that also sets (or clears) the session cookie.
 pub struct WithCookie<T> {
     pub value: T,

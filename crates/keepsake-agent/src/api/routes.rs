@@ -12,7 +12,7 @@ use http::Method;
 use keepsake_api as w;
 use keepsake_api::paths::*;
 
-use super::contract::{JobEvents, JsonOrCsv, NoBody, NoQuery, Route, WithCookie};
+use super::contract::{ContainerLogEvents, JobEvents, JsonOrCsv, NoBody, NoQuery, Route, WithCookie};
 use super::{
     account, alerts, audit, drives, groups, host, jobs, password_reset, restore_points as rp, session, settings, stack,
     users,
@@ -34,6 +34,8 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST SELF_CHECK, "host.self_check", HostCheck, NoQuery, w::NoParams => 202 w::Job, host::start_self_check, "Start a host self-check job (202: the queued job)"),
         route!(GET STACK, "stack.status", StackView, NoQuery, NoBody => 200 w::StackStatus, stack::status, "Every service of the Immich stack: state, health, uptime, restarts, image and version, CPU and memory, and drift from what Keepsake wants"),
         route!(POST STACK_INSTALL, "stack.install", StackManage, NoQuery, w::StackInstallRequest => 202 w::Job, stack::install, "Install the Immich stack, or converge it after hand edits: pull what is missing, make what is missing or changed, start, wait until healthy (202: the job)"),
+        route!(GET STACK_SERVICE_LOGS, "stack.logs", StackView, w::ContainerLogQuery, NoBody => 200 w::ContainerLogs, stack::logs, "A page of a service's log, oldest first (since, until, tail, streams, a text filter); `oldest` asks for the page before"),
+        route!(GET STACK_SERVICE_LOGS_FOLLOW, "stack.logs_follow", StackView, w::ContainerLogQuery, NoBody => 200 ContainerLogEvents, stack::follow_logs, "What a service writes from now on, as `line` events (filtered by `stream` and `filter`)"),
         route!(POST STACK_SERVICE_ACTION, "stack.service_action", StackManage, NoQuery, w::StackActionRequest => 200 w::Done, stack::service_action, "Start, stop or restart one service now (a service stopped here stays stopped until started here)"),
         route!(GET JOBS, "jobs.list", JobsView, w::JobQuery, NoBody => 200 w::JobList, jobs::list, "Jobs, newest first"),
         route!(GET JOB, "jobs.get", JobsView, NoQuery, NoBody => 200 w::Job, jobs::get, "One job"),

@@ -33,6 +33,32 @@ fn reply(rx: mpsc::Receiver<Result<Event, Infallible>>) -> Response {
     resp
 }
 
+/// A container's live log: a `line` event per line, until the container stops or the client goes.
+pub fn container_log_stream(
+    mut lines: futures_util::stream::BoxStream<
+        'static,
+        Result<keepsake_api::ContainerLogLine, crate::stack::EngineError>,
+    >,
+) -> Response {
+    use futures_util::StreamExt;
+    let (tx, out) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                l = lines.next() => l,
+                _ = tx.closed() => return,
+            };
+            let Some(Ok(line)) = next else { return };
+            let ev =
+                Event::default().event(keepsake_api::event::LINE).json_data(&line).unwrap_or_else(|_| Event::default());
+            if tx.send(Ok(ev)).await.is_err() {
+                return;
+            }
+        }
+    });
+    reply(out)
+}
+
 /// One job: its snapshot and log so far, then every change, ending after the terminal state.
 pub fn job_stream(store: Arc<Store>, mut rx: broadcast::Receiver<JobEvent>, job: Job, log: Vec<LogLine>) -> Response {
     let (tx, out) = mpsc::channel(64);

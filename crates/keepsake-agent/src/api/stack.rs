@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
-use keepsake_api::{Done, Job, StackActionRequest, StackInstallRequest, StackService, StackStatus};
+use keepsake_api::{
+    ContainerLogQuery, ContainerLogs, Done, Job, StackActionRequest, StackInstallRequest, StackService, StackStatus,
+};
 
 use super::ApiError;
-use super::contract::{Cx, NoBody, NoQuery};
+use super::contract::{ContainerLogEvents, Cx, NoBody, NoQuery};
 use crate::Agent;
 
 pub async fn status(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<StackStatus, ApiError> {
@@ -25,18 +27,35 @@ pub async fn install(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackInstallReque
     Ok(agent.stack.submit_install(&r, &cx.caller.actor())?)
 }
 
+fn service(cx: &Cx) -> Result<StackService, ApiError> {
+    StackService::parse(cx.param("service")).ok_or_else(|| {
+        ApiError::new(
+            http::StatusCode::NOT_FOUND,
+            "stack.no_such_service",
+            "no such service: the stack has database, redis, machine_learning and server",
+        )
+    })
+}
+
 pub async fn service_action(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackActionRequest) -> Result<Done, ApiError> {
     let name = cx.param("service").to_owned();
     cx.note(|n| {
         n.target = Some(format!("service={name}"));
         n.detail = Some(r.action.as_str().to_owned());
     });
-    let service = StackService::parse(&name).ok_or_else(|| {
-        ApiError::new(
-            http::StatusCode::NOT_FOUND,
-            "stack.no_such_service",
-            "no such service: the stack has database, redis, machine_learning and server",
-        )
-    })?;
-    Ok(agent.stack.service_action(service, r.action).await?)
+    Ok(agent.stack.service_action(service(&cx)?, r.action).await?)
+}
+
+pub async fn logs(agent: Arc<Agent>, cx: Cx, q: ContainerLogQuery, _: NoBody) -> Result<ContainerLogs, ApiError> {
+    Ok(agent.stack.logs(service(&cx)?, &q).await?)
+}
+
+pub async fn follow_logs(
+    agent: Arc<Agent>,
+    cx: Cx,
+    q: ContainerLogQuery,
+    _: NoBody,
+) -> Result<ContainerLogEvents, ApiError> {
+    let lines = agent.stack.follow_logs(service(&cx)?, q).await?;
+    Ok(ContainerLogEvents(super::sse::container_log_stream(lines)))
 }

@@ -6,21 +6,23 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
     NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, RemoveContainerOptions,
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
     RestartContainerOptions, StatsOptions, StopContainerOptions,
 };
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use keepsake_api::{ContainerHealth, ContainerState};
+use futures_util::stream::BoxStream;
+use keepsake_api::{ContainerHealth, ContainerLogLine, ContainerState, LogStream};
 use keepsake_stack::{Network, Restart, ServiceSpec};
 
-use super::engine::{Engine, EngineError, EngineResult, LayerProgress, Observed, Usage};
+use super::engine::{Engine, EngineError, EngineResult, LayerProgress, LogRequest, Observed, Usage};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -125,6 +127,19 @@ pub fn create_body(spec: &ServiceSpec) -> ContainerCreateBody {
         networking_config,
         ..Default::default()
     }
+}
+
+/// One frame of `docker logs --timestamps`: `2026-12-07T22:59:43.123456789Z text`.
+fn log_line(out: LogOutput) -> Option<ContainerLogLine> {
+    let (stream, message) = match out {
+        LogOutput::StdOut { message } | LogOutput::Console { message } => (LogStream::Stdout, message),
+        LogOutput::StdErr { message } => (LogStream::Stderr, message),
+        LogOutput::StdIn { .. } => return None,
+    };
+    let text = String::from_utf8_lossy(&message);
+    let (stamp, rest) = text.split_once(' ').unwrap_or((&text, ""));
+    let time = chrono::DateTime::parse_from_rfc3339(stamp).ok()?.with_timezone(&chrono::Utc);
+    Some(ContainerLogLine { time, stream, text: rest.trim_end_matches(['\n', '\r']).to_owned() })
 }
 
 /// `repo:tag@digest` → (`repo`, `tag@digest`-less tag or digest) as `/images/create` wants them.
@@ -298,6 +313,46 @@ impl Engine for DockerEngine {
                 Err(e) if status_code(&e) == Some(404) => Ok(()),
                 r => r.map_err(container_err("remove", name)),
             }
+        })
+    }
+
+    fn logs<'a>(
+        &'a self,
+        name: &'a str,
+        req: LogRequest,
+    ) -> BoxFuture<'a, EngineResult<BoxStream<'static, EngineResult<ContainerLogLine>>>> {
+        Box::pin(async move {
+            let docker = self.connect().await?;
+            let opts = LogsOptions {
+                follow: req.follow,
+                stdout: req.stdout,
+                stderr: req.stderr,
+                since: req.since.clamp(0, i64::from(i32::MAX)) as i32,
+                until: req.until.clamp(0, i64::from(i32::MAX)) as i32,
+                timestamps: true,
+                tail: req.tail.map_or_else(|| "all".to_owned(), |t| t.to_string()),
+            };
+            // The engine's stream borrows its client: a task owns both and hands the lines over
+            // a channel, and stops when the receiver is dropped (the client went away).
+            let (tx, rx) = tokio::sync::mpsc::channel(256);
+            let name = name.to_owned();
+            tokio::spawn(async move {
+                let mut stream = docker.logs(&name, Some(opts));
+                while let Some(item) = stream.next().await {
+                    let item = match item {
+                        Ok(out) => match log_line(out) {
+                            Some(l) => Ok(l),
+                            None => continue,
+                        },
+                        Err(e) => Err(container_err("read the log of", &name)(e)),
+                    };
+                    let stop = item.is_err();
+                    if tx.send(item).await.is_err() || stop {
+                        return;
+                    }
+                }
+            });
+            Ok(tokio_stream::wrappers::ReceiverStream::new(rx).boxed())
         })
     }
 

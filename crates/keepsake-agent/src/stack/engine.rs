@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use keepsake_api::{ContainerHealth, ContainerState};
+use futures_util::stream::BoxStream;
+use keepsake_api::{ContainerHealth, ContainerLogLine, ContainerState};
 use keepsake_stack::ServiceSpec;
 
 /// A container as the engine describes it.
@@ -44,6 +45,21 @@ pub struct LayerProgress {
     pub total: Option<u64>,
     /// The engine's word for it (`Downloading`, `Extracting`, `Pull complete`).
     pub status: String,
+}
+
+/// Which lines of a container's log to read (times in whole seconds, as the engine takes them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogRequest {
+    /// At or after this Unix time (0: from the start).
+    pub since: i64,
+    /// Before this Unix time (0: up to now).
+    pub until: i64,
+    /// Only the last this many lines of that window.
+    pub tail: Option<u32>,
+    /// Keep reading what the container writes from now on.
+    pub follow: bool,
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +99,13 @@ pub trait Engine: Send + Sync {
     fn restart<'a>(&'a self, name: &'a str, grace: Duration) -> BoxFuture<'a, EngineResult<()>>;
     /// Removes the container (stopping it first); a missing one is not an error.
     fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, EngineResult<()>>;
+    /// The container's log lines, oldest first; with `follow`, then what it writes until it stops
+    /// or the stream is dropped.
+    fn logs<'a>(
+        &'a self,
+        name: &'a str,
+        req: LogRequest,
+    ) -> BoxFuture<'a, EngineResult<BoxStream<'static, EngineResult<ContainerLogLine>>>>;
     /// One reading of CPU and memory of a running container.
     fn usage<'a>(&'a self, name: &'a str) -> BoxFuture<'a, EngineResult<Usage>>;
 }

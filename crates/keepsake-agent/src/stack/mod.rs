@@ -11,6 +11,7 @@
 pub mod docker;
 pub mod engine;
 mod install;
+mod logs;
 mod reconcile;
 mod state;
 mod status;
@@ -19,7 +20,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keepsake_api::{Done, Job, StackAction, StackInstallRequest, StackService, StackStatus};
+use futures_util::stream::BoxStream;
+use keepsake_api::{
+    ContainerLogLine, ContainerLogQuery, ContainerLogs, Done, Job, StackAction, StackInstallRequest, StackService,
+    StackStatus,
+};
 use keepsake_stack::{ImmichVersion, Network, Role, StackPorts, StackSettings, StackSpec};
 
 use crate::jobs::{JobManager, JobsError, Resource};
@@ -132,6 +137,20 @@ impl Stack {
     /// Starts the install (or reconcile) job.
     pub fn submit_install(&self, r: &StackInstallRequest, by: &str) -> Result<Job, StackError> {
         install::submit(&self.inner, r, by)
+    }
+
+    /// A page of a service's log.
+    pub async fn logs(&self, service: StackService, q: &ContainerLogQuery) -> Result<ContainerLogs, StackError> {
+        logs::page(&self.inner, service, q).await
+    }
+
+    /// What a service writes from now on (the live follow).
+    pub async fn follow_logs(
+        &self,
+        service: StackService,
+        q: ContainerLogQuery,
+    ) -> Result<BoxStream<'static, Result<ContainerLogLine, EngineError>>, StackError> {
+        logs::follow(&self.inner, service, q).await
     }
 
     /// Starts, stops or restarts one service now.

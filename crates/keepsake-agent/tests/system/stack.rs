@@ -119,6 +119,20 @@ impl TestBox {
         self.client().call_json(Method::POST, &path, Some(&json!({ "action": action }))).await
     }
 
+    /// The status once every service is healthy (a started container's health check needs a
+    /// few seconds), or a failure showing it.
+    pub async fn healthy_status(&self) -> StackStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.status().await;
+            if s.healthy {
+                return s;
+            }
+            assert!(std::time::Instant::now() < deadline, "not healthy within 60 s: {s:#?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// What the server itself answers on its port.
     pub async fn server_version(&self) -> serde_json::Value {
         let url = format!("http://127.0.0.1:{}/api/server/version", self.server_port);
@@ -256,6 +270,53 @@ async fn services_start_stop_and_restart_and_a_stopped_one_stays_stopped() {
     // Changing the version of an installed stack is an update, not an install.
     let e = b.client().call_json::<Job>(Method::POST, paths::STACK_INSTALL, Some(&json!({"version": "v3.2.0"}))).await;
     assert!(e.unwrap_err().to_string().contains("update"));
-    let s = b.status().await;
-    assert!(s.healthy && s.version.as_deref() == Some(V1), "{s:#?}");
+    let s = b.healthy_status().await;
+    assert_eq!(s.version.as_deref(), Some(V1), "{s:#?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_are_paged_filtered_and_followed_live() {
+    let b = TestBox::new("logs", &[]).await;
+    b.install(json!({})).await;
+    b.server_version().await;
+    let path = fill(paths::STACK_SERVICE_LOGS, &[("service", &"server")]);
+    let all: keepsake_api::ContainerLogs = b.client().call_json(Method::GET, &path, None).await.expect("logs");
+    assert!(all.lines.iter().any(|l| l.text.contains("listening")), "{all:#?}");
+    assert!(all.lines.windows(2).all(|w| w[0].time <= w[1].time), "oldest first");
+    let q = format!("{path}?filter=SERVER%2FVERSION&stream=stdout");
+    let hits: keepsake_api::ContainerLogs = b.client().call_json(Method::GET, &q, None).await.expect("filtered");
+    assert!(
+        !hits.lines.is_empty() && hits.lines.iter().all(|l| l.text.to_lowercase().contains("server/version")),
+        "{hits:#?}"
+    );
+    // The page before the oldest line read is empty: it was the first.
+    let oldest = all.oldest.expect("oldest").to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let q = format!("{path}?until={}", oldest.replace('+', "%2B"));
+    let before: keepsake_api::ContainerLogs = b.client().call_json(Method::GET, &q, None).await.expect("page before");
+    assert!(before.lines.is_empty(), "{before:#?}");
+    // Bad queries are refused.
+    for bad in ["?tail=0", "?tail=99999", "?stream=stdin", "?since=yesterday"] {
+        let e = b.client().call_json::<serde_json::Value>(Method::GET, &format!("{path}{bad}"), None).await;
+        assert!(e.is_err(), "{bad} was accepted");
+    }
+
+    // Live: a line the server writes reaches the follower.
+    let follow = fill(paths::STACK_SERVICE_LOGS_FOLLOW, &[("service", &"server")]);
+    let mut events = b.client().events(&format!("{follow}?filter=server%2Fversion")).await.expect("follow");
+    let reader = async {
+        loop {
+            let ev = events.next().await.expect("stream").expect("an event");
+            if ev.event == keepsake_api::event::LINE {
+                return ev.json::<keepsake_api::ContainerLogLine>().expect("a log line");
+            }
+        }
+    };
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.server_version().await;
+    };
+    let (line, ()) = tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(reader, writer) })
+        .await
+        .expect("the line arrived within 20 s");
+    assert!(line.text.contains("/api/server/version"), "{line:?}");
 }
