@@ -236,3 +236,25 @@ pub struct ContainerLogs {
     /// The time of the oldest line read (filtered or not): `until` for the page before.
     pub oldest: Option<DateTime<Utc>>,
 }
+
+/// `POST /api/v1/stack/update`: update Immich (server and machine learning together) to a version,
+/// as one transaction: a pre-update restore point, pull, recreate, health gate; on failure back to
+/// the version before with the database as it was. A job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackUpdateRequest {
+    #[schemars(regex(pattern = IMMICH_VERSION_PATTERN))]
+    pub version: String,
+}
+
+/// The result of an update that went through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackUpdateReport {
+    pub from: String,
+    pub to: String,
+    /// The pre-update restore point: restoring it brings back `from` with its database.
+    pub restore_point: String,
+    pub pulled: Vec<String>,
+    /// Seconds from starting the new version until it answered as healthy.
+    pub healthy_after_secs: u64,
+}

@@ -126,6 +126,9 @@ pub enum JobResult {
     /// The stack was installed or converged, and every service is healthy.
     #[serde(rename = "stack.install")]
     StackInstalled(crate::StackReport),
+    /// Immich was updated and answers as the new version.
+    #[serde(rename = "stack.update")]
+    StackUpdated(crate::StackUpdateReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

@@ -149,6 +149,12 @@ pub fn status_lines(s: &StackStatus) -> Vec<String> {
 
 /// What a finished stack job produced; empty for other kinds.
 pub fn result_lines(r: &JobResult) -> Vec<String> {
+    if let JobResult::StackUpdated(u) = r {
+        return vec![
+            format!("Immich is updated from {} to {} and healthy after {} s", u.from, u.to, u.healthy_after_secs),
+            format!("restore point {} holds Immich as it was before the update", u.restore_point),
+        ];
+    }
     let JobResult::StackInstalled(r) = r else { return Vec::new() };
     let names = |v: &[StackService]| v.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ");
     let mut lines =

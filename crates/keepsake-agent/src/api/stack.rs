@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use keepsake_api::{
     ContainerLogQuery, ContainerLogs, Done, Job, StackActionRequest, StackInstallRequest, StackService, StackStatus,
+    StackUpdateRequest,
 };
 
 use super::ApiError;
@@ -25,6 +26,11 @@ pub async fn install(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackInstallReque
         ))
     });
     Ok(agent.stack.submit_install(&r, &cx.caller.actor())?)
+}
+
+pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackUpdateRequest) -> Result<Job, ApiError> {
+    cx.note(|n| n.target = Some(format!("version={}", r.version)));
+    Ok(agent.stack.submit_update(&r.version, &cx.caller.actor())?)
 }
 
 fn service(cx: &Cx) -> Result<StackService, ApiError> {

@@ -12,9 +12,11 @@ pub mod docker;
 pub mod engine;
 mod install;
 mod logs;
+mod probe;
 mod reconcile;
 mod state;
 mod status;
+mod update;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +118,8 @@ pub(crate) struct Inner {
     jobs: Arc<JobManager>,
     vault: Vault,
     engine: Arc<dyn Engine>,
+    /// Restore points, when this box has them (ZFS): an update needs its pre-update point.
+    points: Option<Arc<crate::restore_points::RestorePoints>>,
 }
 
 impl Stack {
@@ -125,8 +129,23 @@ impl Stack {
         jobs: Arc<JobManager>,
         vault: Vault,
         engine: Arc<dyn Engine>,
+        points: Option<Arc<crate::restore_points::RestorePoints>>,
     ) -> Stack {
-        Stack { inner: Arc::new(Inner { config, store, jobs, vault, engine }) }
+        Stack { inner: Arc::new(Inner { config, store, jobs, vault, engine, points }) }
+    }
+
+    /// At start: rolls back an update the agent's death interrupted (a `stack.recover` job).
+    pub fn start(&self) {
+        match update::recover_at_start(&self.inner) {
+            Ok(Some(job)) => tracing::warn!(job = job.id, "rolling back an interrupted update"),
+            Ok(None) => {}
+            Err(e) => tracing::error!("cannot roll back an interrupted update: {e}"),
+        }
+    }
+
+    /// Starts the update job (checked first: a refused target changes nothing).
+    pub fn submit_update(&self, version: &str, by: &str) -> Result<Job, StackError> {
+        update::submit(&self.inner, version, by)
     }
 
     /// Every service as the engine shows it now.

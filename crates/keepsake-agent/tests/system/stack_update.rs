@@ -1,0 +1,65 @@
+//! Updating Immich as one transaction on the real engine, with the stand-in images of the lab's
+//! registry (see `stack.rs`): the stand-in server records its version in the database when it
+//! starts, as Immich's migrations change it, and refuses a database a newer version migrated; tag
+//! v3.2.2 migrates and then never becomes healthy. A box with restore points on the lab's ZFS pool.
+
+use http::Method;
+use keepsake_api::paths;
+use keepsake_api::{Job, JobResult, JobState, StackService};
+use serde_json::json;
+
+use crate::stack::{TestBox, service};
+
+async fn update(b: &TestBox, version: &str) -> Job {
+    let job: Job = b
+        .client()
+        .call_json(Method::POST, paths::STACK_UPDATE, Some(&json!({ "version": version })))
+        .await
+        .expect("update accepted");
+    crate::harness::wait_job(&b.client(), job.id, 300, "the update ends", |j| j.state.is_terminal()).await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_update_goes_through_and_a_broken_one_rolls_back_with_the_database_as_it_was() {
+    let b = TestBox::with_restore_points("upd").await;
+    b.install(json!({})).await;
+    b.psql("CREATE TABLE family_note (n text); INSERT INTO family_note VALUES ('before v3.2.0')");
+
+    // Refused before anything happens: a downgrade, the same version, a pre-release.
+    for (v, why) in [("v3.0.0", "earlier"), ("v3.1.0", "already"), ("v3.3.0-rc.1", "release")] {
+        let e = b.client().call_json::<Job>(Method::POST, paths::STACK_UPDATE, Some(&json!({ "version": v }))).await;
+        let e = e.expect_err(v).to_string();
+        assert!(e.to_lowercase().contains(why), "{v}: {e}");
+    }
+
+    let job = update(&b, "v3.2.0").await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    let Some(JobResult::StackUpdated(r)) = &job.result else { panic!("{job:#?}") };
+    assert_eq!((r.from.as_str(), r.to.as_str()), ("v3.1.0", "v3.2.0"));
+    let s = b.healthy_status().await;
+    assert_eq!(s.version.as_deref(), Some("v3.2.0"));
+    let server = service(&s, StackService::Server);
+    assert!(server.image.contains(":v3.2.0@sha256:"), "{}", server.image);
+    assert_eq!(service(&s, StackService::MachineLearning).version.as_deref(), Some("v3.2.0"));
+    assert_eq!(b.server_version().await, json!({"major": 3, "minor": 2, "patch": 0, "prerelease": null}));
+    assert_eq!(b.psql("SELECT string_agg(version, ',' ORDER BY version) FROM standin_migrations"), "v3.1.0,v3.2.0");
+
+    b.psql("INSERT INTO family_note VALUES ('before v3.2.2')");
+    let before = b.psql("SELECT string_agg(n, ',' ORDER BY n) FROM family_note");
+    let job = update(&b, "v3.2.2").await;
+    assert_eq!(job.state, JobState::Failed, "{job:#?}");
+    let msg = job.error.clone().unwrap_or_default();
+    assert!(msg.contains("back on v3.2.0") && msg.contains("as it was before"), "{msg}");
+    // Back on v3.2.0, healthy, and the database without v3.2.2's migration but with every row
+    // written before the attempt.
+    let s = b.healthy_status().await;
+    assert_eq!(s.version.as_deref(), Some("v3.2.0"), "{s:#?}");
+    assert!(service(&s, StackService::Server).image.contains(":v3.2.0@sha256:"));
+    assert_eq!(b.server_version().await["minor"], 2);
+    assert_eq!(b.psql("SELECT string_agg(version, ',' ORDER BY version) FROM standin_migrations"), "v3.1.0,v3.2.0");
+    assert_eq!(b.psql("SELECT string_agg(n, ',' ORDER BY n) FROM family_note"), before);
+    // Both attempts left a pre-update restore point.
+    let points = b.client().restore_points().await.expect("points");
+    let pre = points.points.iter().filter(|p| p.kind == Some(keepsake_api::RestorePointKind::PreUpdate)).count();
+    assert_eq!(pre, 2, "{points:#?}");
+}
