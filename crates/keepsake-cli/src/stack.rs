@@ -1,11 +1,12 @@
 //! `keepsake stack`: how each Immich service is doing, installing or converging the stack, and
-//! starting, stopping or restarting one service (a stop asks first: Immich is down meanwhile).
+//! updating Immich (asks first), starting, stopping or restarting one service (a stop asks first:
+//! Immich is down meanwhile).
 
 use http::Method;
 use keepsake_api::paths::{self, fill};
 use keepsake_api::{
     Client, ContainerHealth, ContainerState, Done, Job, JobResult, StackAction, StackActionRequest,
-    StackInstallRequest, StackService, StackStatus,
+    StackInstallRequest, StackService, StackStatus, StackUpdateRequest,
 };
 
 use crate::jobs::wait_for;
@@ -23,6 +24,18 @@ pub enum StackCommand {
         /// Run machine learning (`true` or `false`).
         #[arg(long)]
         machine_learning: Option<bool>,
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Update Immich (server and machine learning) to a version, with a restore point first and an
+    /// automatic rollback if the new version does not come up healthy.
+    Update {
+        /// The version to update to (`v3.2.2`).
+        version: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
         /// Start it and return at once, without following its progress.
         #[arg(long)]
         no_wait: bool,
@@ -76,6 +89,18 @@ pub async fn run(client: &Client, cmd: StackCommand, json: bool) -> anyhow::Resu
             let job: Job =
                 client.call_json(Method::POST, paths::STACK_INSTALL, Some(&serde_json::to_value(&body)?)).await?;
             wait_for(client, job, "the install", no_wait, json).await
+        }
+        StackCommand::Update { version, yes, no_wait } => {
+            let q = format!(
+                "Update Immich to {version}? Immich is unavailable for a few minutes; a restore point is made first, and a failed update goes back by itself."
+            );
+            if !yes && !confirm(&q)? {
+                eprintln!("not updated");
+                return Ok(1);
+            }
+            let body = serde_json::to_value(StackUpdateRequest { version })?;
+            let job: Job = client.call_json(Method::POST, paths::STACK_UPDATE, Some(&body)).await?;
+            wait_for(client, job, "the update", no_wait, json).await
         }
         StackCommand::Start { service } => act(client, service.into(), StackAction::Start, json).await,
         StackCommand::Restart { service } => act(client, service.into(), StackAction::Restart, json).await,

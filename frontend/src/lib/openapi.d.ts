@@ -1291,6 +1291,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stack/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Update Immich to a version as one transaction: a pre-update restore point, pull, recreate, health gate; back to the version before, with its database, if it fails (202: the job) */
+        post: operations["stack.update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/status": {
         parameters: {
             query?: never;
@@ -2128,6 +2145,10 @@ export interface components {
             /** @enum {string} */
             kind: "stack.install";
             report: components["schemas"]["StackReport"];
+        } | {
+            /** @enum {string} */
+            kind: "stack.update";
+            report: components["schemas"]["StackUpdateReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -2734,6 +2755,27 @@ export interface components {
             services: components["schemas"]["ServiceStatus"][];
             /** @description The Immich version Keepsake runs (`v3.2.2`), once installed. */
             version?: string | null;
+        };
+        /** @description The result of an update that went through. */
+        StackUpdateReport: {
+            from: string;
+            /**
+             * Format: uint64
+             * @description Seconds from starting the new version until it answered as healthy.
+             */
+            healthy_after_secs: number;
+            pulled: string[];
+            /** @description The pre-update restore point: restoring it brings back `from` with its database. */
+            restore_point: string;
+            to: string;
+        };
+        /**
+         * @description `POST /api/v1/stack/update`: update Immich (server and machine learning together) to a version,
+         *     as one transaction: a pre-update restore point, pull, recreate, health gate; on failure back to
+         *     the version before with the database as it was. A job.
+         */
+        StackUpdateRequest: {
+            version: string;
         };
         /** @description `GET /api/v1/status`: what the agent is and which host facilities it found. */
         Status: {
@@ -5712,6 +5754,40 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Update Immich to a version as one transaction: a pre-update restore point, pull, recreate, health gate; back to the version before, with its database, if it fails (202: the job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

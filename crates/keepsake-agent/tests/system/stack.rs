@@ -83,7 +83,7 @@ impl TestBox {
             "--stack-container-prefix",
             &prefix,
             "--stack-health-timeout-secs",
-            "120",
+            if zfs { "45" } else { "120" },
             "--stack-stop-grace-secs",
             "10",
             "--no-container-watch",
