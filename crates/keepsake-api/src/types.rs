@@ -129,6 +129,9 @@ pub enum JobResult {
     /// Immich was updated and answers as the new version.
     #[serde(rename = "stack.update")]
     StackUpdated(crate::StackUpdateReport),
+    /// Immich went back to an earlier version with that version's database.
+    #[serde(rename = "stack.rollback")]
+    StackRolledBack(crate::StackRollbackReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

@@ -198,7 +198,8 @@ pub fn result_lines(r: &JobResult) -> Vec<String> {
         | JobResult::DriveRestored(_)
         | JobResult::DriveFormatted(_)
         | JobResult::StackInstalled(_)
-        | JobResult::StackUpdated(_) => Vec::new(),
+        | JobResult::StackUpdated(_)
+        | JobResult::StackRolledBack(_) => Vec::new(),
         JobResult::RestorePointCreated(r) => {
             let mut lines = vec![format!("restore point {} made ({})", r.point_id, human_bytes(r.size))];
             if !r.pruned.is_empty() {

@@ -43,6 +43,8 @@ pub enum JobKind {
     StackUpdate { to: String },
     /// Finish what an update interrupted by the agent's death left: back to the version before.
     StackRecover,
+    /// Go back to an earlier version with its restore point's database.
+    StackRollback { to: String },
 }
 
 /// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
@@ -95,6 +97,7 @@ impl JobKind {
             JobKind::StackInstall => "stack.install",
             JobKind::StackUpdate { .. } => "stack.update",
             JobKind::StackRecover => "stack.recover",
+            JobKind::StackRollback { .. } => "stack.rollback",
         }
     }
 
@@ -116,6 +119,7 @@ impl JobKind {
             "stack.install" => Some(JobKind::StackInstall),
             "stack.update" => Some(JobKind::StackUpdate { to: target?.to_owned() }),
             "stack.recover" => Some(JobKind::StackRecover),
+            "stack.rollback" => Some(JobKind::StackRollback { to: target?.to_owned() }),
             _ => None,
         }
     }
@@ -129,7 +133,7 @@ impl JobKind {
             | JobKind::RestoreDrill
             | JobKind::StackInstall
             | JobKind::StackRecover => None,
-            JobKind::StackUpdate { to } => Some(to.clone()),
+            JobKind::StackUpdate { to } | JobKind::StackRollback { to } => Some(to.clone()),
             JobKind::RestorePointCreate { kind } => Some(kind.as_str().to_owned()),
             JobKind::Restore { point } => Some(point.clone()),
             JobKind::DriveBackup { drive } | JobKind::DriveVerify { drive } | JobKind::DriveRestore { drive } => {
@@ -184,7 +188,7 @@ impl JobKind {
             // meanwhile (a restore stops the server, a dump reads the database container).
             JobKind::StackInstall => vec![Lock::exclusive(Resource::Stack), Lock::shared(Resource::Database)],
             // Replaces the server, makes a point, and may load the database back from it.
-            JobKind::StackUpdate { .. } | JobKind::StackRecover => vec![
+            JobKind::StackUpdate { .. } | JobKind::StackRecover | JobKind::StackRollback { .. } => vec![
                 Lock::exclusive(Resource::Stack),
                 Lock::exclusive(Resource::Database),
                 Lock::exclusive(Resource::RestorePoints),
@@ -210,7 +214,8 @@ impl JobKind {
             | JobKind::DriveFormat { .. }
             | JobKind::StackInstall
             | JobKind::StackUpdate { .. }
-            | JobKind::StackRecover => Cancel::Checkpoint,
+            | JobKind::StackRecover
+            | JobKind::StackRollback { .. } => Cancel::Checkpoint,
         }
     }
 
@@ -246,7 +251,7 @@ impl JobKind {
             ),
             // The update's own record (stack state) is what the agent acts on at start: a
             // `stack.recover` job brings back the version before, with its database.
-            JobKind::StackUpdate { .. } | JobKind::StackRecover => Verdict::Failed(
+            JobKind::StackUpdate { .. } | JobKind::StackRecover | JobKind::StackRollback { .. } => Verdict::Failed(
                 "interrupted: the agent stopped during the update; it is being rolled back to the version before (see the stack.recover job)".into(),
             ),
         }

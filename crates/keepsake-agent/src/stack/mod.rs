@@ -17,6 +17,7 @@ mod reconcile;
 mod state;
 mod status;
 mod update;
+mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -141,6 +142,16 @@ impl Stack {
             Ok(None) => {}
             Err(e) => tracing::error!("cannot roll back an interrupted update: {e}"),
         }
+    }
+
+    /// The versions the box ran and whether it can go back to each.
+    pub async fn versions(&self) -> Result<keepsake_api::StackVersions, StackError> {
+        versions::list(&self.inner).await
+    }
+
+    /// Starts a manual rollback (checked first: a refused one changes nothing).
+    pub async fn submit_rollback(&self, r: &keepsake_api::StackRollbackRequest, by: &str) -> Result<Job, StackError> {
+        versions::submit(&self.inner, r, by).await
     }
 
     /// Starts the update job (checked first: a refused target changes nothing).

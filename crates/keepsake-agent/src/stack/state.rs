@@ -27,6 +27,18 @@ pub struct StackState {
     /// midway: the stack is rolled back to `from`.
     #[serde(default)]
     pub update: Option<UpdateIntent>,
+    /// The versions the box ran before this one, newest first, with their pins.
+    #[serde(default)]
+    pub history: Vec<PastVersion>,
+}
+
+/// A version the box moved away from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastVersion {
+    pub version: String,
+    pub server_digest: Option<String>,
+    pub ml_digest: Option<String>,
+    pub until: chrono::DateTime<chrono::Utc>,
 }
 
 /// What rolling an update back needs: the version and pins before it, and its restore point.
@@ -52,6 +64,7 @@ impl Default for StackState {
             ml_digest: None,
             stopped: BTreeSet::new(),
             update: None,
+            history: Vec::new(),
         }
     }
 }

@@ -22,7 +22,7 @@ use keepsake_api::{Job, JobResult, RestorePointKind, StackUpdateReport};
 use keepsake_stack::{ImmichVersion, Role, StackSpec};
 
 use super::install::{pull_missing, wait_healthy};
-use super::state::{StackState, UpdateIntent};
+use super::state::{PastVersion, StackState, UpdateIntent};
 use super::{Inner, StackError, probe, state};
 use crate::jobs::{JobContext, JobFailure, JobKind, Outcome};
 
@@ -122,7 +122,14 @@ async fn run(inner: &Inner, ctx: &JobContext, from: String, to: String) -> Outco
     match attempt {
         Ok(()) => {
             let healthy_after_secs = started.elapsed().as_secs();
-            let done = StackState { update: None, ..new };
+            let mut done = StackState { update: None, ..new };
+            let past = PastVersion {
+                version: from.clone(),
+                server_digest: st.server_digest.clone(),
+                ml_digest: st.ml_digest.clone(),
+                until: chrono::Utc::now(),
+            };
+            super::versions::moved_on(inner, &mut done, past).await;
             state::save(&inner.store, &done).map_err(failed)?;
             ctx.info(format!("Immich {to} is healthy ({healthy_after_secs} s); the update is done"));
             Ok(Some(JobResult::StackUpdated(StackUpdateReport {
@@ -173,7 +180,7 @@ async fn replace_app(inner: &Inner, ctx: &JobContext, spec: &StackSpec, st: &mut
 }
 
 /// Healthy to the engine, and the server itself answers as `version`, within the timeout.
-async fn gate(inner: &Inner, ctx: &JobContext, spec: &StackSpec, version: &str) -> Result<(), String> {
+pub(super) async fn gate(inner: &Inner, ctx: &JobContext, spec: &StackSpec, version: &str) -> Result<(), String> {
     let deadline = Instant::now() + inner.config.health_timeout;
     wait_healthy(inner, ctx, spec, &BTreeSet::new()).await.map_err(|e| e.to_string())?;
     loop {

@@ -62,6 +62,38 @@ async fn an_update_goes_through_and_a_broken_one_rolls_back_with_the_database_as
     let points = b.client().restore_points().await.expect("points");
     let pre = points.points.iter().filter(|p| p.kind == Some(keepsake_api::RestorePointKind::PreUpdate)).count();
     assert_eq!(pre, 2, "{points:#?}");
+
+    // Back by hand to v3.1.0: its images are still here and a point was made while it ran.
+    let versions: keepsake_api::StackVersions =
+        b.client().call_json(Method::GET, paths::STACK_VERSIONS, None).await.expect("versions");
+    assert_eq!(versions.current.as_deref(), Some("v3.2.0"));
+    let v1 = versions.versions.iter().find(|v| v.version == "v3.1.0").expect("v3.1.0 listed");
+    assert!(v1.images_local && v1.restore_point.is_some() && v1.not_possible.is_none(), "{v1:?}");
+    for (body, why) in [
+        (json!({"version": "v3.1.0", "confirm": "yes"}), "roll back"),
+        (json!({"version": "v3.0.0", "confirm": "roll back"}), "never ran"),
+        (json!({"version": "v3.2.0", "confirm": "roll back"}), "running now"),
+    ] {
+        let e = b.client().call_json::<Job>(Method::POST, paths::STACK_ROLLBACK, Some(&body)).await;
+        let e = e.expect_err("refused").to_string();
+        assert!(e.contains(why), "{body}: {e}");
+    }
+    let job: Job = b
+        .client()
+        .call_json(Method::POST, paths::STACK_ROLLBACK, Some(&json!({"version": "v3.1.0", "confirm": "roll back"})))
+        .await
+        .expect("rollback accepted");
+    let job = crate::harness::wait_job(&b.client(), job.id, 300, "the rollback ends", |j| j.state.is_terminal()).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    let s = b.healthy_status().await;
+    assert_eq!(s.version.as_deref(), Some("v3.1.0"), "{s:#?}");
+    assert_eq!(b.server_version().await["minor"], 1);
+    // The database of the point made while v3.1.0 ran: what came after is undone.
+    assert_eq!(b.psql("SELECT string_agg(version, ',' ORDER BY version) FROM standin_migrations"), "v3.1.0");
+    assert_eq!(b.psql("SELECT string_agg(n, ',' ORDER BY n) FROM family_note"), "before v3.2.0");
+    let versions: keepsake_api::StackVersions =
+        b.client().call_json(Method::GET, paths::STACK_VERSIONS, None).await.expect("versions");
+    assert!(versions.versions.iter().any(|v| v.version == "v3.2.0" && v.not_possible.is_none()), "{versions:#?}");
 }
 
 /// SIGKILLs the agent once the update's job shows `sign` (in its progress phase or its log), then
