@@ -302,3 +302,30 @@ pub struct StackRollbackReport {
     /// The point made just before: restoring it undoes the rollback.
     pub pre_rollback_point: String,
 }
+
+/// `GET /api/v1/stack/updates`: whether a newer Immich is available, read from the registry (the
+/// image's manifest, not the image: nothing is pulled), cached for a few hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackUpdateCheck {
+    pub current: Option<String>,
+    /// The version this Keepsake release runs, when newer than the current one.
+    pub available: Option<String>,
+    /// Its server image's digest in the registry (what an update would pin).
+    pub digest: Option<String>,
+    /// Immich's release notes for it.
+    pub release_notes: Option<String>,
+    /// Why the update may not be taken directly (a bridge version first, a database image), with
+    /// the path to take.
+    pub blocked: Option<String>,
+    pub checked_at: DateTime<Utc>,
+    /// Why the registry could not be read (the answer is then from the cache, or has no digest).
+    pub error: Option<String>,
+}
+
+/// The query of `GET /api/v1/stack/updates`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackUpdateCheckQuery {
+    /// Ask the registry now instead of answering from the cache.
+    pub refresh: Option<bool>,
+}

@@ -1325,6 +1325,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stack/updates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether a newer Immich is available: the version this Keepsake release runs, its digest from the registry's manifest (nothing is pulled), its release notes, and whether it can be taken directly; cached for hours unless `refresh` */
+        get: operations["stack.updates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stack/versions": {
         parameters: {
             query?: never;
@@ -2811,6 +2828,28 @@ export interface components {
             services: components["schemas"]["ServiceStatus"][];
             /** @description The Immich version Keepsake runs (`v3.2.2`), once installed. */
             version?: string | null;
+        };
+        /**
+         * @description `GET /api/v1/stack/updates`: whether a newer Immich is available, read from the registry (the
+         *     image's manifest, not the image: nothing is pulled), cached for a few hours.
+         */
+        StackUpdateCheck: {
+            /** @description The version this Keepsake release runs, when newer than the current one. */
+            available?: string | null;
+            /**
+             * @description Why the update may not be taken directly (a bridge version first, a database image), with
+             *     the path to take.
+             */
+            blocked?: string | null;
+            /** Format: date-time */
+            checked_at: string;
+            current?: string | null;
+            /** @description Its server image's digest in the registry (what an update would pin). */
+            digest?: string | null;
+            /** @description Why the registry could not be read (the answer is then from the cache, or has no digest). */
+            error?: string | null;
+            /** @description Immich's release notes for it. */
+            release_notes?: string | null;
         };
         /** @description The result of an update that went through. */
         StackUpdateReport: {
@@ -5898,6 +5937,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.updates": {
+        parameters: {
+            query?: {
+                /** @description Ask the registry now instead of answering from the cache. */
+                refresh?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether a newer Immich is available: the version this Keepsake release runs, its digest from the registry's manifest (nothing is pulled), its release notes, and whether it can be taken directly; cached for hours unless `refresh` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StackUpdateCheck"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

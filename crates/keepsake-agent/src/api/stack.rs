@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use keepsake_api::{
     ContainerLogQuery, ContainerLogs, Done, Job, StackActionRequest, StackInstallRequest, StackRollbackRequest,
-    StackService, StackStatus, StackUpdateRequest, StackVersions,
+    StackService, StackStatus, StackUpdateCheck, StackUpdateCheckQuery, StackUpdateRequest, StackVersions,
 };
 
 use super::ApiError;
@@ -31,6 +31,15 @@ pub async fn install(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackInstallReque
 pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackUpdateRequest) -> Result<Job, ApiError> {
     cx.note(|n| n.target = Some(format!("version={}", r.version)));
     Ok(agent.stack.submit_update(&r.version, &cx.caller.actor())?)
+}
+
+pub async fn updates(
+    agent: Arc<Agent>,
+    _: Cx,
+    q: StackUpdateCheckQuery,
+    _: NoBody,
+) -> Result<StackUpdateCheck, ApiError> {
+    Ok(agent.stack.check_updates(q.refresh.unwrap_or(false)).await?)
 }
 
 pub async fn versions(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<StackVersions, ApiError> {

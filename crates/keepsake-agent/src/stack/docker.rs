@@ -214,6 +214,15 @@ impl Engine for DockerEngine {
         })
     }
 
+    fn registry_digest<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, EngineResult<String>> {
+        Box::pin(async move {
+            let docker = self.connect().await?;
+            let err = |why: String| EngineError::Other { action: "read the image's manifest from its registry", why };
+            let d = docker.inspect_registry_image(reference, None).await.map_err(|e| err(e.to_string()))?;
+            d.descriptor.digest.ok_or_else(|| err("the registry gave no digest".into()))
+        })
+    }
+
     fn pull<'a>(
         &'a self,
         reference: &'a str,

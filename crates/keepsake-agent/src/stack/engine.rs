@@ -83,6 +83,8 @@ pub trait Engine: Send + Sync {
     fn image_present<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, EngineResult<bool>>;
     /// The digest (`sha256:…`) the registry gave the local image of `reference`'s repository.
     fn image_digest<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, EngineResult<Option<String>>>;
+    /// The digest the registry gives `reference` now, read from its manifest without pulling.
+    fn registry_digest<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, EngineResult<String>>;
     /// Pulls an image, reporting each layer's progress.
     fn pull<'a>(
         &'a self,

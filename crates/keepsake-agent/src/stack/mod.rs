@@ -8,6 +8,7 @@
 //! install) runs as jobs holding the `Stack` lock; a single service's start, stop or restart is
 //! answered at once, and refused while such a job runs.
 
+mod check;
 pub mod docker;
 pub mod engine;
 mod install;
@@ -121,6 +122,7 @@ pub(crate) struct Inner {
     engine: Arc<dyn Engine>,
     /// Restore points, when this box has them (ZFS): an update needs its pre-update point.
     points: Option<Arc<crate::restore_points::RestorePoints>>,
+    update_cache: check::Cache,
 }
 
 impl Stack {
@@ -132,7 +134,9 @@ impl Stack {
         engine: Arc<dyn Engine>,
         points: Option<Arc<crate::restore_points::RestorePoints>>,
     ) -> Stack {
-        Stack { inner: Arc::new(Inner { config, store, jobs, vault, engine, points }) }
+        Stack {
+            inner: Arc::new(Inner { config, store, jobs, vault, engine, points, update_cache: Default::default() }),
+        }
     }
 
     /// At start: rolls back an update the agent's death interrupted (a `stack.recover` job).
@@ -142,6 +146,11 @@ impl Stack {
             Ok(None) => {}
             Err(e) => tracing::error!("cannot roll back an interrupted update: {e}"),
         }
+    }
+
+    /// Whether a newer Immich is available (cached; `refresh` asks the registry now).
+    pub async fn check_updates(&self, refresh: bool) -> Result<keepsake_api::StackUpdateCheck, StackError> {
+        check::check(&self.inner, refresh).await
     }
 
     /// The versions the box ran and whether it can go back to each.

@@ -382,3 +382,36 @@ async fn logs_are_paged_filtered_and_followed_live() {
         .expect("the line arrived within 20 s");
     assert!(line.text.contains("/api/server/version"), "{line:?}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_newer_version_is_found_from_the_registry_manifest_without_pulling() {
+    let mut b = TestBox::new("check", &[]).await;
+    b.install(json!({})).await;
+    let check = |b: &TestBox, q: &'static str| {
+        let c = b.client();
+        async move {
+            c.call_json::<keepsake_api::StackUpdateCheck>(Method::GET, &format!("{}{q}", paths::STACK_UPDATES), None)
+                .await
+                .expect("update check")
+        }
+    };
+    let none = check(&b, "").await;
+    assert_eq!((none.current.as_deref(), none.available.as_deref()), (Some(V1), None), "{none:?}");
+
+    // A Keepsake release that runs v3.2.0: the agent offers it, with the registry's digest.
+    let args = &mut b.agent.opts.extra_args;
+    let at = args.iter().position(|a| a == "--immich-version").expect("flag") + 1;
+    args[at] = "v3.2.0".into();
+    b.agent.kill_hard();
+    b.agent.restart().await;
+    let offered = check(&b, "").await;
+    assert_eq!(offered.available.as_deref(), Some("v3.2.0"), "{offered:?}");
+    assert_eq!(offered.digest, Some(lab("KEEPSAKE_LAB_IMMICH_SERVER_DIGEST_V3_2_0", "immich")), "{offered:?}");
+    assert!(offered.release_notes.as_deref().unwrap_or("").ends_with("/tag/v3.2.0"));
+    assert!(offered.blocked.is_none() && offered.error.is_none(), "{offered:?}");
+    // Cached unless asked to refresh.
+    assert_eq!(check(&b, "").await.checked_at, offered.checked_at);
+    assert!(check(&b, "?refresh=true").await.checked_at > offered.checked_at);
+    // Still running v3.1.0: a check changes nothing.
+    assert_eq!(b.healthy_status().await.version.as_deref(), Some(V1));
+}
