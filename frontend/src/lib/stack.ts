@@ -25,6 +25,11 @@ export function serviceLabel(service: StackService): string {
   }
 }
 
+/** The name inside a sentence ("Stop the machine learning?", "Log of the Immich server"). */
+export function serviceName(service: StackService): string {
+  return service === 'server' ? 'Immich server' : service === 'redis' ? 'job queue (Valkey)' : serviceLabel(service).toLowerCase();
+}
+
 /** A line saying what the service does for the person, under its name. */
 export function serviceRole(service: StackService): string {
   switch (service) {
@@ -168,7 +173,7 @@ export function needsConfirm(action: StackAction): boolean {
 
 /** The confirmation's title and text. */
 export function confirmText(service: StackService, action: StackAction): { title: string; body: string } {
-  const name = serviceLabel(service).toLowerCase();
+  const name = serviceName(service);
   const what = service === 'machine_learning'
     ? 'Smart search and face recognition stop working'
     : service === 'server'
