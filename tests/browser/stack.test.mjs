@@ -202,6 +202,20 @@ test('stack: the owner installs Immich, stops and starts machine learning, and f
     assert.match((await log.locator('li .text').last().textContent()) ?? '', /\/api\/server\/version/);
     await screenshot(page, 'stack-log-follow');
     await log.getByLabel('Follow').uncheck();
+    await eventually(async () => (await log.getByTestId('follow-state').getAttribute('data-state')) === 'off', { message: 'Follow to stop' });
+    // Reading back: the page before the oldest line read; this short log then says where it starts.
+    await log.getByLabel('Filter').fill('');
+    await eventually(async () => (await log.locator('li').count()) > before + 1, { timeoutMs: 15_000, message: 'the unfiltered lines to come back' });
+    const shown = await log.locator('li').count();
+    // Page back until the start (a page is 200 lines; this log is short, so one or two).
+    await eventually(async () => {
+      if (await log.getByText('Start of the log.').count()) return true;
+      const older = log.getByRole('button', { name: 'Load older' });
+      if ((await older.count()) && !(await older.isDisabled())) await older.click();
+      return false;
+    }, { timeoutMs: 30_000, intervalMs: 500, message: 'reading back to the start of the log' });
+    assert.ok((await log.locator('li').count()) >= shown, 'reading back keeps the lines already shown');
+    assert.equal(await log.getByRole('alert').count(), 0, 'no error reading back');
 
     // Phone width: no sideways scrolling.
     await page.setViewportSize({ width: 360, height: 740 });
@@ -225,7 +239,7 @@ test('stack: a viewer sees the page without any action, and the agent refuses th
     }
     // The log is theirs to read.
     await card(page, 'server').getByRole('button', { name: 'Show log' }).click();
-    await page.getByTestId('log-server').waitFor();
+    await eventually(async () => (await page.getByTestId('log-server').locator('li').count()) > 0, { timeoutMs: 15_000, message: 'the viewer to read the server log' });
     await screenshot(page, 'stack-viewer-dark');
     const act = await apiCall(stack.baseUrl, 'POST', '/api/v1/stack/services/machine_learning/action', { session: viewer, body: { action: 'stop' } });
     assert.equal(act.status, 403, act.text);

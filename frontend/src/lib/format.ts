@@ -124,6 +124,7 @@ export function jobStateLabel(state: JobState): string {
 
 const JOB_KIND_NAMES: Record<string, string> = {
   'host.self_check': 'Box self-check',
+  'stack.install': 'Installing or repairing Immich',
 };
 
 /** A person's name for a job kind; unknown kinds become "Backup run" from "backup.run". */
