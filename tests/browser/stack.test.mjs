@@ -217,6 +217,22 @@ test('stack: the owner installs Immich, stops and starts machine learning, and f
     assert.ok((await log.locator('li').count()) >= shown, 'reading back keeps the lines already shown');
     assert.equal(await log.getByRole('alert').count(), 0, 'no error reading back');
 
+    // 4) A container removed by hand: the card says so, and Repair makes it again.
+    const rm = docker(['rm', '-f', `${prefix}server`]);
+    assert.equal(rm.status, 0, rm.stderr);
+    await eventually(async () => (await server.getAttribute('data-state')) === 'missing', { timeoutMs: 20_000, message: 'the server to show as missing' });
+    const drift = server.getByTestId('drift');
+    await drift.waitFor({ timeout: 10_000 });
+    assert.match((await drift.textContent()) ?? '', /Changed by hand/);
+    await screenshot(page, 'stack-drift');
+    await drift.getByRole('button', { name: 'Repair', exact: true }).click();
+    await eventually(async () => (await summary.getAttribute('data-healthy')) === 'true' && (await server.getAttribute('data-state')) === 'running', {
+      timeoutMs: 180_000,
+      intervalMs: 1000,
+      message: 'Repair to bring the server back, healthy',
+    });
+    assert.equal(await server.getByTestId('drift').count(), 0, 'no drift after the repair');
+
     // Phone width: no sideways scrolling.
     await page.setViewportSize({ width: 360, height: 740 });
     const o = await horizontalOverflow(page);
