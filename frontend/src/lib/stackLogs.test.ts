@@ -24,6 +24,13 @@ describe('log buffer', () => {
     held = appendLines(held, [line(4, 'd'), line(5, 'e')], 4);
     expect(held.map((l) => l.text)).toEqual(['b', 'c', 'd', 'e']);
   });
+  it('puts a late catch-up page in time order, whatever digits of fraction the times have', () => {
+    const a = { time: '2026-12-07T12:00:01.8Z', stream: 'stdout' as const, text: 'live' };
+    const b = { time: '2026-12-07T12:00:01.123456789Z', stream: 'stdout' as const, text: 'missed' };
+    const held = appendLines(keyed([line(0, 'first')]), [a]);
+    const out = appendLines(held, [b, a]);
+    expect(out.map((l) => l.text)).toEqual(['first', 'missed', 'live']);
+  });
   it('keeps two identical lines written at the same instant, with distinct keys', () => {
     const k = keyed([line(1, 'same'), line(1, 'same')]);
     expect(new Set(k.map((l) => l.key)).size).toBe(2);
@@ -84,11 +91,13 @@ function harness() {
   const timers: { fn: () => void; ms: number; h: number }[] = [];
   const states: FollowState[] = [];
   const got: ContainerLogLine[] = [];
+  const catchUps: (string | null)[] = [];
   let n = 0;
   const f = new LogFollower({
     url: (since) => `/follow${since ? `?since=${since}` : ''}`,
     onLine: (l) => got.push(l),
     onState: (s) => states.push(s),
+    onCatchUp: (since) => catchUps.push(since),
     lastTime: () => (got.length ? got[got.length - 1].time : null),
     open: (url) => {
       const s = new FakeSource(url);
@@ -107,7 +116,7 @@ function harness() {
     },
   });
   const fire = () => timers.shift()?.fn();
-  return { f, sources, timers, states, got, fire };
+  return { f, sources, timers, states, got, fire, catchUps };
 }
 
 describe('following', () => {
@@ -122,6 +131,7 @@ describe('following', () => {
     expect(h.sources[0].url).toBe('/follow');
     h.sources[0].open();
     expect(h.f.state).toBe('live');
+    expect(h.catchUps, 'no catch-up on the first open').toEqual([]);
     h.sources[0].send(line(5, 'hello'));
     expect(h.got.map((l) => l.text)).toEqual(['hello']);
     h.sources[0].fail();
@@ -130,6 +140,10 @@ describe('following', () => {
     expect(h.timers[0].ms).toBe(1000);
     h.fire();
     expect(h.sources[1].url).toBe(`/follow?since=${line(5, 'x').time}`);
+    expect(h.catchUps).toEqual([]);
+    // Back: the lines written during the break are asked for as a page.
+    h.sources[1].open();
+    expect(h.catchUps).toEqual([line(5, 'x').time]);
     // Lines of a closed stream are ignored.
     h.sources[0].send(line(6, 'late'));
     expect(h.got).toHaveLength(1);

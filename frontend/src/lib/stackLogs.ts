@@ -41,21 +41,29 @@ export function prependPage(held: readonly KeyedLine[], page: readonly Container
   return all.length > max ? all.slice(0, max) : all;
 }
 
+/** A line's time in milliseconds (the wire's RFC 3339 strings vary in their digits of fraction, so
+ *  they do not compare as text). */
+function ms(l: ContainerLogLine): number {
+  const t = Date.parse(l.time);
+  return Number.isNaN(t) ? 0 : t;
+}
+
 /**
- * New lines after what is held (followed live, or a reconnect's catch-up). Lines already held are
- * dropped; when over `max`, the oldest go.
+ * New lines after what is held (followed live, or a reconnect's catch-up page). Lines already
+ * held are dropped; a catch-up that arrives after newer followed lines is put in time order; when
+ * over `max`, the oldest go.
  */
 export function appendLines(held: readonly KeyedLine[], lines: readonly ContainerLogLine[], max = MAX_LINES): KeyedLine[] {
   if (lines.length === 0) return held as KeyedLine[];
-  // Only the tail can overlap with a catch-up that starts at the last line's time.
-  const last = held.length ? held[held.length - 1].time : null;
-  const recent = new Set(held.filter((l) => last !== null && l.time >= last).map((l) => l.key));
-  const fresh: KeyedLine[] = [];
-  for (const l of keyed(lines)) {
-    if (recent.has(l.key)) continue;
-    fresh.push(l);
-  }
-  const all = [...held, ...fresh];
+  const incoming = keyed(lines);
+  // Only lines at or after the earliest incoming one can be repeats.
+  const from = Math.min(...incoming.map(ms));
+  const recent = new Set(held.filter((l) => ms(l) >= from).map((l) => l.key));
+  const fresh = incoming.filter((l) => !recent.has(l.key));
+  let all = [...held, ...fresh];
+  const last = held.length ? ms(held[held.length - 1]) : -Infinity;
+  // Array.prototype.sort is stable: lines of the same millisecond keep their arrival order.
+  if (fresh.some((l) => ms(l) < last)) all = all.sort((a, b) => ms(a) - ms(b));
   return all.length > max ? all.slice(all.length - max) : all;
 }
 
@@ -104,6 +112,12 @@ export interface FollowOptions {
   url(since: string | null): string;
   onLine(line: ContainerLogLine): void;
   onState(state: FollowState): void;
+  /**
+   * Called when the stream is back after a break, with the time of the newest line held then:
+   * read the lines written meanwhile as a page (`since`), since a live stream only carries what
+   * is written from its start.
+   */
+  onCatchUp?(since: string | null): void;
   /** The time of the newest line held (the catch-up after a reconnect starts there). */
   lastTime(): string | null;
   open?: (url: string) => FollowSource;
@@ -137,7 +151,8 @@ export function parseLine(data: unknown): ContainerLogLine | null {
  * held, so nothing is lost or shown twice.
  */
 export class LogFollower {
-  private readonly o: Required<Omit<FollowOptions, 'open' | 'timers'>> & { open: (url: string) => FollowSource; timers: FollowTimers };
+  private readonly o: Required<Omit<FollowOptions, 'open' | 'timers' | 'onCatchUp'>> &
+    Pick<FollowOptions, 'onCatchUp'> & { open: (url: string) => FollowSource; timers: FollowTimers };
   private es: FollowSource | null = null;
   private failures = 0;
   private timer: unknown = null;
@@ -200,8 +215,10 @@ export class LogFollower {
     this.es = es;
     es.onopen = () => {
       if (this.es !== es) return;
+      const after = this.failures > 0;
       this.failures = 0;
       this.set('live');
+      if (after) this.o.onCatchUp?.(since);
     };
     es.onerror = () => {
       if (this.es !== es) return;
