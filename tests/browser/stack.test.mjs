@@ -2,7 +2,7 @@
 // the stand-in images of Immich's server, machine learning, Valkey and PostgreSQL from the
 // loopback registry (the flags crates/keepsake-agent/tests/system/stack.rs uses). The owner
 // installs Immich from the page and sees every service healthy; stops machine learning after
-// confirming, sees it stopped, starts it again; opens the server's log, filters it, follows it and
+// confirming, sees it stopped, starts it again; restarts the job queue after confirming; opens the server's log, filters it, follows it and
 // sees the line of a request made meanwhile. A viewer sees the page without any action, and the
 // agent refuses their actions (403). Every container made here is removed afterwards.
 //
@@ -170,7 +170,7 @@ test('stack: the owner installs Immich, stops and starts machine learning, and f
     await ml.getByRole('button', { name: 'Stop machine learning' }).click();
     const dialog = page.getByRole('dialog', { name: 'Stop the machine learning?' });
     await dialog.waitFor();
-    assert.match((await dialog.textContent()) ?? '', /until you start it again/);
+    assert.match((await dialog.textContent()) ?? '', /unavailable until you start it again/);
     await screenshot(page, 'stack-confirm-stop');
     await dialog.getByRole('button', { name: 'Stop', exact: true }).click();
     await dialog.waitFor({ state: 'hidden', timeout: 60_000 });
@@ -181,6 +181,16 @@ test('stack: the owner installs Immich, stops and starts machine learning, and f
     assert.equal(s1.body.services.find((v) => v.service === 'machine_learning').state, 'exited', 'the engine agrees');
     await ml.getByRole('button', { name: 'Start machine learning' }).click();
     await eventually(async () => (await ml.getAttribute('data-state')) === 'running', { timeoutMs: 60_000, message: 'machine learning to run again' });
+
+    // Restart asks too, and the service runs again afterwards.
+    const redis = card(page, 'redis');
+    await redis.getByRole('button', { name: 'Restart job queue (Valkey)' }).click();
+    const again = page.getByRole('dialog', { name: 'Restart the job queue (Valkey)?' });
+    await again.waitFor();
+    assert.match((await again.textContent()) ?? '', /Immich is unavailable for a moment/);
+    await again.getByRole('button', { name: 'Restart', exact: true }).click();
+    await again.waitFor({ state: 'hidden', timeout: 60_000 });
+    await eventually(async () => (await redis.getAttribute('data-state')) === 'running', { timeoutMs: 60_000, message: 'the job queue to run again' });
 
     // 3) The server's log: lines with times, a filter, and Follow shows a new line live.
     const server = card(page, 'server');

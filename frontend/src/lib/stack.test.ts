@@ -120,7 +120,8 @@ describe('actions', () => {
     const t = confirmText('database', 'stop');
     expect(t.title).toBe('Stop the database?');
     expect(t.body).toContain('Immich is unavailable');
-    expect(confirmText('machine_learning', 'restart').body).toContain('Smart search');
+    expect(confirmText('machine_learning', 'restart').body).toContain('smart search and face recognition are unavailable');
+    expect(confirmText('server', 'restart').body).toContain('Immich is unavailable');
   });
 });
 

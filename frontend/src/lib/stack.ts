@@ -174,10 +174,11 @@ export function needsConfirm(action: StackAction): boolean {
 /** The confirmation's title and text. */
 export function confirmText(service: StackService, action: StackAction): { title: string; body: string } {
   const name = serviceName(service);
+  // Machine learning alone can stop without taking Immich away: say what goes, not more.
   const what = service === 'machine_learning'
-    ? 'Smart search and face recognition stop working'
+    ? "Immich's smart search and face recognition are unavailable"
     : service === 'server'
-      ? 'Immich cannot be opened (the app and the web page)'
+      ? 'Immich is unavailable (the app and the web page)'
       : 'Immich is unavailable';
   if (action === 'stop') {
     return {
