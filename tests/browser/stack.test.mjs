@@ -2,9 +2,11 @@
 // the stand-in images of Immich's server, machine learning, Valkey and PostgreSQL from the
 // loopback registry (the flags crates/keepsake-agent/tests/system/stack.rs uses). The owner
 // installs Immich from the page and sees every service healthy; stops machine learning after
-// confirming, sees it stopped, starts it again; restarts the job queue after confirming; opens the server's log, filters it, follows it and
-// sees the line of a request made meanwhile. A viewer sees the page without any action, and the
-// agent refuses their actions (403). Every container made here is removed afterwards.
+// confirming, sees it stopped, starts it again; restarts the job queue after confirming; opens the
+// server's log, filters it, follows it and sees the line of a request made meanwhile, then reads
+// back to the log's start; removes the server container by hand, sees "changed by hand" and
+// repairs it. A viewer sees the page without any action, and the agent refuses their actions
+// (403). Every container made here is removed afterwards, even on failure.
 //
 // Needs the lab's immich component: tests/lab/lab.sh start immich.
 import assert from 'node:assert/strict';
