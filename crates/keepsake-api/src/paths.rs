@@ -9,6 +9,9 @@ pub const SELF_CHECK: &str = "/api/v1/host/self-check";
 
 pub const STACK: &str = "/api/v1/stack";
 pub const STACK_INSTALL: &str = "/api/v1/stack/install";
+pub const STACK_UPDATE: &str = "/api/v1/stack/update";
+pub const STACK_VERSIONS: &str = "/api/v1/stack/versions";
+pub const STACK_ROLLBACK: &str = "/api/v1/stack/rollback";
 pub const STACK_SERVICE_ACTION: &str = "/api/v1/stack/services/{service}/action";
 pub const STACK_SERVICE_LOGS: &str = "/api/v1/stack/services/{service}/logs";
 pub const STACK_SERVICE_LOGS_FOLLOW: &str = "/api/v1/stack/services/{service}/logs/follow";

@@ -236,3 +236,69 @@ pub struct ContainerLogs {
     /// The time of the oldest line read (filtered or not): `until` for the page before.
     pub oldest: Option<DateTime<Utc>>,
 }
+
+/// `POST /api/v1/stack/update`: update Immich (server and machine learning together) to a version,
+/// as one transaction: a pre-update restore point, pull, recreate, health gate; on failure back to
+/// the version before with the database as it was. A job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackUpdateRequest {
+    #[schemars(regex(pattern = IMMICH_VERSION_PATTERN))]
+    pub version: String,
+}
+
+/// The result of an update that went through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackUpdateReport {
+    pub from: String,
+    pub to: String,
+    /// The pre-update restore point: restoring it brings back `from` with its database.
+    pub restore_point: String,
+    pub pulled: Vec<String>,
+    /// Seconds from starting the new version until it answered as healthy.
+    pub healthy_after_secs: u64,
+}
+
+/// One Immich version this box ran, and whether it can go back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackVersion {
+    pub version: String,
+    /// When the box moved away from it (`null` for the version running now).
+    pub until: Option<DateTime<Utc>>,
+    /// Its server and machine-learning images are still on the box (Keepsake keeps the last few).
+    pub images_local: bool,
+    /// The newest restore point made while it ran: a rollback loads its database from it.
+    pub restore_point: Option<String>,
+    /// Why a rollback to it is not possible, `null` when it is.
+    pub not_possible: Option<String>,
+}
+
+/// `GET /api/v1/stack/versions`: the version running now first, then earlier ones, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackVersions {
+    pub current: Option<String>,
+    pub versions: Vec<StackVersion>,
+}
+
+/// `POST /api/v1/stack/rollback`: go back to an earlier version with the database of its restore
+/// point (what was added since is undone; a restore point of now is made first). A job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackRollbackRequest {
+    #[schemars(regex(pattern = IMMICH_VERSION_PATTERN))]
+    pub version: String,
+    /// Must be `roll back`: the database goes back to the restore point's.
+    #[schemars(length(max = 32))]
+    pub confirm: String,
+}
+
+/// The result of a manual rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackRollbackReport {
+    pub from: String,
+    pub to: String,
+    /// The point whose database was loaded.
+    pub restored_from: String,
+    /// The point made just before: restoring it undoes the rollback.
+    pub pre_rollback_point: String,
+}

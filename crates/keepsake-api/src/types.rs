@@ -126,6 +126,12 @@ pub enum JobResult {
     /// The stack was installed or converged, and every service is healthy.
     #[serde(rename = "stack.install")]
     StackInstalled(crate::StackReport),
+    /// Immich was updated and answers as the new version.
+    #[serde(rename = "stack.update")]
+    StackUpdated(crate::StackUpdateReport),
+    /// Immich went back to an earlier version with that version's database.
+    #[serde(rename = "stack.rollback")]
+    StackRolledBack(crate::StackRollbackReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

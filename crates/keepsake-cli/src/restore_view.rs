@@ -197,7 +197,9 @@ pub fn result_lines(r: &JobResult) -> Vec<String> {
         | JobResult::DriveVerified(_)
         | JobResult::DriveRestored(_)
         | JobResult::DriveFormatted(_)
-        | JobResult::StackInstalled(_) => Vec::new(),
+        | JobResult::StackInstalled(_)
+        | JobResult::StackUpdated(_)
+        | JobResult::StackRolledBack(_) => Vec::new(),
         JobResult::RestorePointCreated(r) => {
             let mut lines = vec![format!("restore point {} made ({})", r.point_id, human_bytes(r.size))];
             if !r.pruned.is_empty() {

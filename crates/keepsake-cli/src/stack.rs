@@ -1,11 +1,12 @@
 //! `keepsake stack`: how each Immich service is doing, installing or converging the stack, and
-//! starting, stopping or restarting one service (a stop asks first: Immich is down meanwhile).
+//! updating Immich (asks first), starting, stopping or restarting one service (a stop asks first:
+//! Immich is down meanwhile).
 
 use http::Method;
 use keepsake_api::paths::{self, fill};
 use keepsake_api::{
     Client, ContainerHealth, ContainerState, Done, Job, JobResult, StackAction, StackActionRequest,
-    StackInstallRequest, StackService, StackStatus,
+    StackInstallRequest, StackRollbackRequest, StackService, StackStatus, StackUpdateRequest, StackVersions,
 };
 
 use crate::jobs::wait_for;
@@ -23,6 +24,32 @@ pub enum StackCommand {
         /// Run machine learning (`true` or `false`).
         #[arg(long)]
         machine_learning: Option<bool>,
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Update Immich (server and machine learning) to a version, with a restore point first and an
+    /// automatic rollback if the new version does not come up healthy.
+    Update {
+        /// The version to update to (`v3.2.2`).
+        version: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+        /// Start it and return at once, without following its progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// The versions this box ran, and whether it can go back to each.
+    Versions,
+    /// Go back to an earlier version with the database of its restore point (what was added since
+    /// is undone; a restore point of now is made first).
+    Rollback {
+        version: String,
+        /// The confirmation phrase (`roll back`), for when standard input is not a terminal; on a
+        /// terminal it is asked for.
+        #[arg(long, value_name = "PHRASE")]
+        confirm: Option<String>,
         /// Start it and return at once, without following its progress.
         #[arg(long)]
         no_wait: bool,
@@ -76,6 +103,50 @@ pub async fn run(client: &Client, cmd: StackCommand, json: bool) -> anyhow::Resu
             let job: Job =
                 client.call_json(Method::POST, paths::STACK_INSTALL, Some(&serde_json::to_value(&body)?)).await?;
             wait_for(client, job, "the install", no_wait, json).await
+        }
+        StackCommand::Update { version, yes, no_wait } => {
+            let q = format!(
+                "Update Immich to {version}? Immich is unavailable for a few minutes; a restore point is made first, and a failed update goes back by itself."
+            );
+            if !yes && !confirm(&q)? {
+                eprintln!("not updated");
+                return Ok(1);
+            }
+            let body = serde_json::to_value(StackUpdateRequest { version })?;
+            let job: Job = client.call_json(Method::POST, paths::STACK_UPDATE, Some(&body)).await?;
+            wait_for(client, job, "the update", no_wait, json).await
+        }
+        StackCommand::Versions => {
+            let v: StackVersions = client.call_json(Method::GET, paths::STACK_VERSIONS, None).await?;
+            print_json_or(json, &v, || {
+                for x in &v.versions {
+                    let what = match (&x.not_possible, &x.restore_point) {
+                        (None, Some(p)) => format!("can go back to it (database of {p})"),
+                        (Some(why), _) => why.clone(),
+                        (None, None) => String::new(),
+                    };
+                    println!("  {:<10} {what}", x.version);
+                }
+            })?;
+            Ok(0)
+        }
+        StackCommand::Rollback { version, confirm, no_wait } => {
+            let confirm = match confirm {
+                Some(c) => c,
+                None => {
+                    let q = format!(
+                        "Going back to {version} loads the database of its restore point: what changed in Immich since then is undone (a restore point of now is made first)."
+                    );
+                    if !crate::term::ask_phrase(&q, "roll back", "--confirm 'roll back'")? {
+                        eprintln!("not rolled back");
+                        return Ok(1);
+                    }
+                    "roll back".to_owned()
+                }
+            };
+            let body = serde_json::to_value(StackRollbackRequest { version, confirm })?;
+            let job: Job = client.call_json(Method::POST, paths::STACK_ROLLBACK, Some(&body)).await?;
+            wait_for(client, job, "the rollback", no_wait, json).await
         }
         StackCommand::Start { service } => act(client, service.into(), StackAction::Start, json).await,
         StackCommand::Restart { service } => act(client, service.into(), StackAction::Restart, json).await,
@@ -149,6 +220,21 @@ pub fn status_lines(s: &StackStatus) -> Vec<String> {
 
 /// What a finished stack job produced; empty for other kinds.
 pub fn result_lines(r: &JobResult) -> Vec<String> {
+    if let JobResult::StackUpdated(u) = r {
+        return vec![
+            format!("Immich is updated from {} to {} and healthy after {} s", u.from, u.to, u.healthy_after_secs),
+            format!("restore point {} holds Immich as it was before the update", u.restore_point),
+        ];
+    }
+    if let JobResult::StackRolledBack(b) = r {
+        return vec![
+            format!("Immich is back on {} with the database of {}", b.to, b.restored_from),
+            format!(
+                "restore point {} holds Immich as it was on {}: restore it to undo this",
+                b.pre_rollback_point, b.from
+            ),
+        ];
+    }
     let JobResult::StackInstalled(r) = r else { return Vec::new() };
     let names = |v: &[StackService]| v.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ");
     let mut lines =

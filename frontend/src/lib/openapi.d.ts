@@ -1240,6 +1240,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stack/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Go back to an earlier version with the database of its restore point, after a restore point of now; confirm with `roll back` (202: the job) */
+        post: operations["stack.rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stack/services/{service}/action": {
         parameters: {
             query?: never;
@@ -1283,6 +1300,40 @@ export interface paths {
         };
         /** What a service writes from now on, as `line` events (filtered by `stream` and `filter`) */
         get: operations["stack.logs_follow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stack/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Update Immich to a version as one transaction: a pre-update restore point, pull, recreate, health gate; back to the version before, with its database, if it fails (202: the job) */
+        post: operations["stack.update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stack/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Immich versions this box ran, newest first, and whether it can go back to each (images still here, a restore point of it) */
+        get: operations["stack.versions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2128,6 +2179,14 @@ export interface components {
             /** @enum {string} */
             kind: "stack.install";
             report: components["schemas"]["StackReport"];
+        } | {
+            /** @enum {string} */
+            kind: "stack.update";
+            report: components["schemas"]["StackUpdateReport"];
+        } | {
+            /** @enum {string} */
+            kind: "stack.rollback";
+            report: components["schemas"]["StackRollbackReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -2719,6 +2778,24 @@ export interface components {
             started: components["schemas"]["StackService"][];
             version: string;
         };
+        /** @description The result of a manual rollback. */
+        StackRollbackReport: {
+            from: string;
+            /** @description The point made just before: restoring it undoes the rollback. */
+            pre_rollback_point: string;
+            /** @description The point whose database was loaded. */
+            restored_from: string;
+            to: string;
+        };
+        /**
+         * @description `POST /api/v1/stack/rollback`: go back to an earlier version with the database of its restore
+         *     point (what was added since is undone; a restore point of now is made first). A job.
+         */
+        StackRollbackRequest: {
+            /** @description Must be `roll back`: the database goes back to the restore point's. */
+            confirm: string;
+            version: string;
+        };
         /** @description One service of the stack (one container). */
         StackService: "database" | "redis" | "machine_learning" | "server";
         /** @description `GET /api/v1/stack`. */
@@ -2734,6 +2811,47 @@ export interface components {
             services: components["schemas"]["ServiceStatus"][];
             /** @description The Immich version Keepsake runs (`v3.2.2`), once installed. */
             version?: string | null;
+        };
+        /** @description The result of an update that went through. */
+        StackUpdateReport: {
+            from: string;
+            /**
+             * Format: uint64
+             * @description Seconds from starting the new version until it answered as healthy.
+             */
+            healthy_after_secs: number;
+            pulled: string[];
+            /** @description The pre-update restore point: restoring it brings back `from` with its database. */
+            restore_point: string;
+            to: string;
+        };
+        /**
+         * @description `POST /api/v1/stack/update`: update Immich (server and machine learning together) to a version,
+         *     as one transaction: a pre-update restore point, pull, recreate, health gate; on failure back to
+         *     the version before with the database as it was. A job.
+         */
+        StackUpdateRequest: {
+            version: string;
+        };
+        /** @description One Immich version this box ran, and whether it can go back to it. */
+        StackVersion: {
+            /** @description Its server and machine-learning images are still on the box (Keepsake keeps the last few). */
+            images_local: boolean;
+            /** @description Why a rollback to it is not possible, `null` when it is. */
+            not_possible?: string | null;
+            /** @description The newest restore point made while it ran: a rollback loads its database from it. */
+            restore_point?: string | null;
+            /**
+             * Format: date-time
+             * @description When the box moved away from it (`null` for the version running now).
+             */
+            until?: string | null;
+            version: string;
+        };
+        /** @description `GET /api/v1/stack/versions`: the version running now first, then earlier ones, newest first. */
+        StackVersions: {
+            current?: string | null;
+            versions: components["schemas"]["StackVersion"][];
         };
         /** @description `GET /api/v1/status`: what the agent is and which host facilities it found. */
         Status: {
@@ -5599,6 +5717,40 @@ export interface operations {
             };
         };
     };
+    "stack.rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackRollbackRequest"];
+            };
+        };
+        responses: {
+            /** @description Go back to an earlier version with the database of its restore point, after a restore point of now; confirm with `roll back` (202: the job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     "stack.service_action": {
         parameters: {
             query?: never;
@@ -5712,6 +5864,69 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Update Immich to a version as one transaction: a pre-update restore point, pull, recreate, health gate; back to the version before, with its database, if it fails (202: the job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Immich versions this box ran, newest first, and whether it can go back to each (images still here, a restore point of it) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StackVersions"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

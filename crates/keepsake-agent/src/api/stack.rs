@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use keepsake_api::{
-    ContainerLogQuery, ContainerLogs, Done, Job, StackActionRequest, StackInstallRequest, StackService, StackStatus,
+    ContainerLogQuery, ContainerLogs, Done, Job, StackActionRequest, StackInstallRequest, StackRollbackRequest,
+    StackService, StackStatus, StackUpdateRequest, StackVersions,
 };
 
 use super::ApiError;
@@ -25,6 +26,23 @@ pub async fn install(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackInstallReque
         ))
     });
     Ok(agent.stack.submit_install(&r, &cx.caller.actor())?)
+}
+
+pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackUpdateRequest) -> Result<Job, ApiError> {
+    cx.note(|n| n.target = Some(format!("version={}", r.version)));
+    Ok(agent.stack.submit_update(&r.version, &cx.caller.actor())?)
+}
+
+pub async fn versions(agent: Arc<Agent>, _: Cx, _: NoQuery, _: NoBody) -> Result<StackVersions, ApiError> {
+    Ok(agent.stack.versions().await?)
+}
+
+pub async fn rollback(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackRollbackRequest) -> Result<Job, ApiError> {
+    cx.note(|n| {
+        n.target = Some(format!("version={}", r.version));
+        n.detail = Some(format!("confirmation {}", if r.confirm.trim() == "roll back" { "typed" } else { "wrong" }));
+    });
+    Ok(agent.stack.submit_rollback(&r, &cx.caller.actor()).await?)
 }
 
 fn service(cx: &Cx) -> Result<StackService, ApiError> {

@@ -38,6 +38,13 @@ pub enum JobKind {
     /// Install the Immich stack, or converge it to what Keepsake wants (pull, create, start, wait
     /// until healthy).
     StackInstall,
+    /// Update Immich to a version as one transaction (pre-update point, pull, recreate, health
+    /// gate, automatic rollback).
+    StackUpdate { to: String },
+    /// Finish what an update interrupted by the agent's death left: back to the version before.
+    StackRecover,
+    /// Go back to an earlier version with its restore point's database.
+    StackRollback { to: String },
 }
 
 /// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
@@ -88,6 +95,9 @@ impl JobKind {
             JobKind::DriveRestore { .. } => "drive.restore",
             JobKind::DriveFormat { .. } => "drive.format",
             JobKind::StackInstall => "stack.install",
+            JobKind::StackUpdate { .. } => "stack.update",
+            JobKind::StackRecover => "stack.recover",
+            JobKind::StackRollback { .. } => "stack.rollback",
         }
     }
 
@@ -107,6 +117,9 @@ impl JobKind {
             "drive.restore" => Some(JobKind::DriveRestore { drive: target?.to_owned() }),
             "drive.format" => Some(JobKind::DriveFormat { device: target?.to_owned() }),
             "stack.install" => Some(JobKind::StackInstall),
+            "stack.update" => Some(JobKind::StackUpdate { to: target?.to_owned() }),
+            "stack.recover" => Some(JobKind::StackRecover),
+            "stack.rollback" => Some(JobKind::StackRollback { to: target?.to_owned() }),
             _ => None,
         }
     }
@@ -118,7 +131,9 @@ impl JobKind {
             | JobKind::Reset
             | JobKind::UndoReset
             | JobKind::RestoreDrill
-            | JobKind::StackInstall => None,
+            | JobKind::StackInstall
+            | JobKind::StackRecover => None,
+            JobKind::StackUpdate { to } | JobKind::StackRollback { to } => Some(to.clone()),
             JobKind::RestorePointCreate { kind } => Some(kind.as_str().to_owned()),
             JobKind::Restore { point } => Some(point.clone()),
             JobKind::DriveBackup { drive } | JobKind::DriveVerify { drive } | JobKind::DriveRestore { drive } => {
@@ -172,6 +187,13 @@ impl JobKind {
             // Creates and replaces containers: nobody else may start, stop or replace them
             // meanwhile (a restore stops the server, a dump reads the database container).
             JobKind::StackInstall => vec![Lock::exclusive(Resource::Stack), Lock::shared(Resource::Database)],
+            // Replaces the server, makes a point, and may load the database back from it.
+            JobKind::StackUpdate { .. } | JobKind::StackRecover | JobKind::StackRollback { .. } => vec![
+                Lock::exclusive(Resource::Stack),
+                Lock::exclusive(Resource::Database),
+                Lock::exclusive(Resource::RestorePoints),
+                Lock::shared(Resource::Library),
+            ],
         }
     }
 
@@ -190,7 +212,10 @@ impl JobKind {
             | JobKind::DriveVerify { .. }
             | JobKind::DriveRestore { .. }
             | JobKind::DriveFormat { .. }
-            | JobKind::StackInstall => Cancel::Checkpoint,
+            | JobKind::StackInstall
+            | JobKind::StackUpdate { .. }
+            | JobKind::StackRecover
+            | JobKind::StackRollback { .. } => Cancel::Checkpoint,
         }
     }
 
@@ -223,6 +248,11 @@ impl JobKind {
             // Install converges from whatever it finds, so running it again finishes the work.
             JobKind::StackInstall => Verdict::Failed(
                 "interrupted: the agent stopped while installing the stack; run the install again to finish it".into(),
+            ),
+            // The update's own record (stack state) is what the agent acts on at start: a
+            // `stack.recover` job brings back the version before, with its database.
+            JobKind::StackUpdate { .. } | JobKind::StackRecover | JobKind::StackRollback { .. } => Verdict::Failed(
+                "interrupted: the agent stopped during the update; it is being rolled back to the version before (see the stack.recover job)".into(),
             ),
         }
     }

@@ -288,6 +288,26 @@ impl RestorePoints {
         create::make_point(&self.inner, ctx, kind, note).await.map(|p| p.id)
     }
 
+    /// Loads the database dump of Keepsake point `id` and swaps it in for Immich's database (the
+    /// stack's update rolls back its migrations this way). The caller has stopped Immich's server.
+    pub(crate) async fn restore_database_in_job(
+        &self,
+        ctx: &crate::jobs::JobContext,
+        id: &str,
+    ) -> Result<Vec<keepsake_api::TableRows>, RestoreError> {
+        let (_, source) = listing::source(&self.inner, id).await?;
+        let listing::Source::Keepsake(row) = source else {
+            return Err(RestoreError::Refused(format!("{id} is not one of Keepsake's restore points")));
+        };
+        let dump = row
+            .parts
+            .iter()
+            .find(|p| p.kind == keepsake_api::RestorePartKind::Database)
+            .ok_or_else(|| RestoreError::Refused(format!("{id} has no database dump")))?;
+        let path = self.inner.config.points_dir.join(&row.id).join(&dump.name);
+        restore::load_and_swap(&self.inner, ctx, &path, dump.size).await
+    }
+
     // What a restore from elsewhere (a backup drive, `drives::restore`) shares with a restore
     // from a point, so both keep the same guarantees (intent rows, scratch database, swap).
 

@@ -356,6 +356,18 @@ impl Engine for DockerEngine {
         })
     }
 
+    fn remove_image<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, EngineResult<()>> {
+        Box::pin(async move {
+            let docker = self.connect().await?;
+            match docker.remove_image(reference, None::<bollard::query_parameters::RemoveImageOptions>, None).await {
+                Ok(_) => Ok(()),
+                // Gone already, or a container (a rolled-back one kept by hand) still uses it.
+                Err(e) if matches!(status_code(&e), Some(404 | 409)) => Ok(()),
+                Err(e) => Err(EngineError::Other { action: "remove an old image", why: e.to_string() }),
+            }
+        })
+    }
+
     fn usage<'a>(&'a self, name: &'a str) -> BoxFuture<'a, EngineResult<Usage>> {
         Box::pin(async move {
             let docker = self.connect().await?;

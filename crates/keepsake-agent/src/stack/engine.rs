@@ -106,6 +106,9 @@ pub trait Engine: Send + Sync {
         name: &'a str,
         req: LogRequest,
     ) -> BoxFuture<'a, EngineResult<BoxStream<'static, EngineResult<ContainerLogLine>>>>;
+    /// Removes an image from the engine's store; a missing one, or one a container still uses, is
+    /// left as it is (not an error).
+    fn remove_image<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, EngineResult<()>>;
     /// One reading of CPU and memory of a running container.
     fn usage<'a>(&'a self, name: &'a str) -> BoxFuture<'a, EngineResult<Usage>>;
 }

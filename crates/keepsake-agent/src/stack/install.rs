@@ -114,7 +114,7 @@ fn spec_version(spec: &StackSpec) -> Option<String> {
 }
 
 /// Pulls every image of the spec the engine does not have, with byte progress over all layers.
-async fn pull_missing(inner: &Inner, ctx: &JobContext, spec: &StackSpec) -> Result<Vec<String>, JobFailure> {
+pub(super) async fn pull_missing(inner: &Inner, ctx: &JobContext, spec: &StackSpec) -> Result<Vec<String>, JobFailure> {
     let mut missing = Vec::new();
     for s in spec.start_order() {
         let reference = s.image.reference();
@@ -177,7 +177,7 @@ async fn stale_containers(inner: &Inner, spec: &StackSpec) -> Result<Vec<String>
 
 /// Waits until every service not kept stopped runs, healthy where it has a health check. Fails
 /// early when one has exited (it will not get better by waiting), or at the timeout, naming it.
-async fn wait_healthy(
+pub(super) async fn wait_healthy(
     inner: &Inner,
     ctx: &JobContext,
     spec: &StackSpec,

@@ -12,9 +12,12 @@ pub mod docker;
 pub mod engine;
 mod install;
 mod logs;
+mod probe;
 mod reconcile;
 mod state;
 mod status;
+mod update;
+mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +119,8 @@ pub(crate) struct Inner {
     jobs: Arc<JobManager>,
     vault: Vault,
     engine: Arc<dyn Engine>,
+    /// Restore points, when this box has them (ZFS): an update needs its pre-update point.
+    points: Option<Arc<crate::restore_points::RestorePoints>>,
 }
 
 impl Stack {
@@ -125,8 +130,33 @@ impl Stack {
         jobs: Arc<JobManager>,
         vault: Vault,
         engine: Arc<dyn Engine>,
+        points: Option<Arc<crate::restore_points::RestorePoints>>,
     ) -> Stack {
-        Stack { inner: Arc::new(Inner { config, store, jobs, vault, engine }) }
+        Stack { inner: Arc::new(Inner { config, store, jobs, vault, engine, points }) }
+    }
+
+    /// At start: rolls back an update the agent's death interrupted (a `stack.recover` job).
+    pub fn start(&self) {
+        match update::recover_at_start(&self.inner) {
+            Ok(Some(job)) => tracing::warn!(job = job.id, "rolling back an interrupted update"),
+            Ok(None) => {}
+            Err(e) => tracing::error!("cannot roll back an interrupted update: {e}"),
+        }
+    }
+
+    /// The versions the box ran and whether it can go back to each.
+    pub async fn versions(&self) -> Result<keepsake_api::StackVersions, StackError> {
+        versions::list(&self.inner).await
+    }
+
+    /// Starts a manual rollback (checked first: a refused one changes nothing).
+    pub async fn submit_rollback(&self, r: &keepsake_api::StackRollbackRequest, by: &str) -> Result<Job, StackError> {
+        versions::submit(&self.inner, r, by).await
+    }
+
+    /// Starts the update job (checked first: a refused target changes nothing).
+    pub fn submit_update(&self, version: &str, by: &str) -> Result<Job, StackError> {
+        update::submit(&self.inner, version, by)
     }
 
     /// Every service as the engine shows it now.

@@ -22,6 +22,36 @@ pub struct StackState {
     pub ml_digest: Option<String>,
     /// Services stopped through Keepsake: a reconcile leaves them stopped.
     pub stopped: BTreeSet<StackService>,
+    /// An update under way: written before the first container changes, cleared when the new
+    /// version is healthy or the old one is back. Found at start, it means the agent died
+    /// midway: the stack is rolled back to `from`.
+    #[serde(default)]
+    pub update: Option<UpdateIntent>,
+    /// The versions the box ran before this one, newest first, with their pins.
+    #[serde(default)]
+    pub history: Vec<PastVersion>,
+}
+
+/// A version the box moved away from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastVersion {
+    pub version: String,
+    pub server_digest: Option<String>,
+    pub ml_digest: Option<String>,
+    pub until: chrono::DateTime<chrono::Utc>,
+}
+
+/// What rolling an update back needs: the version and pins before it, and its restore point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateIntent {
+    pub from: String,
+    pub to: String,
+    pub restore_point: String,
+    pub from_server_digest: Option<String>,
+    pub from_ml_digest: Option<String>,
+    /// Set once the new server may have started (and migrated the database): a rollback must
+    /// then load the pre-update dump.
+    pub started_new: bool,
 }
 
 impl Default for StackState {
@@ -33,6 +63,8 @@ impl Default for StackState {
             server_digest: None,
             ml_digest: None,
             stopped: BTreeSet::new(),
+            update: None,
+            history: Vec::new(),
         }
     }
 }

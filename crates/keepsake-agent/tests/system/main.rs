@@ -22,4 +22,5 @@ mod pool_watch;
 mod restore_points;
 mod self_check;
 mod stack;
+mod stack_update;
 mod web;

@@ -46,10 +46,22 @@ pub struct TestBox {
     pub agent: Agent,
     pub prefix: String,
     pub server_port: u16,
+    /// The ZFS datasets of a box with restore points (library, postgres), destroyed at the end.
+    pub zfs_root: Option<String>,
 }
 
 impl TestBox {
     pub async fn new(tag: &str, extra: &[&str]) -> TestBox {
+        TestBox::start(tag, extra, false).await
+    }
+
+    /// A box whose library and database live on ZFS datasets of the lab pool, with restore
+    /// points (what an update needs for its pre-update point).
+    pub async fn with_restore_points(tag: &str) -> TestBox {
+        TestBox::start(tag, &[], true).await
+    }
+
+    async fn start(tag: &str, extra: &[&str], zfs: bool) -> TestBox {
         let l = immich_lab();
         let dir = open_tempdir();
         let prefix = format!("ks{}{tag}_", std::process::id());
@@ -71,7 +83,7 @@ impl TestBox {
             "--stack-container-prefix",
             &prefix,
             "--stack-health-timeout-secs",
-            "120",
+            if zfs { "45" } else { "120" },
             "--stack-stop-grace-secs",
             "10",
             "--no-container-watch",
@@ -87,14 +99,35 @@ impl TestBox {
         ] {
             args.extend([flag.to_owned(), port.to_string()]);
         }
-        let pg = dir.path().join("postgres");
+        let mut zfs_root = None;
+        let pg = if zfs {
+            let root = format!("{}/{}", lab("KEEPSAKE_LAB_ZPOOL", "zfs"), prefix.trim_end_matches('_'));
+            for ds in [root.clone(), format!("{root}/library"), format!("{root}/postgres")] {
+                let out = Command::new("zfs").args(["create", &ds]).output().expect("zfs");
+                assert!(out.status.success(), "zfs create {ds}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let mount = |ds: String| {
+                let out = Command::new("zfs").args(["get", "-H", "-o", "value", "mountpoint", &ds]).output().unwrap();
+                String::from_utf8_lossy(&out.stdout).trim().to_owned()
+            };
+            let library = mount(format!("{root}/library"));
+            args.extend(["--immich-library-dir".into(), library, "--zfs-root".into(), root.clone()]);
+            for (flag, service) in [("--immich-db-container", "postgres"), ("--immich-server-container", "server")] {
+                args.extend([flag.to_owned(), format!("{prefix}{service}")]);
+            }
+            args.extend(["--pool-poll-secs".into(), "0".into()]);
+            zfs_root = Some(root.clone());
+            std::path::PathBuf::from(mount(format!("{root}/postgres")))
+        } else {
+            dir.path().join("postgres")
+        };
         std::fs::create_dir_all(&pg).unwrap();
         args.extend(["--immich-postgres-dir".into(), pg.display().to_string()]);
         args.extend(["--immich-model-cache-dir".into(), dir.path().join("models").display().to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let opts = AgentOpts { extra_args: args, ..AgentOpts::with_lab() };
         let agent = Agent::start(dir.path(), opts).await;
-        TestBox { dir, agent, prefix, server_port }
+        TestBox { dir, agent, prefix, server_port, zfs_root }
     }
 
     pub fn client(&self) -> Client {
@@ -133,6 +166,25 @@ impl TestBox {
         }
     }
 
+    /// SQL in the database container (as Immich's role), its output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = docker(&[
+            "exec",
+            &self.container("postgres"),
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "immich",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+        ]);
+        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// What the server itself answers on its port.
     pub async fn server_version(&self) -> serde_json::Value {
         let url = format!("http://127.0.0.1:{}/api/server/version", self.server_port);
@@ -149,14 +201,24 @@ impl Drop for TestBox {
         }
         // The database runs as another user inside its container: its files are removed as root here.
         let _ = std::fs::remove_dir_all(self.dir.path().join("postgres"));
+        if let Some(root) = &self.zfs_root {
+            self.agent.kill_hard();
+            for _ in 0..20 {
+                let out = Command::new("zfs").args(["destroy", "-r", root]).output().unwrap();
+                if out.status.success() || String::from_utf8_lossy(&out.stderr).contains("does not exist") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
     }
 }
 
-fn service(s: &StackStatus, which: StackService) -> &keepsake_api::ServiceStatus {
+pub fn service(s: &StackStatus, which: StackService) -> &keepsake_api::ServiceStatus {
     s.services.iter().find(|v| v.service == which).unwrap_or_else(|| panic!("{which:?} in {s:#?}"))
 }
 
-fn report(job: &Job) -> &keepsake_api::StackReport {
+pub fn report(job: &Job) -> &keepsake_api::StackReport {
     match &job.result {
         Some(JobResult::StackInstalled(r)) => r,
         other => panic!("not an install report: {other:?}"),
