@@ -10,6 +10,8 @@ export const SERVICES: readonly StackService[] = ['database', 'redis', 'machine_
 
 /** The job kind of an install or repair. */
 export const INSTALL_JOB = 'stack.install';
+/** The jobs that change the stack, shown live on its page (update and rollback start elsewhere). */
+export const STACK_JOB_KINDS: readonly string[] = [INSTALL_JOB, 'stack.update', 'stack.rollback'];
 
 /** For people: what each container is. */
 export function serviceLabel(service: StackService): string {

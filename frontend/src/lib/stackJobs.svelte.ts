@@ -1,11 +1,11 @@
-// The Immich stack page's install (and repair) job, followed live over the same event stream as
+// The Immich stack page's jobs (install or repair, and an update or rollback started elsewhere), followed live over the same event stream as
 // Home (lib/live.ts), with the job's own log lines read while it runs, and a callback when it ends
 // (the stack has changed then).
 
 import { api, isTerminal, toApiError, type ApiError, type Client, type Job, type LogLine } from './api';
-import { latestOfKind, mergeJob, mergeJobs } from './jobs';
+import { mergeJob, mergeJobs } from './jobs';
 import { LiveFeed, type LiveMode } from './live';
-import { INSTALL_JOB } from './stack';
+import { STACK_JOB_KINDS } from './stack';
 
 /** Even with a live stream, re-read the jobs now and then in case an event was missed. */
 const RESYNC_MS = 60_000;
@@ -17,7 +17,7 @@ export class StackJobs {
   error = $state<ApiError | null>(null);
   live = $state<LiveMode>('stopped');
   now = $state(Date.now());
-  /** The log of the newest install job. */
+  /** The log of the newest of these jobs. */
   log = $state<LogLine[]>([]);
 
   private feed: LiveFeed | null = null;
@@ -31,9 +31,11 @@ export class StackJobs {
     this.client = client;
   }
 
-  /** The newest install or repair, or null. */
+  /** The newest install, repair, update or rollback, or null. */
   get latest(): Job | null {
-    return latestOfKind(this.jobs, INSTALL_JOB);
+    let best: Job | null = null;
+    for (const j of this.jobs) if (!best || j.id > best.id) best = j;
+    return best;
   }
 
   start(): void {
@@ -67,7 +69,8 @@ export class StackJobs {
 
   async refresh(): Promise<void> {
     try {
-      this.merge(await this.client.jobs({ kind: INSTALL_JOB, limit: 3 }));
+      const lists = await Promise.all(STACK_JOB_KINDS.map((kind) => this.client.jobs({ kind, limit: 3 })));
+      this.merge(lists.flat());
       this.error = null;
     } catch (e) {
       this.error = toApiError(e);
@@ -76,7 +79,7 @@ export class StackJobs {
 
   /** A snapshot from the stream or from a POST's answer. */
   apply(job: Job): void {
-    if (job.kind !== INSTALL_JOB) return;
+    if (!STACK_JOB_KINDS.includes(job.kind)) return;
     this.merge([job]);
   }
 
