@@ -76,6 +76,17 @@ export type TableRows = Schemas['TableRows'];
 export type UndoReset = Schemas['UndoReset'];
 export type RestoreFileList = Schemas['RestoreFileList'];
 export type RestoreFileEntry = Schemas['RestoreFileEntry'];
+export type StackStatus = Schemas['StackStatus'];
+export type ServiceStatus = Schemas['ServiceStatus'];
+export type StackService = Schemas['StackService'];
+export type StackAction = Schemas['StackAction'];
+export type StackInstallRequest = Schemas['StackInstallRequest'];
+export type StackReport = Schemas['StackReport'];
+export type ContainerState = Schemas['ContainerState'];
+export type ContainerHealth = Schemas['ContainerHealth'];
+export type ContainerLogLine = Schemas['ContainerLogLine'];
+export type ContainerLogs = Schemas['ContainerLogs'];
+export type LogStreams = NonNullable<StackLogQuery['stream']>;
 /** The secrets the box knows (a path parameter the document lists). */
 export type SecretName = paths['/api/v1/secrets/{name}']['put']['parameters']['path']['name'];
 
@@ -87,6 +98,7 @@ type QueryOf<P extends GetPath> = NonNullable<paths[P]['get']['parameters']['que
 export type JobQuery = QueryOf<'/api/v1/jobs'>;
 export type AuditQuery = QueryOf<'/api/v1/audit'>;
 export type HistoryQuery = QueryOf<'/api/v1/alerts/history'>;
+export type StackLogQuery = QueryOf<'/api/v1/stack/services/{service}/logs'>;
 
 /** What a host self-check job leaves in `result`. */
 export type SelfCheckReport = Extract<NonNullable<Job['result']>, { kind: 'host.self_check' }>['report'];
@@ -570,6 +582,31 @@ export class Client {
 
   setBackupSettings(body: BackupSettings): Promise<BackupSettings> {
     return this.data(this.http.PUT('/api/v1/drives/settings', { body }));
+  }
+
+  // The Immich stack: its services, installing or repairing it, starting and stopping, logs
+
+  stack(): Promise<StackStatus> {
+    return this.data(this.http.GET('/api/v1/stack'));
+  }
+
+  /** Installs the stack, or converges it after hand edits (Repair); the answer is the job. */
+  installStack(body: StackInstallRequest = { version: null, machine_learning: null }): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/stack/install', { body }));
+  }
+
+  stackAction(service: StackService, action: StackAction): Promise<void> {
+    return this.done(this.http.POST('/api/v1/stack/services/{service}/action', { params: { path: { service } }, body: { action } }));
+  }
+
+  /** A page of a service's log, oldest first; `oldest` is the `until` of the page before. */
+  stackLogs(service: StackService, q: StackLogQuery = {}): Promise<ContainerLogs> {
+    return this.data(this.http.GET('/api/v1/stack/services/{service}/logs', { params: { path: { service }, query: compact(q) } }));
+  }
+
+  /** SSE: `event: line` with a ContainerLogLine for every line the service writes from now on. */
+  stackLogsFollowUrl(service: StackService, q: Pick<StackLogQuery, 'since' | 'stream' | 'filter'> = {}): string {
+    return this.link('/api/v1/stack/services/{service}/logs/follow', { path: { service }, query: compact(q) });
   }
 
   // Forgotten passwords (no session needed)

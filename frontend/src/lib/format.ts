@@ -124,6 +124,9 @@ export function jobStateLabel(state: JobState): string {
 
 const JOB_KIND_NAMES: Record<string, string> = {
   'host.self_check': 'Box self-check',
+  'stack.install': 'Installing or repairing Immich',
+  'stack.update': 'Updating Immich',
+  'stack.rollback': 'Going back to an earlier Immich',
 };
 
 /** A person's name for a job kind; unknown kinds become "Backup run" from "backup.run". */

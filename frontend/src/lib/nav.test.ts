@@ -15,8 +15,8 @@ describe('navFor', () => {
     expect(labels(me(ALL))).toEqual(['Home', 'Restore points', 'Backups', 'Alerts', 'Users', 'Audit log', 'Settings']);
   });
 
-  it('shows a viewer Home, Restore points, Backups and Alerts', () => {
-    expect(labels(me(VIEWER))).toEqual(['Home', 'Restore points', 'Backups', 'Alerts']);
+  it('shows a viewer Home, Restore points, Backups, Immich and Alerts', () => {
+    expect(labels(me(VIEWER))).toEqual(['Home', 'Restore points', 'Backups', 'Immich', 'Alerts']);
   });
 
   it('shows Restore points only with restore_points.view', () => {
@@ -29,7 +29,8 @@ describe('navFor', () => {
   });
 
   it('follows single permissions from groups', () => {
-    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Restore points', 'Backups', 'Alerts', 'Audit log']);
+    expect(labels(me([...VIEWER, 'audit.view']))).toEqual(['Home', 'Restore points', 'Backups', 'Immich', 'Alerts', 'Audit log']);
+    expect(labels(me(['stack.view']))).toEqual(['Home', 'Immich']);
     expect(labels(me(['backups.view']))).toEqual(['Home', 'Backups']);
     expect(labels(me(['users.view']))).toEqual(['Home', 'Users']);
     expect(labels(me(['host.settings']))).toEqual(['Home', 'Settings']);

@@ -6,6 +6,7 @@ export type PageId =
   | 'home'
   | 'restore-points'
   | 'backups'
+  | 'stack'
   | 'account'
   | 'alerts'
   | 'alert-channels'
@@ -36,6 +37,7 @@ export const PAGES: readonly PageInfo[] = [
   { id: 'home', path: '/', label: 'Home', needs: ['host.view', 'jobs.view'], inNav: true },
   { id: 'restore-points', path: '/restore-points', label: 'Restore points', needs: ['restore_points.view'], inNav: true },
   { id: 'backups', path: '/backups', label: 'Backups', needs: ['backups.view'], inNav: true },
+  { id: 'stack', path: '/stack', label: 'Immich', needs: ['stack.view'], inNav: true },
   { id: 'alerts', path: '/alerts', label: 'Alerts', needs: ['notifications.view'], inNav: true },
   // Channels name where messages go, and an ntfy topic or a webhook address can be a key: only for
   // those who manage them (the agent lists them to nobody else).
