@@ -1298,7 +1298,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What a service writes from now on, as `line` events (filtered by `stream` and `filter`) */
+        /** What a service writes from now on (or from `since`, for a client that reconnects), as `line` events (filtered by `stream` and `filter`) */
         get: operations["stack.logs_follow"];
         put?: never;
         post?: never;
@@ -5896,7 +5896,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description What a service writes from now on, as `line` events (filtered by `stream` and `filter`) */
+            /** @description What a service writes from now on (or from `since`, for a client that reconnects), as `line` events (filtered by `stream` and `filter`) */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -19,7 +19,12 @@ fn request(q: &ContainerLogQuery, follow: bool) -> LogRequest {
         since: q.since.map_or(0, |t| t.timestamp()),
         // The engine's `until` is a whole second; one more covers the fraction.
         until: q.until.map_or(0, |t| t.timestamp() + 1),
-        tail: if follow { Some(0) } else { Some(q.tail.unwrap_or(DEFAULT_TAIL).clamp(1, MAX_TAIL)) },
+        // A follow starts now, or at `since` (a client that reconnects asks for what it missed).
+        tail: match (follow, q.since) {
+            (true, None) => Some(0),
+            (true, Some(_)) => None,
+            (false, _) => Some(q.tail.unwrap_or(DEFAULT_TAIL).clamp(1, MAX_TAIL)),
+        },
         follow,
         stdout: streams != LogStreams::Stderr,
         stderr: streams != LogStreams::Stdout,
@@ -110,5 +115,8 @@ mod tests {
         assert_eq!(r.tail, Some(MAX_TAIL));
         let f = request(&q, true);
         assert!(f.follow && f.tail == Some(0));
+        let since = ContainerLogQuery { since: Some(Utc.timestamp_opt(100, 0).unwrap()), ..Default::default() };
+        let f = request(&since, true);
+        assert!(f.follow && f.tail.is_none() && f.since == 100, "a reconnect gets what it missed");
     }
 }
