@@ -12,6 +12,9 @@ use super::{Inner, StackError, spec_role, state};
 
 const DEFAULT_TAIL: u32 = 200;
 const MAX_TAIL: u32 = 5000;
+/// A page holds at most this much text: 5000 lines of 16 KiB would be 80 MB. The newest lines are
+/// kept, and `oldest` moves with them, so "older" continues where the page really starts.
+const MAX_PAGE_BYTES: usize = 2 << 20;
 
 fn request(q: &ContainerLogQuery, follow: bool) -> LogRequest {
     let streams = q.stream.unwrap_or_default();
@@ -53,8 +56,8 @@ pub async fn page(inner: &Inner, service: StackService, q: &ContainerLogQuery) -
     let name = container(inner, service)?;
     let needle = q.filter.as_ref().filter(|f| !f.is_empty()).map(|f| f.to_lowercase());
     let mut stream = inner.engine.logs(&name, request(q, false)).await?;
-    let mut lines = Vec::new();
-    let mut oldest = None;
+    let mut lines = std::collections::VecDeque::new();
+    let (mut oldest, mut bytes) = (None, 0usize);
     while let Some(l) = stream.next().await {
         let l = l?;
         if q.until.is_some_and(|u| l.time >= u) || q.since.is_some_and(|s| l.time < s) {
@@ -62,10 +65,17 @@ pub async fn page(inner: &Inner, service: StackService, q: &ContainerLogQuery) -
         }
         oldest = Some(oldest.map_or(l.time, |o: chrono::DateTime<chrono::Utc>| o.min(l.time)));
         if wanted(q, &needle, &l) {
-            lines.push(l);
+            bytes += l.text.len();
+            lines.push_back(l);
+            while bytes > MAX_PAGE_BYTES
+                && let Some(dropped) = lines.pop_front()
+            {
+                bytes -= dropped.text.len();
+                oldest = lines.front().map(|f: &ContainerLogLine| f.time);
+            }
         }
     }
-    Ok(ContainerLogs { service, lines, oldest })
+    Ok(ContainerLogs { service, lines: lines.into(), oldest })
 }
 
 /// What the container writes from now on, filtered; ends when it stops.

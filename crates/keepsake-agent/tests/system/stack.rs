@@ -415,3 +415,37 @@ async fn a_newer_version_is_found_from_the_registry_manifest_without_pulling() {
     // Still running v3.1.0: a check changes nothing.
     assert_eq!(b.healthy_status().await.version.as_deref(), Some(V1));
 }
+
+/// Going back to an earlier version undoes what was added since: it is a restore, which operators
+/// may not run (they may update: a failed update undoes itself). Viewers change nothing.
+#[tokio::test]
+async fn an_operator_may_update_but_not_roll_back_and_a_viewer_neither() {
+    let (_dir, agent, web) = crate::harness::stack().await;
+    let mut owner = crate::harness::Browser::new(&web);
+    owner.setup_owner("olga").await;
+    owner.create_user("otto", "operator").await;
+    owner.create_user("vera", "viewer").await;
+    let mut otto = crate::harness::Browser::new(&web);
+    assert_eq!(otto.login("otto", crate::harness::PASSWORD).await.0, 200);
+    let r = otto.call("POST", paths::STACK_ROLLBACK, Some(json!({"version": "v3.1.0", "confirm": "roll back"}))).await;
+    assert_eq!(r.0, 403, "an operator cannot roll back: {}", String::from_utf8_lossy(&r.2));
+    let (action, outcome, actor) = crate::harness::last_audit(&agent);
+    assert_eq!(
+        (action.as_str(), outcome.as_str(), actor.as_str()),
+        ("stack.rollback", "denied:auth.permission_missing", "otto")
+    );
+    // An update passes the role check and meets the real refusal: nothing is installed here.
+    let r = otto.call("POST", paths::STACK_UPDATE, Some(json!({"version": "v3.2.0"}))).await;
+    assert_eq!(r.0, 409, "{}", String::from_utf8_lossy(&r.2));
+    let mut vera = crate::harness::Browser::new(&web);
+    assert_eq!(vera.login("vera", crate::harness::PASSWORD).await.0, 200);
+    for (path, body) in [
+        (paths::STACK_UPDATE.to_owned(), json!({"version": "v3.2.0"})),
+        (paths::STACK_INSTALL.to_owned(), json!({})),
+        (fill(paths::STACK_SERVICE_ACTION, &[("service", &"server")]), json!({"action": "stop"})),
+    ] {
+        let r = vera.call("POST", &path, Some(body)).await;
+        assert_eq!(r.0, 403, "a viewer changes nothing: {path}");
+    }
+    assert_eq!(vera.call("GET", paths::STACK, None).await.0, 200, "but sees the stack");
+}
