@@ -153,6 +153,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         vault::Vault::new(Arc::clone(&store), auth.sealer()),
         Arc::new(stack::docker::DockerEngine { endpoint: config.docker_host.clone() }),
         config.restore_points.zfs_root.is_some().then(|| Arc::clone(&restore_points)),
+        events.clone(),
     );
     stack.start();
     let socket = config.socket.clone();

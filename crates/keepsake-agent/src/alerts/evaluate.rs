@@ -216,12 +216,25 @@ pub fn on_event(tx: &Tx<'_>, configs: &[RuleConfig], event: &Event, now: DateTim
                 ]),
             ]
         }
-        Event::ContainerCrashed { container, exit_code } => vec![Observation::firing(
+        Event::ContainerCrashed { container, exit_code, out_of_memory: false } => vec![Observation::firing(
             CONTAINER_CRASHED,
             container,
             format!("Container {container} crashed (exit code {exit_code})"),
             format!("The container {container} stopped on its own with exit code {exit_code}."),
             vec![("Container".into(), container.clone()), ("Exit code".into(), exit_code.to_string())],
+        )],
+        Event::ContainerCrashed { container, exit_code, out_of_memory: true } => vec![Observation::firing(
+            CONTAINER_CRASHED,
+            container,
+            format!("Container {container} ran out of memory"),
+            format!(
+                "The system stopped the container {container} because the box ran out of memory (exit code {exit_code}). If it keeps happening, turn machine learning off or give the box more memory."
+            ),
+            vec![
+                ("Container".into(), container.clone()),
+                ("Exit code".into(), exit_code.to_string()),
+                ("Cause".into(), "out of memory".into()),
+            ],
         )],
         Event::ContainerRestartLoop { container, restarts, window_secs } => vec![Observation::firing(
             CONTAINER_RESTART_LOOP,

@@ -324,7 +324,7 @@ fn a_backoff_names_the_account_and_a_quiet_hour_resolves_it() {
 #[test]
 fn a_crash_fires_and_running_again_resolves_and_updates_and_rebuilds_follow_their_events() {
     let s = Store::open_in_memory().unwrap();
-    apply(&s, &Event::ContainerCrashed { container: "immich_server".into(), exit_code: 137 });
+    apply(&s, &Event::ContainerCrashed { container: "immich_server".into(), exit_code: 137, out_of_memory: false });
     assert_eq!(state(&s, rules::CONTAINER_CRASHED, "immich_server"), Some(AlertState::Firing));
     apply(&s, &Event::ContainerRunning { container: "immich_server".into() });
     assert_eq!(state(&s, rules::CONTAINER_CRASHED, "immich_server"), Some(AlertState::Resolved));

@@ -40,7 +40,13 @@ pub enum Event {
 
     // Containers (published by the container watcher from the Docker engine's event stream).
     /// A container exited on its own with a non-zero code (a stop or kill request is not a crash).
-    ContainerCrashed { container: String, exit_code: i64 },
+    ContainerCrashed {
+        container: String,
+        exit_code: i64,
+        /// The kernel killed it for lack of memory (the engine's `oom` event came first).
+        #[serde(default)]
+        out_of_memory: bool,
+    },
     /// A container crashed `restarts` times within `window_secs`.
     ContainerRestartLoop { container: String, restarts: u32, window_secs: u32 },
     /// A container's health check turned unhealthy (`healthy: false`) or healthy again.

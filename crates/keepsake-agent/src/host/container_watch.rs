@@ -50,7 +50,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const STABLE: Duration = Duration::from_secs(60);
 /// The engine actions asked for (`health_status` matches `health_status: healthy` and the
 /// others); the many `exec_*` events of health checks are not.
-const EVENTS: [&str; 6] = ["start", "die", "kill", "stop", "destroy", "health_status"];
+const EVENTS: [&str; 7] = ["start", "die", "kill", "stop", "destroy", "health_status", "oom"];
 /// How long connecting and negotiating the API version may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,6 +64,8 @@ pub enum Action {
     },
     /// A signal was sent (`docker kill`, and the first step of `docker stop`).
     Kill,
+    /// The kernel's out-of-memory killer hit the container (a `die` with 137 follows).
+    Oom,
     Stop,
     Destroy,
     Healthy,
@@ -102,6 +104,7 @@ impl Action {
             "start" => Action::Start,
             "die" => Action::Die { exit_code: exit_code.and_then(|c| c.parse().ok()) },
             "kill" => Action::Kill,
+            "oom" => Action::Oom,
             "stop" => Action::Stop,
             "destroy" => Action::Destroy,
             other => match other.strip_prefix("health_status:").map(str::trim) {
@@ -122,6 +125,8 @@ struct Track {
     crashes: VecDeque<Instant>,
     /// Whether a restart loop was published and has not ended.
     looping: bool,
+    /// When the engine last said the kernel killed it for lack of memory.
+    oom: Option<Instant>,
 }
 
 /// Turns the engine's container events into Keepsake events: a pure state machine.
@@ -144,6 +149,10 @@ impl Tracker {
                 track.intent = Some(now);
                 Vec::new()
             }
+            Action::Oom => {
+                track.oom = Some(now);
+                Vec::new()
+            }
             Action::Start => {
                 // A start uses up an earlier stop: a crash right after it is a crash.
                 track.intent = None;
@@ -151,8 +160,10 @@ impl Tracker {
             }
             Action::Die { exit_code } => {
                 let intended = track.intent.take().is_some_and(|at| now.saturating_duration_since(at) <= INTENT_WINDOW);
+                let oom = track.oom.take().is_some_and(|at| now.saturating_duration_since(at) <= INTENT_WINDOW);
                 match exit_code {
-                    Some(code) if code != 0 && !intended => track.crashed(container, code, now),
+                    // The kernel's kill is no one's request: a crash even right after a stop.
+                    Some(code) if code != 0 && (!intended || oom) => track.crashed(container, code, oom, now),
                     _ => Vec::new(),
                 }
             }
@@ -164,12 +175,12 @@ impl Tracker {
 }
 
 impl Track {
-    fn crashed(&mut self, container: String, exit_code: i64, now: Instant) -> Vec<Event> {
+    fn crashed(&mut self, container: String, exit_code: i64, out_of_memory: bool, now: Instant) -> Vec<Event> {
         while self.crashes.front().is_some_and(|at| now.saturating_duration_since(*at) > LOOP_WINDOW) {
             self.crashes.pop_front();
         }
         self.crashes.push_back(now);
-        let mut events = vec![Event::ContainerCrashed { container: container.clone(), exit_code }];
+        let mut events = vec![Event::ContainerCrashed { container: container.clone(), exit_code, out_of_memory }];
         if self.crashes.len() < LOOP_CRASHES {
             self.looping = false;
         } else if !self.looping {
@@ -297,7 +308,22 @@ mod tests {
     }
 
     fn crashed(c: &str, exit_code: i64) -> Event {
-        Event::ContainerCrashed { container: c.into(), exit_code }
+        Event::ContainerCrashed { container: c.into(), exit_code, out_of_memory: false }
+    }
+
+    #[test]
+    fn an_out_of_memory_kill_is_a_crash_that_says_so() {
+        let mut t = Tracker::default();
+        let got = feed(
+            &mut t,
+            Instant::now(),
+            &[(0, ev("app", "start", None)), (4, ev("app", "oom", None)), (4, ev("app", "die", Some("137")))],
+        );
+        let oom = Event::ContainerCrashed { container: "app".into(), exit_code: 137, out_of_memory: true };
+        assert_eq!(got, vec![running("app"), oom]);
+        // The next crash without an `oom` is an ordinary one.
+        let got = feed(&mut t, Instant::now(), &[(0, ev("app", "start", None)), (1, ev("app", "die", Some("1")))]);
+        assert_eq!(got, vec![running("app"), crashed("app", 1)]);
     }
 
     fn running(c: &str) -> Event {

@@ -12,6 +12,8 @@ use keepsake_stack::{ImmichVersion, Role};
 use super::{Inner, StackError, state};
 
 const CACHE_FOR: Duration = Duration::from_secs(6 * 3600);
+/// How often the agent looks by itself.
+pub const EVERY: Duration = Duration::from_secs(12 * 3600);
 
 /// The last answer and when it was made.
 #[derive(Default)]
@@ -52,6 +54,15 @@ pub async fn check(inner: &Inner, refresh: bool) -> Result<StackUpdateCheck, Sta
     }
     if answer.error.is_none() {
         *inner.update_cache.0.lock().expect("cache lock") = Some((Instant::now(), answer.clone()));
+        // The `update.available` alert: firing while a newer version is offered, resolved by the
+        // answer that none is (`latest == current`).
+        if let Some(current) = &answer.current {
+            let latest = answer.available.clone().unwrap_or_else(|| current.clone());
+            let event = crate::events::Event::UpdateAvailable { current: current.clone(), latest };
+            if let Err(e) = inner.events.publish(&event) {
+                tracing::warn!("cannot publish the update check: {e}");
+            }
+        }
     }
     Ok(answer)
 }

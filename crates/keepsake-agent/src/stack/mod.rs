@@ -123,6 +123,7 @@ pub(crate) struct Inner {
     /// Restore points, when this box has them (ZFS): an update needs its pre-update point.
     points: Option<Arc<crate::restore_points::RestorePoints>>,
     update_cache: check::Cache,
+    events: crate::events::Events,
 }
 
 impl Stack {
@@ -133,19 +134,29 @@ impl Stack {
         vault: Vault,
         engine: Arc<dyn Engine>,
         points: Option<Arc<crate::restore_points::RestorePoints>>,
+        events: crate::events::Events,
     ) -> Stack {
-        Stack {
-            inner: Arc::new(Inner { config, store, jobs, vault, engine, points, update_cache: Default::default() }),
-        }
+        let update_cache = Default::default();
+        Stack { inner: Arc::new(Inner { config, store, jobs, vault, engine, points, update_cache, events }) }
     }
 
     /// At start: rolls back an update the agent's death interrupted (a `stack.recover` job).
+    /// Also looks for updates now and then (the `update.available` alert reads the answers).
     pub fn start(&self) {
         match update::recover_at_start(&self.inner) {
             Ok(Some(job)) => tracing::warn!(job = job.id, "rolling back an interrupted update"),
             Ok(None) => {}
             Err(e) => tracing::error!("cannot roll back an interrupted update: {e}"),
         }
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(check::EVERY).await;
+                if let Err(e) = check::check(&inner, true).await {
+                    tracing::warn!("cannot look for an Immich update: {e}");
+                }
+            }
+        });
     }
 
     /// Whether a newer Immich is available (cached; `refresh` asks the registry now).

@@ -87,7 +87,10 @@ async fn a_crash_is_published_once_and_a_stop_through_the_api_is_not_a_crash() {
     run_container(&docker, &crashy, &["sh", "-c", "exit 3"]).await;
     read_until(&mut consumer, &mut seen, "crash of the container that exits 3", |s| !crashes_of(s, &crashy).is_empty())
         .await;
-    assert_eq!(crashes_of(&seen, &crashy), [&Event::ContainerCrashed { container: crashy.clone(), exit_code: 3 }]);
+    assert_eq!(
+        crashes_of(&seen, &crashy),
+        [&Event::ContainerCrashed { container: crashy.clone(), exit_code: 3, out_of_memory: false }]
+    );
     assert!(seen.contains(&Event::ContainerRunning { container: crashy.clone() }), "{seen:#?}");
 
     // Stopped through the API as the agent would: not a crash. As PID 1, `sleep` ignores SIGTERM,
@@ -104,7 +107,10 @@ async fn a_crash_is_published_once_and_a_stop_through_the_api_is_not_a_crash() {
     read_until(&mut consumer, &mut seen, "crash of the marker container", |s| !crashes_of(s, &marker).is_empty()).await;
     assert_eq!(crashes_of(&seen, &sleeper), Vec::<&Event>::new(), "a stop is not a crash: {seen:#?}");
     assert_eq!(crashes_of(&seen, &crashy).len(), 1, "the crash was published exactly once: {seen:#?}");
-    assert_eq!(crashes_of(&seen, &marker), [&Event::ContainerCrashed { container: marker.clone(), exit_code: 5 }]);
+    assert_eq!(
+        crashes_of(&seen, &marker),
+        [&Event::ContainerCrashed { container: marker.clone(), exit_code: 5, out_of_memory: false }]
+    );
 
     watcher.abort();
     for name in [&crashy, &sleeper, &marker] {

@@ -412,6 +412,21 @@ async fn a_newer_version_is_found_from_the_registry_manifest_without_pulling() {
     // Cached unless asked to refresh.
     assert_eq!(check(&b, "").await.checked_at, offered.checked_at);
     assert!(check(&b, "?refresh=true").await.checked_at > offered.checked_at);
+    // The answer feeds the `immich.update_available` alert.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let alerts: keepsake_api::AlertList =
+            b.client().call_json(Method::GET, paths::ALERTS, None).await.expect("alerts");
+        if alerts
+            .alerts
+            .iter()
+            .any(|a| a.rule == "immich.update_available" && a.state == keepsake_api::AlertState::Firing)
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no update alert: {alerts:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Still running v3.1.0: a check changes nothing.
     assert_eq!(b.healthy_status().await.version.as_deref(), Some(V1));
 }
