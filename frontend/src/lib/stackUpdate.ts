@@ -109,7 +109,7 @@ export function stackJobOutcome(job: Pick<Job, 'kind' | 'state' | 'error' | 'res
       return {
         tone: 'ok',
         title: `Immich ${rep.to} is running again`,
-        text: `Its database is the one of restore point ${rep.restored_from}. Restore point ${rep.pre_rollback_point} holds the box as it was on ${rep.from}: restoring it undoes this.`,
+        text: `Its database is that of restore point ${rep.restored_from}. Restore point ${rep.pre_rollback_point} holds the box as it was on ${rep.from}: restoring it undoes this.`,
       };
     }
     return { tone: 'ok', title: 'Done', text: '' };
