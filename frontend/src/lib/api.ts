@@ -82,6 +82,11 @@ export type StackService = Schemas['StackService'];
 export type StackAction = Schemas['StackAction'];
 export type StackInstallRequest = Schemas['StackInstallRequest'];
 export type StackReport = Schemas['StackReport'];
+export type StackUpdateCheck = Schemas['StackUpdateCheck'];
+export type StackUpdateReport = Schemas['StackUpdateReport'];
+export type StackVersions = Schemas['StackVersions'];
+export type StackVersion = Schemas['StackVersion'];
+export type StackRollbackReport = Schemas['StackRollbackReport'];
 export type ContainerState = Schemas['ContainerState'];
 export type ContainerHealth = Schemas['ContainerHealth'];
 export type ContainerLogLine = Schemas['ContainerLogLine'];
@@ -597,6 +602,26 @@ export class Client {
 
   stackAction(service: StackService, action: StackAction): Promise<void> {
     return this.done(this.http.POST('/api/v1/stack/services/{service}/action', { params: { path: { service } }, body: { action } }));
+  }
+
+  /** Whether a newer Immich is available (from a cache of a few hours unless `refresh`). */
+  stackUpdates(refresh = false): Promise<StackUpdateCheck> {
+    return this.data(this.http.GET('/api/v1/stack/updates', { params: { query: { refresh } } }));
+  }
+
+  /** Updates Immich to `version` (restore point first, back by itself on failure); the answer is the job. */
+  updateStack(version: string): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/stack/update', { body: { version } }));
+  }
+
+  /** The versions this box ran, the running one first, and whether each can be gone back to. */
+  stackVersions(): Promise<StackVersions> {
+    return this.data(this.http.GET('/api/v1/stack/versions'));
+  }
+
+  /** Goes back to an earlier version with its restore point's database; `confirm` as typed. The answer is the job. */
+  rollbackStack(version: string, confirm: string): Promise<Job> {
+    return this.data(this.http.POST('/api/v1/stack/rollback', { body: { version, confirm } }));
   }
 
   /** A page of a service's log, oldest first; `oldest` is the `until` of the page before. */
