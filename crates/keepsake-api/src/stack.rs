@@ -312,7 +312,7 @@ pub struct StackUpdateCheck {
     pub available: Option<String>,
     /// Its server image's digest in the registry (what an update would pin).
     pub digest: Option<String>,
-    /// Immich's release notes for it.
+    /// The address (https) of Immich's release notes for it.
     pub release_notes: Option<String>,
     /// Why the update may not be taken directly (a bridge version first, a database image), with
     /// the path to take.

@@ -2848,7 +2848,7 @@ export interface components {
             digest?: string | null;
             /** @description Why the registry could not be read (the answer is then from the cache, or has no digest). */
             error?: string | null;
-            /** @description Immich's release notes for it. */
+            /** @description The address (https) of Immich's release notes for it. */
             release_notes?: string | null;
         };
         /** @description The result of an update that went through. */

@@ -157,6 +157,7 @@ async fn run(inner: &Inner, ctx: &JobContext, from: String, to: String) -> Outco
 /// Replaces the server and machine learning with `spec`'s (the database and Valkey stay).
 async fn replace_app(inner: &Inner, ctx: &JobContext, spec: &StackSpec, st: &mut StackState) -> Result<(), String> {
     let grace = inner.config.stop_grace;
+    ctx.progress(0, None, "steps", "creating Immich's containers");
     for role in [Role::Server, Role::MachineLearning] {
         let name = keepsake_stack::container_name(&inner.config.container_prefix, role);
         inner.engine.stop(&name, grace).await.map_err(|e| e.to_string())?;
