@@ -110,7 +110,7 @@ KEEPSAKE_LOG=info "$BIN/keepsake-agent" \
 	--immich-port "$SERVER_PORT" --immich-db-port "$DB_PORT" \
 	--immich-redis-port "$REDIS_PORT" --immich-ml-port "$ML_PORT" \
 	--immich-postgres-dir "$WORK/postgres" --immich-model-cache-dir "$WORK/models" \
-	--stack-stop-grace-secs "$GRACE" --no-container-watch \
+	--stack-stop-grace-secs "$GRACE" --no-container-watch --pool-poll-secs 0 \
 	>"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 for _ in $(seq 300); do

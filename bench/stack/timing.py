@@ -244,13 +244,17 @@ def cmd_follow(a):
     dl.start()
     try:
         wait_serving(a.port)
-        # Both followers attached: a first line, awaited by both, proves it before timing starts.
-        warm = f"/bench-follow/{run_id}/warm"
-        Follower.expected = markers + [warm]
-        _get(a.port, warm)
-        for f in (sse, dl):
-            if f.wait(warm, 20) is None:
-                raise RuntimeError(f"{f.name_} did not see a line within 20 s")
+        # `--tail 0` and the SSE route show only lines written after they attached, and the
+        # docker client takes a moment to start: warm-up lines until both have seen one.
+        warm = [f"/bench-follow/{run_id}/warm{k}" for k in range(60)]
+        Follower.expected = markers + warm
+        for m in warm:
+            _get(a.port, m)
+            if all(f.wait(m, 0.5) is not None for f in (sse, dl)):
+                break
+        else:
+            raise RuntimeError(f"the followers saw no warm-up line within 30 s; docker logs read "
+                               f"{dl.buf[-300:]!r}, the SSE stream {sse.buf[-300:]!r}")
         lat = {"sse": [], "docker": []}
         lost = {"sse": 0, "docker": 0}
         loads = []
@@ -264,8 +268,7 @@ def cmd_follow(a):
                     lost[key] += 1
                 else:
                     lat[key].append(t - t0)
-            if i % 10 == 9:
-                loads.append(float(load1()))
+            loads.append(float(load1()))
     finally:
         sock.close()
         proc.kill()
