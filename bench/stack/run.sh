@@ -13,6 +13,9 @@
 #                   server answers its ping (so every restart is of a serving container), plus
 #                   0.5 s. The same stop grace (GRACE s) for all; the stand-in exits at once on
 #                   SIGTERM, so no call waits for it.
+#   1b fixed cost   `start` of the running server through the API (the engine answers 304 at once)
+#                   against the same call straight to the engine, with and without the GET /version
+#                   the agent sends first (it connects and negotiates for each action). N=50 (NOOPS).
 #   2 log follow    one SSE client of GET /api/v1/stack/services/server/logs/follow and one
 #                   `docker logs -f --tail 0 NAME` attached to the same container; the stand-in
 #                   writes one log line per HTTP request it serves, after answering it. Each sample
@@ -37,6 +40,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RESTARTS=${RESTARTS:-20}
 LINES=${LINES:-50}
+NOOPS=${NOOPS:-50}
 GRACE=${GRACE:-10}
 LAB_ENV=${LAB_ENV:-$ROOT/tests/.lab/env}
 
@@ -143,6 +147,9 @@ echo
 python3 "$ROOT/bench/stack/timing.py" restart --agent-socket "$SOCK" --docker-socket "$DOCKER_SOCKET" \
 	--container "${PREFIX}server" --grace "$GRACE" --port "$SERVER_PORT" --keepsake "$BIN/keepsake" \
 	-n "$RESTARTS" --raw "${RAW_DIR:-$WORK}/restart.json"
+echo
+python3 "$ROOT/bench/stack/timing.py" overhead --agent-socket "$SOCK" --docker-socket "$DOCKER_SOCKET" \
+	--container "${PREFIX}server" --port "$SERVER_PORT" -n "$NOOPS"
 echo
 python3 "$ROOT/bench/stack/timing.py" follow --agent-socket "$SOCK" --container "${PREFIX}server" \
 	--port "$SERVER_PORT" -n "$LINES" --raw "${RAW_DIR:-$WORK}/follow.json"

@@ -8,6 +8,7 @@ run.sh does.
 
   timing.py restart --agent-socket S --docker-socket D --container C --grace G --port P \
                     --keepsake BIN -n 20
+  timing.py overhead --agent-socket S --docker-socket D --container C --port P -n 50
   timing.py follow  --agent-socket S --container C --port P -n 50
 """
 
@@ -153,6 +154,55 @@ def cmd_restart(a):
     if a.raw:
         with open(a.raw, "w") as f:
             json.dump(times, f, indent=1)
+
+
+# ---------------------------------------------------------------- overhead
+
+
+def cmd_overhead(a):
+    """The fixed cost of a service action through the agent, without the engine's work: `start`
+    of the running server, which the engine answers at once (304, already running) and the agent
+    takes as done. Against the same call straight to the engine, and the engine call preceded by
+    a `GET /version` (the agent connects and negotiates the API version for each action)."""
+    path = f"/api/v1/stack/services/{SERVICE}/action"
+
+    def api():
+        st, body = unix_request(a.agent_socket, "POST", path, {"action": "start"})
+        if st != 200:
+            raise RuntimeError(f"agent start answered {st}: {body[:300]!r}")
+
+    def engine():
+        st, body = unix_request(a.docker_socket, "POST", f"/containers/{a.container}/start")
+        if st != 304:
+            raise RuntimeError(f"engine start answered {st}: {body[:300]!r}")
+
+    def engine_version():
+        st, _ = unix_request(a.docker_socket, "GET", "/version")
+        if st != 200:
+            raise RuntimeError(f"engine version answered {st}")
+        engine()
+
+    methods = [
+        ("keepsake API: `start` of the running server", api),
+        ("Docker Engine API: POST /containers/NAME/start (304)", engine),
+        ("Docker Engine API: GET /version, then the start (304)", engine_version),
+    ]
+    times = {name: [] for name, _ in methods}
+    wait_serving(a.port)
+    for i in range(a.n):
+        order = methods[i % len(methods):] + methods[:i % len(methods)]
+        for name, fn in order:
+            t0 = time.monotonic()
+            fn()
+            times[name].append(time.monotonic() - t0)
+            time.sleep(0.05)
+    print("| a no-op action: fixed cost | n | median ms | p90 ms | min ms | max ms |")
+    print("|---|---|---|---|---|---|")
+    for name, _ in methods:
+        s = stats(times[name])
+        print(f"| {name} | {s['n']} | {fmt_ms(s['median'])} | {fmt_ms(s['p90'])} | {fmt_ms(s['min'])} | {fmt_ms(s['max'])} |")
+    print()
+    print(f"1-min load average at the end: {load1()}.")
 
 
 # ---------------------------------------------------------------- follow
@@ -307,6 +357,12 @@ def main():
     r.add_argument("-n", type=int, default=20)
     r.add_argument("--settle", type=float, default=0.5, help="seconds after the ping answers")
     r.add_argument("--raw", help="write the samples here as JSON")
+    o = sub.add_parser("overhead")
+    o.add_argument("--agent-socket", required=True)
+    o.add_argument("--docker-socket", default="/var/run/docker.sock")
+    o.add_argument("--container", required=True)
+    o.add_argument("--port", type=int, required=True)
+    o.add_argument("-n", type=int, default=50)
     f = sub.add_parser("follow")
     f.add_argument("--agent-socket", required=True)
     f.add_argument("--container", required=True)
@@ -315,7 +371,7 @@ def main():
     f.add_argument("--gap", type=float, default=0.2, help="seconds between samples")
     f.add_argument("--raw", help="write the samples here as JSON")
     a = p.parse_args()
-    {"restart": cmd_restart, "follow": cmd_follow}[a.cmd](a)
+    {"restart": cmd_restart, "overhead": cmd_overhead, "follow": cmd_follow}[a.cmd](a)
 
 
 if __name__ == "__main__":
