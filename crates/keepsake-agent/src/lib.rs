@@ -151,7 +151,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         Arc::clone(&store),
         Arc::clone(&jobs),
         vault::Vault::new(Arc::clone(&store), auth.sealer()),
-        Arc::new(stack::docker::DockerEngine { endpoint: config.docker_host.clone() }),
+        Arc::new(stack::docker::DockerEngine::new(config.docker_host.clone())),
         config.restore_points.zfs_root.is_some().then(|| Arc::clone(&restore_points)),
         events.clone(),
     );

@@ -14,8 +14,9 @@ use keepsake_mirror::{MirrorError, NoProgress, ProblemKind, Progress, RestoreOpt
 
 const CHILD_DRIVE: &str = "KEEPSAKE_MIRROR_TEST_CHILD_DRIVE";
 const CHILD_SRC: &str = "KEEPSAKE_MIRROR_TEST_CHILD_SRC";
-/// Big files (4 MiB each) in the kill test.
-const BIG: usize = 64;
+/// Big files (4 MiB each) in the kill test: more than one durability batch (256 MiB), so the
+/// first batch is in place while the next is still being copied, however fast the drive.
+const BIG: usize = 96;
 
 /// Entry point of the child process of the kill test: a plain mirror run, killed by the parent.
 /// Without the variables set (a normal test run) it does nothing.
@@ -99,7 +100,7 @@ fn verify_clean(drive: &Path) -> keepsake_mirror::VerifyReport {
 
 #[test]
 fn sigkill_mid_copy_leaves_no_partial_file_and_the_rerun_completes() {
-    let d = Exfat::new("kill", 512);
+    let d = Exfat::new("kill", 1024);
     let work = tempfile::tempdir().expect("work");
     let src = work.path().join("src");
     for i in 0..40 {

@@ -124,22 +124,38 @@ pub(super) async fn pull_missing(inner: &Inner, ctx: &JobContext, spec: &StackSp
     }
     for (i, reference) in missing.iter().enumerate() {
         ctx.info(format!("pulling {reference}"));
-        let phase = format!("pulling image {} of {}: {reference}", i + 1, missing.len());
-        // Layer → (bytes so far, size): the bar is the sum over the layers the engine has named.
-        let layers: Mutex<HashMap<String, (u64, u64)>> = Mutex::new(HashMap::new());
+        // Layer → (bytes so far, size, finished): the bar is the sum over the layers the engine
+        // has named; the phase counts finished layers and each finished one gets a log line.
+        let layers: Mutex<HashMap<String, (u64, u64, bool)>> = Mutex::new(HashMap::new());
         let report = |p: LayerProgress| {
-            let (done, total) = {
+            let (done, total, finished, count, just_done) = {
                 let mut l = layers.lock().expect("progress lock");
-                let e = l.entry(p.layer).or_insert((0, 0));
-                if p.status == "Downloading" {
-                    e.0 = p.current;
-                    e.1 = p.total.unwrap_or(e.1);
-                } else if p.status == "Download complete" || p.status == "Pull complete" || p.status == "Already exists"
-                {
-                    e.0 = e.1;
+                let e = l.entry(p.layer.clone()).or_insert((0, 0, false));
+                let mut just_done = None;
+                match p.status.as_str() {
+                    "Downloading" => {
+                        e.0 = p.current;
+                        e.1 = p.total.unwrap_or(e.1);
+                    }
+                    "Download complete" => e.0 = e.1,
+                    "Pull complete" | "Already exists" if !e.2 => {
+                        e.0 = e.1;
+                        e.2 = true;
+                        just_done = Some((p.status.clone(), e.1));
+                    }
+                    _ => {}
                 }
-                l.values().fold((0, 0), |(d, t), (a, b)| (d + a, t + b))
+                let (d, t) = l.values().fold((0, 0), |(d, t), (a, b, _)| (d + a, t + b));
+                (d, t, l.values().filter(|v| v.2).count(), l.len(), just_done)
             };
+            if let Some((status, size)) = just_done {
+                ctx.info(format!("layer {}: {} ({})", p.layer, status.to_lowercase(), keepsake_api::human_bytes(size)));
+            }
+            let phase = format!(
+                "pulling image {} of {}: {reference} ({finished} of {count} layers done)",
+                i + 1,
+                missing.len()
+            );
             ctx.progress(done, (total > 0).then_some(total), "B", &phase);
         };
         inner.engine.pull(reference, &report).await.map_err(failed)?;
