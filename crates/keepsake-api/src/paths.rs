@@ -10,6 +10,7 @@ pub const SELF_CHECK: &str = "/api/v1/host/self-check";
 pub const STACK: &str = "/api/v1/stack";
 pub const STACK_INSTALL: &str = "/api/v1/stack/install";
 pub const STACK_UPDATE: &str = "/api/v1/stack/update";
+pub const STACK_ACTION: &str = "/api/v1/stack/action";
 pub const STACK_VERSIONS: &str = "/api/v1/stack/versions";
 pub const STACK_UPDATES: &str = "/api/v1/stack/updates";
 pub const STACK_ROLLBACK: &str = "/api/v1/stack/rollback";

@@ -124,7 +124,7 @@ pub struct StackStatus {
 }
 
 /// What to do to a service, or to the whole stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StackAction {
     Start,
@@ -146,7 +146,7 @@ impl StackAction {
     }
 }
 
-/// `POST /api/v1/stack/services/{service}/action`.
+/// `POST /api/v1/stack/services/{service}/action` and `POST /api/v1/stack/action` (the whole stack).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackActionRequest {
@@ -328,4 +328,12 @@ pub struct StackUpdateCheck {
 pub struct StackUpdateCheckQuery {
     /// Ask the registry now instead of answering from the cache.
     pub refresh: Option<bool>,
+}
+
+/// The result of a whole-stack start, stop or restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackActionReport {
+    pub action: StackAction,
+    /// The services it acted on, in the order it did.
+    pub services: Vec<StackService>,
 }

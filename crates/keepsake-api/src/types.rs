@@ -132,6 +132,9 @@ pub enum JobResult {
     /// Immich went back to an earlier version with that version's database.
     #[serde(rename = "stack.rollback")]
     StackRolledBack(crate::StackRollbackReport),
+    /// The whole stack was started, stopped or restarted.
+    #[serde(rename = "stack.action")]
+    StackActed(crate::StackActionReport),
 }
 
 /// The result of a host self-check job (`JobResult::SelfCheck`).

@@ -199,7 +199,8 @@ pub fn result_lines(r: &JobResult) -> Vec<String> {
         | JobResult::DriveFormatted(_)
         | JobResult::StackInstalled(_)
         | JobResult::StackUpdated(_)
-        | JobResult::StackRolledBack(_) => Vec::new(),
+        | JobResult::StackRolledBack(_)
+        | JobResult::StackActed(_) => Vec::new(),
         JobResult::RestorePointCreated(r) => {
             let mut lines = vec![format!("restore point {} made ({})", r.point_id, human_bytes(r.size))];
             if !r.pruned.is_empty() {

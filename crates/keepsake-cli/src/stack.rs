@@ -54,17 +54,17 @@ pub enum StackCommand {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Start a service (database, redis, machine_learning, server).
-    Start { service: ServiceArg },
-    /// Stop a service; it stays stopped until started again.
+    /// Start a service (database, redis, machine_learning, server), or without one the whole stack.
+    Start { service: Option<ServiceArg> },
+    /// Stop a service, or without one the whole stack; it stays stopped until started again.
     Stop {
-        service: ServiceArg,
+        service: Option<ServiceArg>,
         /// Do not ask.
         #[arg(long)]
         yes: bool,
     },
-    /// Restart a service.
-    Restart { service: ServiceArg },
+    /// Restart a service, or without one the whole stack.
+    Restart { service: Option<ServiceArg> },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -148,11 +148,14 @@ pub async fn run(client: &Client, cmd: StackCommand, json: bool) -> anyhow::Resu
             let job: Job = client.call_json(Method::POST, paths::STACK_ROLLBACK, Some(&body)).await?;
             wait_for(client, job, "the rollback", no_wait, json).await
         }
-        StackCommand::Start { service } => act(client, service.into(), StackAction::Start, json).await,
-        StackCommand::Restart { service } => act(client, service.into(), StackAction::Restart, json).await,
+        StackCommand::Start { service } => act(client, service.map(Into::into), StackAction::Start, json).await,
+        StackCommand::Restart { service } => act(client, service.map(Into::into), StackAction::Restart, json).await,
         StackCommand::Stop { service, yes } => {
-            let s: StackService = service.into();
-            let q = format!("Stop the {}? Immich will not work fully until it is started again.", s.label());
+            let s: Option<StackService> = service.map(Into::into);
+            let q = match s {
+                Some(s) => format!("Stop the {}? Immich will not work fully until it is started again.", s.label()),
+                None => "Stop Immich (every service)? Nobody can use it until it is started again.".to_owned(),
+            };
             if !yes && !confirm(&q)? {
                 eprintln!("not stopped");
                 return Ok(1);
@@ -162,9 +165,13 @@ pub async fn run(client: &Client, cmd: StackCommand, json: bool) -> anyhow::Resu
     }
 }
 
-async fn act(client: &Client, service: StackService, action: StackAction, json: bool) -> anyhow::Result<i32> {
-    let path = fill(paths::STACK_SERVICE_ACTION, &[("service", &service.as_str())]);
+async fn act(client: &Client, service: Option<StackService>, action: StackAction, json: bool) -> anyhow::Result<i32> {
     let body = serde_json::to_value(StackActionRequest { action })?;
+    let Some(service) = service else {
+        let job: Job = client.call_json(Method::POST, paths::STACK_ACTION, Some(&body)).await?;
+        return wait_for(client, job, &format!("the whole stack's {}", action.as_str()), false, json).await;
+    };
+    let path = fill(paths::STACK_SERVICE_ACTION, &[("service", &service.as_str())]);
     let done: Done = client.call_json(Method::POST, &path, Some(&body)).await?;
     print_json_or(json, &done, || println!("{}", done.message))?;
     Ok(0)
@@ -225,6 +232,10 @@ pub fn result_lines(r: &JobResult) -> Vec<String> {
             format!("Immich is updated from {} to {} and healthy after {} s", u.from, u.to, u.healthy_after_secs),
             format!("restore point {} holds Immich as it was before the update", u.restore_point),
         ];
+    }
+    if let JobResult::StackActed(a) = r {
+        let names: Vec<&str> = a.services.iter().map(|s| s.label()).collect();
+        return vec![format!("{}: {}", a.action.as_str(), names.join(", "))];
     }
     if let JobResult::StackRolledBack(b) = r {
         return vec![

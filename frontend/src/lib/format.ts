@@ -127,6 +127,8 @@ const JOB_KIND_NAMES: Record<string, string> = {
   'stack.install': 'Installing or repairing Immich',
   'stack.update': 'Updating Immich',
   'stack.rollback': 'Going back to an earlier Immich',
+  'stack.action': 'Starting or stopping Immich',
+  'stack.recover': 'Finishing an interrupted Immich update',
 };
 
 /** A person's name for a job kind; unknown kinds become "Backup run" from "backup.run". */

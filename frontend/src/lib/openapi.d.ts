@@ -1223,6 +1223,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stack/action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start, stop or restart the whole stack in dependency order (the database first up, last down); a start waits until every service is healthy (202: the job) */
+        post: operations["stack.action"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stack/install": {
         parameters: {
             query?: never;
@@ -2204,6 +2221,10 @@ export interface components {
             /** @enum {string} */
             kind: "stack.rollback";
             report: components["schemas"]["StackRollbackReport"];
+        } | {
+            /** @enum {string} */
+            kind: "stack.action";
+            report: components["schemas"]["StackActionReport"];
         };
         /**
          * @description The lifecycle of a job. `queued -> running -> succeeded | failed | cancelled`; a queued job may
@@ -2758,7 +2779,13 @@ export interface components {
          * @enum {string}
          */
         StackAction: "start" | "stop" | "restart";
-        /** @description `POST /api/v1/stack/services/{service}/action`. */
+        /** @description The result of a whole-stack start, stop or restart. */
+        StackActionReport: {
+            action: components["schemas"]["StackAction"];
+            /** @description The services it acted on, in the order it did. */
+            services: components["schemas"]["StackService"][];
+        };
+        /** @description `POST /api/v1/stack/services/{service}/action` and `POST /api/v1/stack/action` (the whole stack). */
         StackActionRequest: {
             action: components["schemas"]["StackAction"];
         };
@@ -5709,6 +5736,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StackStatus"];
+                };
+            };
+            /** @description An error: a stable `code`, what failed and why, and what to do. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    "stack.action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON object. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StackActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Start, stop or restart the whole stack in dependency order (the database first up, last down); a start waits until every service is healthy (202: the job) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             /** @description An error: a stable `code`, what failed and why, and what to do. */

@@ -28,6 +28,14 @@ pub async fn install(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackInstallReque
     Ok(agent.stack.submit_install(&r, &cx.caller.actor())?)
 }
 
+pub async fn whole_action(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackActionRequest) -> Result<Job, ApiError> {
+    cx.note(|n| {
+        n.target = Some("stack".into());
+        n.detail = Some(r.action.as_str().to_owned());
+    });
+    Ok(agent.stack.submit_whole_action(r.action, &cx.caller.actor())?)
+}
+
 pub async fn update(agent: Arc<Agent>, cx: Cx, _: NoQuery, r: StackUpdateRequest) -> Result<Job, ApiError> {
     cx.note(|n| n.target = Some(format!("version={}", r.version)));
     Ok(agent.stack.submit_update(&r.version, &cx.caller.actor())?)

@@ -45,6 +45,8 @@ pub enum JobKind {
     StackRecover,
     /// Go back to an earlier version with its restore point's database.
     StackRollback { to: String },
+    /// Start, stop or restart the whole stack, in dependency order.
+    StackAction { action: keepsake_api::StackAction },
 }
 
 /// How a running job of a kind is stopped when someone cancels it. Whatever the style, a job that
@@ -98,6 +100,7 @@ impl JobKind {
             JobKind::StackUpdate { .. } => "stack.update",
             JobKind::StackRecover => "stack.recover",
             JobKind::StackRollback { .. } => "stack.rollback",
+            JobKind::StackAction { .. } => "stack.action",
         }
     }
 
@@ -120,6 +123,7 @@ impl JobKind {
             "stack.update" => Some(JobKind::StackUpdate { to: target?.to_owned() }),
             "stack.recover" => Some(JobKind::StackRecover),
             "stack.rollback" => Some(JobKind::StackRollback { to: target?.to_owned() }),
+            "stack.action" => Some(JobKind::StackAction { action: keepsake_api::StackAction::parse(target?)? }),
             _ => None,
         }
     }
@@ -134,6 +138,7 @@ impl JobKind {
             | JobKind::StackInstall
             | JobKind::StackRecover => None,
             JobKind::StackUpdate { to } | JobKind::StackRollback { to } => Some(to.clone()),
+            JobKind::StackAction { action } => Some(action.as_str().to_owned()),
             JobKind::RestorePointCreate { kind } => Some(kind.as_str().to_owned()),
             JobKind::Restore { point } => Some(point.clone()),
             JobKind::DriveBackup { drive } | JobKind::DriveVerify { drive } | JobKind::DriveRestore { drive } => {
@@ -186,7 +191,9 @@ impl JobKind {
             JobKind::DriveFormat { device } => vec![Lock::exclusive(Resource::Drive(device.clone()))],
             // Creates and replaces containers: nobody else may start, stop or replace them
             // meanwhile (a restore stops the server, a dump reads the database container).
-            JobKind::StackInstall => vec![Lock::exclusive(Resource::Stack), Lock::shared(Resource::Database)],
+            JobKind::StackInstall | JobKind::StackAction { .. } => {
+                vec![Lock::exclusive(Resource::Stack), Lock::shared(Resource::Database)]
+            }
             // Replaces the server, makes a point, and may load the database back from it.
             JobKind::StackUpdate { .. } | JobKind::StackRecover | JobKind::StackRollback { .. } => vec![
                 Lock::exclusive(Resource::Stack),
@@ -215,7 +222,8 @@ impl JobKind {
             | JobKind::StackInstall
             | JobKind::StackUpdate { .. }
             | JobKind::StackRecover
-            | JobKind::StackRollback { .. } => Cancel::Checkpoint,
+            | JobKind::StackRollback { .. }
+            | JobKind::StackAction { .. } => Cancel::Checkpoint,
         }
     }
 
@@ -248,6 +256,9 @@ impl JobKind {
             // Install converges from whatever it finds, so running it again finishes the work.
             JobKind::StackInstall => Verdict::Failed(
                 "interrupted: the agent stopped while installing the stack; run the install again to finish it".into(),
+            ),
+            JobKind::StackAction { .. } => Verdict::Failed(
+                "interrupted: the agent stopped while starting or stopping the stack; some services may be stopped. Run it again".into(),
             ),
             // The update's own record (stack state) is what the agent acts on at start: a
             // `stack.recover` job brings back the version before, with its database.

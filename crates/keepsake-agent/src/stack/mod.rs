@@ -19,6 +19,7 @@ mod state;
 mod status;
 mod update;
 mod versions;
+mod whole;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -201,6 +202,11 @@ impl Stack {
         q: ContainerLogQuery,
     ) -> Result<BoxStream<'static, Result<ContainerLogLine, EngineError>>, StackError> {
         logs::follow(&self.inner, service, q).await
+    }
+
+    /// Starts, stops or restarts the whole stack (a job).
+    pub fn submit_whole_action(&self, action: StackAction, by: &str) -> Result<Job, StackError> {
+        whole::submit(&self.inner, action, by)
     }
 
     /// Starts, stops or restarts one service now.

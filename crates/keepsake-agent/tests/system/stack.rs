@@ -464,3 +464,49 @@ async fn an_operator_may_update_but_not_roll_back_and_a_viewer_neither() {
     }
     assert_eq!(vera.call("GET", paths::STACK, None).await.0, 200, "but sees the stack");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_whole_stack_stops_starts_and_restarts_in_order() {
+    let b = TestBox::new("whole", &[]).await;
+    let act = |action: &'static str| {
+        let c = b.client();
+        async move {
+            let job: Job = c
+                .call_json(Method::POST, paths::STACK_ACTION, Some(&json!({ "action": action })))
+                .await
+                .expect("accepted");
+            wait_state(&c, job.id, 240, JobState::Succeeded).await
+        }
+    };
+    // Nothing to act on before an install.
+    let e = b.client().call_json::<Job>(Method::POST, paths::STACK_ACTION, Some(&json!({"action": "stop"}))).await;
+    assert!(e.expect_err("refused").to_string().contains("not installed"));
+    b.install(json!({})).await;
+    let before = b.status().await;
+
+    let stopped = act("stop").await;
+    let Some(JobResult::StackActed(r)) = &stopped.result else { panic!("{stopped:#?}") };
+    // Down from the server to the database.
+    use StackService::*;
+    assert_eq!(r.services, vec![Server, MachineLearning, Redis, Database]);
+    let s = b.status().await;
+    assert!(s.services.iter().all(|v| v.state == ContainerState::Exited), "{s:#?}");
+    // A reconcile leaves a stack stopped on purpose stopped.
+    let job = b.install(json!({})).await;
+    assert!(report(&job).started.is_empty(), "{:?}", report(&job));
+
+    let started = act("start").await;
+    let Some(JobResult::StackActed(r)) = &started.result else { panic!("{started:#?}") };
+    assert_eq!(r.services, vec![Database, Redis, MachineLearning, Server]);
+    assert!(b.status().await.healthy);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mid = b.status().await;
+    act("restart").await;
+    let after = b.healthy_status().await;
+    for v in &after.services {
+        let was = mid.services.iter().find(|m| m.service == v.service).unwrap().started_at;
+        assert!(v.started_at > was, "{:?} was not restarted", v.service);
+    }
+    assert!(before.installed && after.installed);
+}
