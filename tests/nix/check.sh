@@ -294,4 +294,9 @@ if [ "$failures" -ne 0 ]; then
     echo "check.sh: $failures check(s) FAILED" >&2
     exit 1
 fi
+# Not run here, each for the same reason: nixpkgs cannot be fetched on these machines (no internet),
+# and all three need it. They run where Nix has nixpkgs (docs/NIX.md):
+#   - module evaluation against nixpkgs' real option types (nixos-rebuild dry-build of hosts/example);
+#   - the package builds (nix build .#keepsake-agent etc.);
+#   - the NixOS VM test (tests/nix/vm.nix, also needs KVM).
 echo "check.sh: all offline Nix checks passed (module evaluation, package builds and the VM test need nixpkgs: see docs/NIX.md)"

@@ -37,9 +37,7 @@ pub fn submit(inner: &Arc<Inner>, r: &StackInstallRequest, by: &str) -> Result<J
     )?)
 }
 
-fn failed(e: impl std::fmt::Display) -> JobFailure {
-    JobFailure::Failed(e.to_string())
-}
+use super::job_failed as failed;
 
 async fn run(inner: &Inner, ctx: &JobContext, version: String, ml: bool) -> Outcome {
     let mut st = state::load(&inner.store).map_err(failed)?;

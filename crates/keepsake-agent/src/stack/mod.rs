@@ -92,6 +92,11 @@ pub enum StackError {
     Secrets(#[from] SecretsError),
 }
 
+/// A stack job's failure, in words.
+fn job_failed(e: impl std::fmt::Display) -> crate::jobs::JobFailure {
+    crate::jobs::JobFailure::Failed(e.to_string())
+}
+
 /// The API's name for a service of the spec.
 pub fn role_of(r: Role) -> StackService {
     match r {

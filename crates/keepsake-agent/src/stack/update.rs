@@ -26,9 +26,7 @@ use super::state::{PastVersion, StackState, UpdateIntent};
 use super::{Inner, StackError, probe, state};
 use crate::jobs::{JobContext, JobFailure, JobKind, Outcome};
 
-fn failed(e: impl std::fmt::Display) -> JobFailure {
-    JobFailure::Failed(e.to_string())
-}
+use super::job_failed as failed;
 
 pub fn submit(inner: &Arc<Inner>, to: &str, by: &str) -> Result<Job, StackError> {
     let st = state::load(&inner.store)?;
@@ -156,24 +154,34 @@ async fn run(inner: &Inner, ctx: &JobContext, from: String, to: String) -> Outco
 
 /// Replaces the server and machine learning with `spec`'s (the database and Valkey stay).
 async fn replace_app(inner: &Inner, ctx: &JobContext, spec: &StackSpec, st: &mut StackState) -> Result<(), String> {
-    let grace = inner.config.stop_grace;
     ctx.progress(0, None, "steps", "creating Immich's containers");
+    remove_app(inner).await?;
+    if let Some(u) = st.update.as_mut()
+        && !u.started_new
+    {
+        // Before the new server can touch the database: a rollback must load the dump.
+        u.started_new = true;
+        state::save(&inner.store, st).map_err(|e| e.to_string())?;
+    }
+    create_app(inner, ctx, spec).await
+}
+
+/// Stops and removes the server and machine learning: what an update, a rollback and its undoing
+/// replace (the database and Valkey stay).
+pub(super) async fn remove_app(inner: &Inner) -> Result<(), String> {
     for role in [Role::Server, Role::MachineLearning] {
         let name = keepsake_stack::container_name(&inner.config.container_prefix, role);
-        inner.engine.stop(&name, grace).await.map_err(|e| e.to_string())?;
+        inner.engine.stop(&name, inner.config.stop_grace).await.map_err(|e| e.to_string())?;
         inner.engine.remove(&name).await.map_err(|e| e.to_string())?;
     }
+    Ok(())
+}
+
+/// Creates and starts machine learning, then the server, from `spec`.
+pub(super) async fn create_app(inner: &Inner, ctx: &JobContext, spec: &StackSpec) -> Result<(), String> {
     for role in [Role::MachineLearning, Role::Server] {
         let Some(s) = spec.service(role) else { continue };
         ctx.info(format!("creating {} ({})", s.container, s.image.reference()));
-        if role == Role::Server
-            && let Some(u) = st.update.as_mut()
-            && !u.started_new
-        {
-            // Before the new server can touch the database: a rollback must load the dump.
-            u.started_new = true;
-            state::save(&inner.store, st).map_err(|e| e.to_string())?;
-        }
         inner.engine.create(s).await.map_err(|e| e.to_string())?;
         inner.engine.start(&s.container).await.map_err(|e| e.to_string())?;
     }
@@ -200,12 +208,7 @@ pub async fn rollback(inner: &Inner, ctx: &JobContext) -> Result<(), String> {
     let st = state::load(&inner.store).map_err(|e| e.to_string())?;
     let Some(u) = st.update.clone() else { return Ok(()) };
     let points = inner.points.as_ref().ok_or("restore points are not set up")?;
-    let grace = inner.config.stop_grace;
-    for role in [Role::Server, Role::MachineLearning] {
-        let name = keepsake_stack::container_name(&inner.config.container_prefix, role);
-        inner.engine.stop(&name, grace).await.map_err(|e| e.to_string())?;
-        inner.engine.remove(&name).await.map_err(|e| e.to_string())?;
-    }
+    remove_app(inner).await?;
     if u.started_new {
         ctx.info(format!("loading the database back from {} (the new version may have changed it)", u.restore_point));
         // The database container must be running to load into.
@@ -221,12 +224,7 @@ pub async fn rollback(inner: &Inner, ctx: &JobContext) -> Result<(), String> {
         ..st.clone()
     };
     let spec = inner.spec_for(&u.from, old.machine_learning, &old).map_err(|e| e.to_string())?;
-    for role in [Role::MachineLearning, Role::Server] {
-        let Some(s) = spec.service(role) else { continue };
-        ctx.info(format!("creating {} ({})", s.container, s.image.reference()));
-        inner.engine.create(s).await.map_err(|e| e.to_string())?;
-        inner.engine.start(&s.container).await.map_err(|e| e.to_string())?;
-    }
+    create_app(inner, ctx, &spec).await?;
     gate(inner, ctx, &spec, &u.from).await?;
     state::save(&inner.store, &old).map_err(|e| e.to_string())?;
     ctx.info(format!("Immich {} is back and healthy", u.from));

@@ -16,18 +16,16 @@ use keepsake_api::{
 use keepsake_stack::Role;
 
 use super::state::{PastVersion, StackState, UpdateIntent};
-use super::update::{gate, rollback};
+use super::update::{create_app, gate, remove_app, rollback};
 use super::{Inner, StackError, state};
-use crate::jobs::{JobContext, JobFailure, JobKind, Outcome};
+use crate::jobs::{JobContext, JobKind, Outcome};
 
 /// The running version and this many before it keep their images.
 pub const KEEP_VERSIONS: usize = 3;
 /// What a rollback's confirmation must say.
 pub const CONFIRM_ROLLBACK: &str = "roll back";
 
-fn failed(e: impl std::fmt::Display) -> JobFailure {
-    JobFailure::Failed(e.to_string())
-}
+use super::job_failed as failed;
 
 fn bare(v: &str) -> &str {
     v.strip_prefix('v').unwrap_or(v)
@@ -160,20 +158,10 @@ async fn run(inner: &Inner, ctx: &JobContext, from: String, to: String, point: S
     };
     let attempt = async {
         let spec = inner.spec_for(&to, target.machine_learning, &target).map_err(|e| e.to_string())?;
-        let grace = inner.config.stop_grace;
-        for role in [Role::Server, Role::MachineLearning] {
-            let name = keepsake_stack::container_name(&inner.config.container_prefix, role);
-            inner.engine.stop(&name, grace).await.map_err(|e| e.to_string())?;
-            inner.engine.remove(&name).await.map_err(|e| e.to_string())?;
-        }
+        remove_app(inner).await?;
         ctx.progress(0, None, "steps", "loading the database of the restore point");
         points.restore_database_in_job(ctx, &point).await.map_err(|e| e.to_string())?;
-        for role in [Role::MachineLearning, Role::Server] {
-            let Some(s) = spec.service(role) else { continue };
-            ctx.info(format!("creating {} ({})", s.container, s.image.reference()));
-            inner.engine.create(s).await.map_err(|e| e.to_string())?;
-            inner.engine.start(&s.container).await.map_err(|e| e.to_string())?;
-        }
+        create_app(inner, ctx, &spec).await?;
         gate(inner, ctx, &spec, &to).await
     }
     .await;

@@ -10,11 +10,9 @@ use keepsake_api::{Job, JobResult, StackAction, StackActionReport};
 
 use super::install::wait_healthy;
 use super::{Inner, StackError, role_of, state};
-use crate::jobs::{JobContext, JobFailure, JobKind, Outcome, Resource};
+use crate::jobs::{JobContext, JobKind, Outcome, Resource};
 
-fn failed(e: impl std::fmt::Display) -> JobFailure {
-    JobFailure::Failed(e.to_string())
-}
+use super::job_failed as failed;
 
 pub fn submit(inner: &Arc<Inner>, action: StackAction, by: &str) -> Result<Job, StackError> {
     if !state::load(&inner.store)?.installed {
